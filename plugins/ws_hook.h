@@ -1,0 +1,122 @@
+/*
+ * ws_hook.h - the ssh-workspace hook ABI.
+ *
+ * The patched Dropbear server (`dropbear --hook=LIB.so --hook-config=FILE`)
+ * dlopen()s LIB.so once per process, looks up the symbol WS_HOOK_ENTRY_SYMBOL
+ * and calls it to get a `struct ws_hooks`.  The same header is what plugin
+ * authors build against.
+ *
+ * Compatibility rules (why they exist: the server and the library are built
+ * and shipped separately, so neither may assume the other's exact layout):
+ *  - `abi_version` changes only when an existing field changes meaning or
+ *    position.  The server refuses a library whose version differs.
+ *  - New callbacks and new info fields are only ever appended.  Every struct
+ *    carries `struct_size`: the server calls only the callbacks that lie inside
+ *    the library's `struct_size`, and a library reads info fields only when
+ *    they lie inside the info struct's `struct_size` (see WS_HOOK_HAS).
+ *  - Every callback is optional (NULL = not interested).
+ *  - Strings passed in are NUL-terminated, owned by the server and valid only
+ *    for the duration of the call.  Values a client sent are untrusted input.
+ */
+#ifndef WS_HOOK_H
+#define WS_HOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WS_HOOK_ABI_VERSION 1u
+#define WS_HOOK_ENTRY_SYMBOL "ws_hook_entry"
+
+/* Is `field` inside the part of `*ptr` that its producer knew about? */
+#define WS_HOOK_HAS(ptr, type, field) \
+	((ptr)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* One client connection (one server process). */
+struct ws_conn {
+	uint32_t struct_size;
+	const char *session_id;      /* 16 hex digits, random per connection */
+	const char *client_addr;     /* numeric address, e.g. "127.0.0.1" */
+	const char *client_port;
+	const char *user;            /* NULL until authenticated */
+	const char *auth_method;     /* "publickey"; NULL until authenticated */
+	const char *key_fingerprint; /* "SHA256:..."; NULL until authenticated */
+	long pid;                    /* the connection's server process */
+};
+
+/* One session channel: a shell, an exec command or a subsystem. */
+struct ws_session {
+	uint32_t struct_size;
+	const struct ws_conn *conn;
+	unsigned int channel;        /* the server's channel number */
+	const char *kind;            /* "shell", "exec" or "subsystem" */
+	const char *command;         /* what will run; NULL for a login shell */
+	const char *term;            /* TERM of the pty; NULL without a pty */
+};
+
+/* How a session ended. */
+struct ws_exit {
+	uint32_t struct_size;
+	int exit_status;             /* -1 if it was killed or never started */
+	int exit_signal;             /* 0 if not killed by a signal */
+	uint64_t bytes_in;           /* client -> session (stdin) */
+	uint64_t bytes_out;          /* session -> client (stdout + stderr) */
+};
+
+/* Given to session_env: adds NAME=VALUE to the session's environment.
+ * Returns 0 on success, -1 if the server refused it (bad name, server limit). */
+typedef int (*ws_env_set_fn)(void *env_ctx, const char *name, const char *value);
+
+struct ws_hooks {
+	uint32_t abi_version;        /* WS_HOOK_ABI_VERSION the library was built for */
+	uint32_t struct_size;        /* sizeof(struct ws_hooks) the library was built with */
+	const char *name;            /* for log lines */
+
+	/* Called once per process before anything else.  config_path may be NULL.
+	 * is_listener is 1 in the process that accepts connections (called before
+	 * it listens, so a bad config stops startup) and 0 in a connection process.
+	 * Return 0 on success; otherwise write a one-line reason into err. */
+	int (*startup)(void **ctx, const char *config_path, int is_listener,
+		char *err, size_t errlen);
+
+	/* A client connected (before key exchange). */
+	void (*connect)(void *ctx, const struct ws_conn *conn);
+
+	/* The client authenticated; conn->user/auth_method/key_fingerprint are set. */
+	void (*auth_success)(void *ctx, const struct ws_conn *conn);
+
+	/* The client sent an "env" request (OpenSSH SendEnv/SetEnv) before its
+	 * shell/exec.  Return 1 to accept NAME=VALUE into the session, 0 to refuse.
+	 * Without this callback every request is refused. */
+	int (*client_env)(void *ctx, const struct ws_session *s,
+		const char *name, const char *value);
+
+	/* The session is about to start: add variables with set().  Runs in the
+	 * connection process before the child is created.  Variables set here come
+	 * after the server's standard ones and before accepted client env.
+	 * Return 0 to go on, non-zero to refuse the session. */
+	int (*session_env)(void *ctx, const struct ws_session *s,
+		ws_env_set_fn set, void *env_ctx);
+
+	/* The session's process was created. */
+	void (*session_start)(void *ctx, const struct ws_session *s, long child_pid);
+
+	/* A forwarded agent socket was created (opened = 1) or removed (0). */
+	void (*agent_socket)(void *ctx, const struct ws_session *s,
+		const char *path, int opened);
+
+	/* The session channel closed. */
+	void (*session_exit)(void *ctx, const struct ws_session *s,
+		const struct ws_exit *e);
+
+	/* The connection ended; reason is the server's exit message. */
+	void (*disconnect)(void *ctx, const struct ws_conn *conn, const char *reason);
+
+	/* The process is exiting (listener or connection). */
+	void (*shutdown)(void *ctx);
+};
+
+/* The one symbol a hook library exports. */
+typedef const struct ws_hooks *(*ws_hook_entry_fn)(void);
+const struct ws_hooks *ws_hook_entry(void);
+
+#endif /* WS_HOOK_H */
