@@ -1,0 +1,39 @@
+/*
+ * ws-hooks.h - the server side of the ssh-workspace hook ABI (ws_hook.h).
+ * Upstream files call these at their hook points; each is a no-op when no
+ * hook library is loaded, so the server also runs without one.
+ */
+#ifndef WS_HOOKS_H
+#define WS_HOOKS_H
+
+struct Channel;
+struct ChanSess;
+
+/* Handles our long options (--hook, --hook-config) in svr_getopts().
+ * Returns how many argv entries it consumed; exits on an unknown option. */
+int ws_parse_long_option(int argc, char **argv, int i);
+const char *ws_long_options_help(void);
+
+/* Loads the library and runs its startup; exits with a clear message on any
+ * failure.  Called before the listener opens its sockets. */
+void ws_hooks_load(int is_listener);
+
+void ws_hooks_connect(void);
+void ws_hooks_auth_success(const char *method, const char *fingerprint);
+
+void ws_hooks_chansess_new(const struct Channel *channel, struct ChanSess *chansess);
+/* "env" channel request: reads name and value from the payload. */
+int ws_hooks_client_env(struct ChanSess *chansess);
+/* Before the session's child is created: records the kind and asks the
+ * library for variables.  DROPBEAR_FAILURE refuses the session. */
+int ws_hooks_session_prepare(struct ChanSess *chansess, int iscmd, int issubsys);
+void ws_hooks_session_started(struct ChanSess *chansess);
+/* In the child, after the standard variables and before the agent's. */
+void ws_hooks_apply_env(const struct ChanSess *chansess);
+void ws_hooks_agent_socket(const struct ChanSess *chansess, const char *path, int opened);
+void ws_hooks_session_exit(const struct Channel *channel, struct ChanSess *chansess);
+
+/* The process is exiting with this message. */
+void ws_hooks_exit(const char *reason);
+
+#endif
