@@ -1,0 +1,44 @@
+/*
+ * config.h - the hook library's config file.
+ *
+ * Format: `key = value` lines; `#` starts a comment (at the start of a line
+ * or after white space); a value may be double-quoted ("a \"b\" c").  Unknown
+ * or repeated keys, bad values, over-long lines and over-large files are
+ * errors that name the file and line: a workspace must not start with a
+ * config that means something other than what its author wrote.
+ */
+#ifndef WS_CONFIG_H
+#define WS_CONFIG_H
+
+#include <stddef.h>
+
+#define WS_CONFIG_MAX_BYTES (64 * 1024)
+#define WS_CONFIG_MAX_LINE 4096
+
+enum ws_event_log_kind {
+	WS_EVENT_LOG_STDERR,
+	WS_EVENT_LOG_OFF,
+	WS_EVENT_LOG_FILE,
+};
+
+struct ws_config {
+	enum ws_event_log_kind event_log;
+	char *event_log_path;     /* WS_EVENT_LOG_FILE only */
+	int log_commands;         /* put the command text in session_start events */
+};
+
+/* Sets the defaults. */
+void ws_config_init(struct ws_config *cfg);
+
+/* Reads `path` over the defaults.  Returns 0, or -1 with a one-line reason
+ * ("FILE:LINE: ...") in err.  On error cfg holds the defaults again. */
+int ws_config_load(struct ws_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Same, from text in memory (what ws_config_load reads); `name` is used in
+ * error messages. */
+int ws_config_parse(struct ws_config *cfg, const char *name, const char *text,
+	size_t len, char *err, size_t errlen);
+
+void ws_config_free(struct ws_config *cfg);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * plugin.c - the workspace hook library's entry point: reads the config,
+ * opens the event log and hands each server hook to the features.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "plugin.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+static int startup(void **ctx, const char *config_path, int is_listener,
+		char *err, size_t errlen) {
+	struct ws_plugin *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	ws_config_init(&p->cfg);
+	p->is_listener = is_listener;
+	p->log.fd = -1;
+	if ((config_path != NULL && ws_config_load(&p->cfg, config_path, err, errlen) != 0)
+			|| ws_eventlog_open(&p->log, &p->cfg, err, errlen) != 0) {
+		ws_config_free(&p->cfg);
+		free(p);
+		return -1;
+	}
+	*ctx = p;
+	return 0;
+}
+
+static void on_connect(void *ctx, const struct ws_conn *c) {
+	struct ws_plugin *p = ctx;
+	clock_gettime(CLOCK_MONOTONIC, &p->connected_at);
+	ws_events_connect(p, c);
+}
+
+static void on_auth_success(void *ctx, const struct ws_conn *c) {
+	ws_events_auth(ctx, c);
+}
+
+static void on_session_start(void *ctx, const struct ws_session *s, long child_pid) {
+	ws_events_session_start(ctx, s, child_pid);
+}
+
+static void on_agent_socket(void *ctx, const struct ws_session *s, const char *path, int opened) {
+	ws_events_agent_socket(ctx, s, path, opened);
+}
+
+static void on_session_exit(void *ctx, const struct ws_session *s, const struct ws_exit *e) {
+	ws_events_session_exit(ctx, s, e);
+}
+
+static void on_disconnect(void *ctx, const struct ws_conn *c, const char *reason) {
+	ws_events_disconnect(ctx, c, reason);
+}
+
+static void shutdown_(void *ctx) {
+	struct ws_plugin *p = ctx;
+	ws_eventlog_close(&p->log);
+	ws_config_free(&p->cfg);
+	free(p);
+}
+
+static const struct ws_hooks hooks = {
+	.abi_version = WS_HOOK_ABI_VERSION,
+	.struct_size = sizeof(struct ws_hooks),
+	.name = "ssh-workspace",
+	.startup = startup,
+	.connect = on_connect,
+	.auth_success = on_auth_success,
+	.session_start = on_session_start,
+	.agent_socket = on_agent_socket,
+	.session_exit = on_session_exit,
+	.disconnect = on_disconnect,
+	.shutdown = shutdown_,
+};
+
+EXPORT const struct ws_hooks *ws_hook_entry(void) {
+	return &hooks;
+}

@@ -1,0 +1,109 @@
+/*
+ * test_plugin.c - the library as the server sees it: the entry point, its
+ * ABI fields, startup with good and bad configs, and one connection's events.
+ */
+#include "unit.h"
+
+#include "ws_hook.h"
+
+static void entry_point_speaks_this_abi(void) {
+	const struct ws_hooks *h = ws_hook_entry();
+	CHECK(h != NULL);
+	CHECK(h->abi_version == WS_HOOK_ABI_VERSION);
+	CHECK(h->struct_size == sizeof(struct ws_hooks));
+	CHECK_STR(h->name, "ssh-workspace");
+	CHECK(h->startup != NULL && h->shutdown != NULL);
+	CHECK(WS_HOOK_HAS(h, struct ws_hooks, shutdown));
+}
+
+static void startup_refuses_a_bad_config(void) {
+	const struct ws_hooks *h = ws_hook_entry();
+	void *ctx = NULL;
+	char err[512] = "", want[600];
+	const char *path = unit_write_file("hooks.conf", "event_log = stderr\nlog_command = no\n", 0644);
+
+	CHECK(h->startup(&ctx, path, 1, err, sizeof(err)) != 0);
+	snprintf(want, sizeof(want), "%s:2: unknown key 'log_command'", path);
+	CHECK_STR(err, want);
+	CHECK(ctx == NULL);
+
+	path = unit_write_file("hooks.conf", "event_log = /nonexistent-dir/x.log\n", 0644);
+	CHECK(h->startup(&ctx, path, 1, err, sizeof(err)) != 0);
+	CHECK_STR(err, "event_log /nonexistent-dir/x.log: No such file or directory");
+}
+
+static void startup_without_a_config_uses_defaults(void) {
+	const struct ws_hooks *h = ws_hook_entry();
+	void *ctx = NULL;
+	char err[64];
+	CHECK(h->startup(&ctx, NULL, 0, err, sizeof(err)) == 0);
+	CHECK(ctx != NULL);
+	if (ctx != NULL) {
+		h->shutdown(ctx);
+	}
+}
+
+/* Runs one connection's hooks against a library logging to a file;
+ * returns the log's text. */
+static const char *one_connection(const char *config_extra) {
+	const struct ws_hooks *h = ws_hook_entry();
+	void *ctx = NULL;
+	char err[512], conf[1024], log[512];
+	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
+		NULL, NULL, NULL, 4242 };
+	struct ws_session s = { sizeof(s), &c, 0, "exec", "echo \"hi\"\n", NULL };
+	struct ws_exit e = { sizeof(e), 7, 0, 5, 3 };
+
+	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
+	snprintf(conf, sizeof(conf), "event_log = %s\n%s", log, config_extra);
+	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
+		printf("    startup: %s\n", err);
+		return "";
+	}
+	h->connect(ctx, &c);
+	c.user = "developer";
+	c.auth_method = "publickey";
+	c.key_fingerprint = "SHA256:abc";
+	h->auth_success(ctx, &c);
+	h->session_start(ctx, &s, 4243);
+	h->agent_socket(ctx, &s, "/tmp/dropbear-x/auth-y-5", 1);
+	h->session_exit(ctx, &s, &e);
+	h->disconnect(ctx, &c, "Disconnect received");
+	h->shutdown(ctx);
+	return unit_read_file(log);
+}
+
+static void one_connection_logs_each_step(void) {
+	const char *text = one_connection("");
+	CHECK_CONTAINS(text, "\"event\":\"connect\",\"session\":\"0123456789abcdef\","
+		"\"client\":\"127.0.0.1\",\"client_port\":\"40000\",\"pid\":4242}\n");
+	CHECK_CONTAINS(text, "\"event\":\"auth\",\"session\":\"0123456789abcdef\","
+		"\"user\":\"developer\",\"method\":\"publickey\",\"key_fp\":\"SHA256:abc\","
+		"\"client\":\"127.0.0.1\"}\n");
+	CHECK_CONTAINS(text, "\"event\":\"session_start\",\"session\":\"0123456789abcdef\","
+		"\"user\":\"developer\",\"channel\":0,\"kind\":\"exec\","
+		"\"command\":\"echo \\\"hi\\\"\\n\",\"pty\":false,\"pid\":4243}\n");
+	CHECK_CONTAINS(text, "\"event\":\"agent_socket\",\"session\":\"0123456789abcdef\","
+		"\"user\":\"developer\",\"channel\":0,\"kind\":\"exec\",\"state\":\"open\","
+		"\"path\":\"/tmp/dropbear-x/auth-y-5\"}\n");
+	CHECK_CONTAINS(text, "\"event\":\"session_exit\",\"session\":\"0123456789abcdef\","
+		"\"user\":\"developer\",\"channel\":0,\"kind\":\"exec\",\"status\":7,"
+		"\"bytes_in\":5,\"bytes_out\":3}\n");
+	CHECK_CONTAINS(text, "\"event\":\"disconnect\",\"session\":\"0123456789abcdef\","
+		"\"user\":\"developer\",\"reason\":\"Disconnect received\",\"duration_ms\":");
+}
+
+static void commands_can_be_kept_out_of_the_log(void) {
+	const char *text = one_connection("log_commands = no\n");
+	CHECK_CONTAINS(text, "\"kind\":\"exec\",\"pty\":false,\"pid\":4243}\n");
+	CHECK(strstr(text, "\"command\"") == NULL);
+}
+
+UNIT_SUITE(plugin_tests) = {
+	{ "plugin: entry point speaks this ABI", entry_point_speaks_this_abi },
+	{ "plugin: startup refuses a bad config", startup_refuses_a_bad_config },
+	{ "plugin: startup without a config", startup_without_a_config_uses_defaults },
+	{ "plugin: one connection logs each step", one_connection_logs_each_step },
+	{ "plugin: log_commands = no", commands_can_be_kept_out_of_the_log },
+	UNIT_END
+};
