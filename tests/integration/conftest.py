@@ -1,0 +1,244 @@
+"""Shared fixtures: the built server started on a free loopback port as an
+unprivileged uid, and the real OpenSSH client to talk to it.
+
+When the tests run as root the server still runs as a non-root uid (setpriv);
+the workspace user's passwd entry comes from nss_wrapper, so nothing on the
+machine changes."""
+import glob
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("WS_BUILD", os.path.join(REPO, "build"))
+DROPBEAR = os.path.join(BUILD, "bin", "dropbear")
+DROPBEARKEY = os.path.join(BUILD, "bin", "dropbearkey")
+HOOK_LIB = os.path.join(BUILD, "lib", "ssh-workspace-hooks.so")
+USER = "developer"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port):
+    """Is something listening on 127.0.0.1:port?  Read from /proc rather than
+    by connecting, so that no connection (and no event) is made."""
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        return any(line.split()[1] == want and line.split()[3] == "0A"
+                   for line in f.readlines()[1:])
+
+
+def unused_uid(start):
+    uid = start
+    while True:
+        try:
+            pwd.getpwuid(uid)
+            uid += 1
+        except KeyError:
+            return uid
+
+
+def nss_wrapper():
+    found = glob.glob("/usr/lib/*/libnss_wrapper.so") + glob.glob("/usr/lib/libnss_wrapper.so")
+    assert found, "libnss-wrapper is not installed (tests/deps.sh --install check)"
+    return found[0]
+
+
+def keygen(path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", path],
+                   check=True)
+    return path
+
+
+class Workspace:
+    """A directory holding everything one server needs: host key, client key,
+    the workspace user's home and passwd entries, the hook config, the log."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="ws-test-")
+        os.chmod(self.root, 0o755)  # the server's uid must reach it
+        if os.getuid() == 0:
+            self.uid = unused_uid(20000)
+            self.gid = self.uid
+        else:
+            self.uid, self.gid = os.getuid(), os.getgid()
+        self.home = self.path("home")
+        os.makedirs(os.path.join(self.home, ".ssh"), mode=0o700)
+        os.chmod(self.home, 0o700)
+        self.hostkey = self.path("hostkey")
+        subprocess.run([DROPBEARKEY, "-t", "ed25519", "-f", self.hostkey],
+                       check=True, capture_output=True)
+        self.key = keygen(self.path("id_ed25519"))
+        self.authorize(self.key + ".pub")
+        hostpub = subprocess.run([DROPBEARKEY, "-y", "-f", self.hostkey], check=True,
+                                 capture_output=True, text=True).stdout
+        self.hostpub = next(line for line in hostpub.splitlines() if line.startswith("ssh-"))
+        # "other" exists but has another uid: the server must refuse it
+        with open(self.path("passwd"), "w") as f:
+            f.write(f"{USER}:x:{self.uid}:{self.gid}:workspace:{self.home}:/bin/bash\n")
+            f.write(f"other:x:{self.uid + 1}:{self.gid}:other:{self.home}:/bin/bash\n")
+        with open(self.path("group"), "w") as f:
+            f.write(f"{USER}:x:{self.gid}:\n")
+        self.config = self.write_config("event_log = stderr\n")
+        self.server_dir = self.path("server")  # writable by the server's uid
+        os.makedirs(self.server_dir)
+        self.chown(self.home, self.hostkey, self.server_dir)
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def chown(self, *paths):
+        if os.getuid() != 0:
+            return
+        for top in paths:
+            os.chown(top, self.uid, self.gid)
+            for d, dirs, files in os.walk(top):
+                for name in dirs + files:
+                    os.chown(os.path.join(d, name), self.uid, self.gid)
+
+    def authorize(self, pubkey_path):
+        ak = os.path.join(self.home, ".ssh", "authorized_keys")
+        with open(pubkey_path) as src, open(ak, "a") as dst:
+            dst.write(src.read())
+        os.chmod(ak, 0o600)
+        self.chown(ak)
+
+    def write_config(self, text, name="hooks.conf"):
+        path = self.path(name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+        return path
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Server:
+    def __init__(self, ws, hook=HOOK_LIB, config="default", extra_args=()):
+        self.ws = ws
+        self.port = free_port()
+        self.log_path = ws.path(f"server-{self.port}.log")
+        args = [DROPBEAR, "-F", "-E", "-w", "-p", f"127.0.0.1:{self.port}",
+                "-r", ws.hostkey, "-P", ws.path(f"dropbear-{self.port}.pid")]
+        if hook:
+            args.append(f"--hook={hook}")
+        if config == "default":
+            config = ws.config
+        if config:
+            args.append(f"--hook-config={config}")
+        args += list(extra_args)
+        env = dict(os.environ, LD_PRELOAD=nss_wrapper(), NSS_WRAPPER_PASSWD=ws.path("passwd"),
+                   NSS_WRAPPER_GROUP=ws.path("group"))
+        if os.getuid() == 0:
+            args = ["setpriv", f"--reuid={ws.uid}", f"--regid={ws.gid}", "--clear-groups",
+                    "--inh-caps=-all", "--"] + args
+        self.known_hosts = ws.path(f"known_hosts-{self.port}")
+        with open(self.known_hosts, "w") as f:
+            f.write(f"[127.0.0.1]:{self.port} {ws.hostpub}\n")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited ({self.proc.returncode}):\n{self.output()}")
+            if listening(self.port):
+                return self
+            time.sleep(0.05)
+        raise AssertionError(f"server not listening after {timeout}s:\n{self.output()}")
+
+    def wait_exit(self, timeout=10):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def output(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def events(self):
+        out = []
+        for line in self.output().splitlines():
+            if line.startswith("{"):
+                out.append(json.loads(line))  # every JSON line must parse
+        return out
+
+    def wait_event(self, event, session=None, timeout=5):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for e in self.events():
+                if e["event"] == event and (session is None or e.get("session") == session):
+                    return e
+            time.sleep(0.05)
+        raise AssertionError(f"no {event} event:\n{self.output()}")
+
+    def ssh_args(self, user=USER, key=None, options=()):
+        args = ["ssh", "-F", "/dev/null", "-p", str(self.port), "-i", key or self.ws.key,
+                "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+                "-o", f"UserKnownHostsFile={self.known_hosts}",
+                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+                "-o", "ConnectTimeout=10"]
+        for opt in options:
+            args += ["-o", opt]
+        return args + [f"{user}@127.0.0.1"]
+
+    def ssh(self, command, user=USER, key=None, options=(), extra=(), input=None, timeout=30):
+        args = self.ssh_args(user, key, options) + list(extra)
+        if command is not None:
+            args.append(command)
+        stdin = {} if input is not None else {"stdin": subprocess.DEVNULL}
+        return subprocess.run(args, capture_output=True, input=input, timeout=timeout,
+                              text=isinstance(input, str) or input is None, **stdin)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def workspace():
+    ws = Workspace()
+    yield ws
+    ws.cleanup()
+
+
+@pytest.fixture
+def start_server(workspace):
+    """start_server(**kw) -> a Server (not waited for); all are stopped after the test."""
+    servers = []
+
+    def start(**kw):
+        s = Server(workspace, **kw)
+        servers.append(s)
+        return s
+    yield start
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def server(start_server):
+    return start_server().wait_ready()
