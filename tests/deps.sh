@@ -1,13 +1,13 @@
 #!/bin/sh
 # Debian packages the project needs, by purpose.
 #   tests/deps.sh [build|check|run|all]            print what is missing (exit 1 if any)
-#   tests/deps.sh --install [build|check|run|all]  apt-get install what is missing (root)
+#   tests/deps.sh --install [build|check|run|all]  apt-get install what is missing (root or sudo)
 set -eu
 install=0
 if [ "${1:-}" = "--install" ]; then install=1; shift; fi
 what=${1:-all}
 
-build="gcc make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev apt ca-certificates"
+build="gcc make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev apt ca-certificates debian-archive-keyring"
 run="openssh-client libnss-wrapper util-linux"
 check="$run python3 python3-pytest"
 case $what in
@@ -27,9 +27,18 @@ if [ $install = 0 ]; then
 	echo "install them with: apt-get install -y$missing" >&2
 	exit 1
 fi
-[ "$(id -u)" -eq 0 ] || { echo "deps: need root to install:$missing" >&2; exit 1; }
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+		sudo="sudo -n"
+	else
+		echo "deps: root (or sudo) is needed to install:$missing" >&2
+		echo "deps: as root, run: apt-get install -y$missing" >&2
+		exit 1
+	fi
+fi
 echo "deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# shellcheck disable=SC2086
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
