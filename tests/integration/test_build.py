@@ -130,3 +130,44 @@ def test_make_install_honours_destdir_and_prefix(tmp_path):
     assert r.returncode == 0
     left = [os.path.join(d, f) for d, _, fs in os.walk(dest) for f in fs]
     assert left == []
+
+
+def fetch(out, env_extra, *args):
+    env = dict(os.environ, **env_extra)
+    return subprocess.run([os.path.join(REPO, "dropbear", "fetch.sh"), str(out), *args],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_fetch_takes_a_good_cached_copy_first(tmp_path, tarball):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy(tarball, cache / f"dropbear-{VERSION}.tar.bz2")
+    r = fetch(tmp_path / "out.tar.bz2", {"WS_CACHE_DIR": str(cache)})
+    assert r.returncode == 0, r.stderr
+    assert f"using {cache}/dropbear-{VERSION}.tar.bz2 (sha256 ok)" in r.stderr
+    assert "trying" not in r.stderr  # no network source was asked
+
+
+def test_fetch_skips_a_bad_cached_copy_and_repairs_it(tmp_path, tarball):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / f"dropbear-{VERSION}.tar.bz2").write_bytes(b"corrupt")
+    r = fetch(tmp_path / "out.tar.bz2", {"WS_CACHE_DIR": str(cache)})
+    assert "ignoring the bad cached copy" in r.stderr
+    assert r.returncode == 0, r.stderr  # from Debian's source package
+    for f in (tmp_path / "out.tar.bz2", cache / f"dropbear-{VERSION}.tar.bz2"):
+        assert hashlib.sha256(f.read_bytes()).hexdigest() == SHA256
+
+
+def test_configure_names_each_missing_package_and_the_install_line(tmp_path):
+    for f in ("configure", "Makefile.in", "plugins/ws_hook.h"):
+        os.makedirs(tmp_path / os.path.dirname(f), exist_ok=True)
+        shutil.copy(os.path.join(REPO, f), tmp_path / f)
+    # autoconf cache variables stand in for headers and libraries that are absent
+    r = run(["./configure", "ac_cv_header_tomcrypt_h=no", "ac_cv_lib_z_deflate=no"],
+            cwd=tmp_path)
+    assert r.returncode != 0
+    assert "libtomcrypt headers (Debian package: libtomcrypt-dev)" in r.stderr
+    assert "zlib (Debian package: zlib1g-dev)" in r.stderr
+    assert "apt-get install -y libtomcrypt-dev zlib1g-dev" in r.stderr
+    assert not (tmp_path / "Makefile").exists()
