@@ -193,33 +193,34 @@ int ws_config_parse(struct ws_config *cfg, const char *name, const char *text,
 	unsigned int seen[NKEYS] = { 0 };
 	unsigned int lineno = 0;
 	const char *p = text, *end = text + len;
+	int ret = 0;
 
 	if (len > WS_CONFIG_MAX_BYTES) {
 		return fail(err, errlen, "%s: larger than %u bytes", name, WS_CONFIG_MAX_BYTES);
 	}
-	while (p < end) {
+	while (p < end && ret == 0) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *line_end = eol ? eol : end;
 		lineno++;
 		if (memchr(p, '\0', (size_t)(line_end - p)) != NULL) {
-			ws_config_free(cfg);
-			return fail(err, errlen, "%s:%u: NUL byte in line", name, lineno);
+			ret = fail(err, errlen, "%s:%u: NUL byte in line", name, lineno);
+			break;
 		}
 		if (line_end > p && line_end[-1] == '\r') {
 			line_end--;
 		}
 		if (line_end - p > WS_CONFIG_MAX_LINE) {
-			ws_config_free(cfg);
-			return fail(err, errlen, "%s:%u: line longer than %u bytes", name, lineno,
+			ret = fail(err, errlen, "%s:%u: line longer than %u bytes", name, lineno,
 				WS_CONFIG_MAX_LINE);
-		}
-		if (parse_line(cfg, name, lineno, p, line_end, seen, err, errlen) != 0) {
-			ws_config_free(cfg);
-			return -1;
+		} else {
+			ret = parse_line(cfg, name, lineno, p, line_end, seen, err, errlen);
 		}
 		p = eol ? eol + 1 : end;
 	}
-	return 0;
+	if (ret != 0) {
+		ws_config_free(cfg); /* back to the defaults, not half a config */
+	}
+	return ret;
 }
 
 int ws_config_load(struct ws_config *cfg, const char *path, char *err, size_t errlen) {

@@ -19,7 +19,6 @@ static int startup(void **ctx, const char *config_path, int is_listener,
 	}
 	ws_config_init(&p->cfg);
 	p->is_listener = is_listener;
-	p->log.fd = -1;
 	if ((config_path != NULL && ws_config_load(&p->cfg, config_path, err, errlen) != 0)
 			|| ws_eventlog_open(&p->log, &p->cfg, err, errlen) != 0) {
 		ws_config_free(&p->cfg);

@@ -39,6 +39,18 @@ def listening(port):
                    for line in f.readlines()[1:])
 
 
+def wait_for(predicate, timeout=10):
+    """Polls predicate until it returns something true (returned) or timeout
+    seconds pass (None): every wait in these tests is bounded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    return None
+
+
 def unused_uid(start):
     uid = start
     while True:
@@ -152,14 +164,12 @@ class Server:
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ready():
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited ({self.proc.returncode}):\n{self.output()}")
-            if listening(self.port):
-                return self
-            time.sleep(0.05)
-        raise AssertionError(f"server not listening after {timeout}s:\n{self.output()}")
+            return listening(self.port)
+        assert wait_for(ready, timeout), f"server not listening after {timeout}s:\n{self.output()}"
+        return self
 
     def wait_exit(self, timeout=10):
         try:
@@ -181,13 +191,12 @@ class Server:
         return out
 
     def wait_event(self, event, session=None, timeout=5):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for e in self.events():
-                if e["event"] == event and (session is None or e.get("session") == session):
-                    return e
-            time.sleep(0.05)
-        raise AssertionError(f"no {event} event:\n{self.output()}")
+        def found():
+            return next((e for e in self.events() if e["event"] == event
+                         and session in (None, e.get("session"))), None)
+        e = wait_for(found, timeout)
+        assert e, f"no {event} event:\n{self.output()}"
+        return e
 
     def ssh_args(self, user=USER, key=None, options=()):
         args = ["ssh", "-F", "/dev/null", "-p", str(self.port), "-i", key or self.ws.key,

@@ -5,21 +5,13 @@ import re
 import selectors
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("WS_BUILD", os.path.join(REPO, "build"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import BUILD, REPO, free_port, listening, wait_for
 
 
 @pytest.fixture
@@ -51,17 +43,6 @@ def read_until(proc, pattern, timeout):
     return None, text
 
 
-def wait_listening(port, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
 def test_make_run_prints_a_working_ssh_line_and_never_runs_as_root(run_dir):
     port = free_port()
     env = dict(os.environ, WS_PORT=str(port), WS_RUN_DIR=run_dir, WS_BUILD=BUILD)
@@ -71,7 +52,7 @@ def test_make_run_prints_a_working_ssh_line_and_never_runs_as_root(run_dir):
     try:
         m, text = read_until(proc, r"^\s+(ssh -i .*)$", timeout=30)
         assert m, f"no ssh line printed:\n{text}"
-        assert wait_listening(port), text
+        assert wait_for(lambda: listening(port)), text
         announced = re.search(r"runs as unprivileged uid (\d+)", text)
         if os.getuid() == 0:
             assert announced, "as root the script must say which uid it uses"

@@ -6,11 +6,10 @@ import json
 import os
 import re
 import subprocess
-import time
 
 import pytest
 
-from conftest import DROPBEAR, HOOK_LIB, REPO, USER, keygen, listening
+from conftest import DROPBEAR, HOOK_LIB, REPO, USER, keygen, listening, wait_for
 
 
 def test_key_login_runs_a_command_as_the_workspace_user(server, workspace):
@@ -59,15 +58,6 @@ def processes(uid, argv):
         if cmdline == want and st.st_uid == uid:
             found.append(int(pid))
     return found
-
-
-def wait_for(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_dropped_connection_hangs_up_its_pty_session(server, workspace):
@@ -181,9 +171,7 @@ def test_events_to_a_file(start_server, workspace):
     server = start_server(config=workspace.write_config(f"event_log = {events}\n"))
     server.wait_ready()
     assert server.ssh("true").returncode == 0
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and '"disconnect"' not in open(events).read():
-        time.sleep(0.05)
+    assert wait_for(lambda: '"disconnect"' in open(events).read(), timeout=5)
     names = [json.loads(line)["event"] for line in open(events).read().splitlines()]
     assert names == ["connect", "auth", "session_start", "session_exit", "disconnect"]
     assert os.stat(events).st_mode & 0o777 == 0o600

@@ -68,26 +68,28 @@ static void booleans(void) {
 }
 
 static void errors_name_file_line_and_reason(void) {
+	static const struct { const char *text, *error; } cases[] = {
+		{ "event_log = off\nevnet_log = stderr\n", "hooks.conf:2: unknown key 'evnet_log'" },
+		{ "event_log = off\n\nevent_log = stderr\n",
+			"hooks.conf:3: 'event_log' is already set on line 1" },
+		{ "event_log = syslog\n",
+			"hooks.conf:1: event_log: expected stderr, off or an absolute file path" },
+		{ "event_log = relative/path\n",
+			"hooks.conf:1: event_log: expected stderr, off or an absolute file path" },
+		{ "event_log\n", "hooks.conf:1: expected 'key = value'" },
+		{ "= off\n", "hooks.conf:1: expected 'key = value'" },
+		{ "Event_Log = off\n", "hooks.conf:1: expected 'key = value'" },
+		{ "event_log =\n", "hooks.conf:1: event_log: no value (write \"\" for an empty one)" },
+		{ "event_log = \"/tmp/x\n", "hooks.conf:1: event_log: unterminated quoted value" },
+		{ "event_log = \"/tmp/x\" y\n",
+			"hooks.conf:1: event_log: unexpected text after the quoted value" },
+		{ "event_log = /tmp/\x01x\n", "hooks.conf:1: control character in line" },
+	};
 	struct ws_config cfg;
-	CHECK_STR(parse(&cfg, "event_log = off\nevnet_log = stderr\n"),
-		"hooks.conf:2: unknown key 'evnet_log'");
-	CHECK_STR(parse(&cfg, "event_log = off\n\nevent_log = stderr\n"),
-		"hooks.conf:3: 'event_log' is already set on line 1");
-	CHECK_STR(parse(&cfg, "event_log = syslog\n"),
-		"hooks.conf:1: event_log: expected stderr, off or an absolute file path");
-	CHECK_STR(parse(&cfg, "event_log = relative/path\n"),
-		"hooks.conf:1: event_log: expected stderr, off or an absolute file path");
-	CHECK_STR(parse(&cfg, "event_log\n"), "hooks.conf:1: expected 'key = value'");
-	CHECK_STR(parse(&cfg, "= off\n"), "hooks.conf:1: expected 'key = value'");
-	CHECK_STR(parse(&cfg, "Event_Log = off\n"), "hooks.conf:1: expected 'key = value'");
-	CHECK_STR(parse(&cfg, "event_log =\n"),
-		"hooks.conf:1: event_log: no value (write \"\" for an empty one)");
-	CHECK_STR(parse(&cfg, "event_log = \"/tmp/x\n"),
-		"hooks.conf:1: event_log: unterminated quoted value");
-	CHECK_STR(parse(&cfg, "event_log = \"/tmp/x\" y\n"),
-		"hooks.conf:1: event_log: unexpected text after the quoted value");
-	CHECK_STR(parse(&cfg, "event_log = /tmp/\x01x\n"),
-		"hooks.conf:1: control character in line");
+	size_t i;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_STR(parse(&cfg, cases[i].text), cases[i].error);
+	}
 }
 
 static void an_error_leaves_the_defaults(void) {
