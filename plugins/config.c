@@ -4,9 +4,12 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,19 +36,27 @@ static int parse_bool(const char *value, int *out) {
 	return -1;
 }
 
+/* Replaces *slot with a copy of value. */
+static int set_string(char **slot, const char *value, char *why, size_t whylen) {
+	char *copy = strdup(value);
+	if (copy == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
 static int set_event_log(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
 	if (strcmp(value, "stderr") == 0) {
 		cfg->event_log = WS_EVENT_LOG_STDERR;
 	} else if (strcmp(value, "off") == 0) {
 		cfg->event_log = WS_EVENT_LOG_OFF;
 	} else if (value[0] == '/') {
-		char *copy = strdup(value);
-		if (copy == NULL) {
-			snprintf(why, whylen, "out of memory");
+		if (set_string(&cfg->event_log_path, value, why, whylen) != 0) {
 			return -1;
 		}
-		free(cfg->event_log_path);
-		cfg->event_log_path = copy;
 		cfg->event_log = WS_EVENT_LOG_FILE;
 	} else {
 		snprintf(why, whylen, "expected stderr, off or an absolute file path");
@@ -54,31 +65,209 @@ static int set_event_log(struct ws_config *cfg, const char *value, char *why, si
 	return 0;
 }
 
-static int set_log_commands(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
-	if (parse_bool(value, &cfg->log_commands) != 0) {
-		snprintf(why, whylen, "expected yes or no");
+static int set_env_on_failure(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
+	if (strcmp(value, "open") == 0 || strcmp(value, "closed") == 0) {
+		cfg->env.fail_closed = value[0] == 'c';
+		return 0;
+	}
+	snprintf(why, whylen, "expected open or closed");
+	return -1;
+}
+
+/* Only the expansions envfetch.c knows, so a typo stops startup. */
+static int set_socket_url(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
+	const char *p;
+	if (value[0] != '/') {
+		snprintf(why, whylen, "expected a request path starting with /");
+		return -1;
+	}
+	for (p = value; *p != '\0'; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(why, whylen, "white space or control character in the path");
+			return -1;
+		}
+		if (*p == '%' && strchr("usaf%", p[1] == '\0' ? 'x' : p[1]) == NULL) {
+			snprintf(why, whylen, "unknown expansion '%%%c' (known: %%u %%s %%a %%f %%%%)",
+				p[1] ? p[1] : ' ');
+			return -1;
+		}
+		if (*p == '%') {
+			p++;
+		}
+	}
+	return set_string(&cfg->env.socket_url, value, why, whylen);
+}
+
+static int set_client_allow(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
+	const char *p;
+	for (p = value; *p != '\0'; p++) {
+		if (!(isalnum((unsigned char)*p) || strchr("_*?[]!- \t", *p) != NULL)) {
+			snprintf(why, whylen, "'%c' cannot be part of a variable name or glob", *p);
+			return -1;
+		}
+	}
+	return set_string(&cfg->env.client_allow, value, why, whylen);
+}
+
+/* "250ms", "2s"; a number alone is an error (which unit would it be?). */
+static int parse_duration_ms(const char *value, unsigned long *ms) {
+	char *end;
+	unsigned long n;
+	if (!isdigit((unsigned char)value[0])) {
+		return -1;
+	}
+	errno = 0;
+	n = strtoul(value, &end, 10);
+	if (errno != 0) {
+		return -1;
+	}
+	if (strcmp(end, "ms") == 0) {
+		*ms = n;
+	} else if (strcmp(end, "s") == 0 && n <= ULONG_MAX / 1000) {
+		*ms = n * 1000;
+	} else {
 		return -1;
 	}
 	return 0;
 }
 
-static const struct {
+/* "4096", "64K", "1M" */
+static int parse_size(const char *value, unsigned long *bytes) {
+	char *end;
+	unsigned long n, unit = 1;
+	if (!isdigit((unsigned char)value[0])) {
+		return -1;
+	}
+	errno = 0;
+	n = strtoul(value, &end, 10);
+	if (errno != 0) {
+		return -1;
+	}
+	if (strcmp(end, "K") == 0) {
+		unit = 1024;
+	} else if (strcmp(end, "M") == 0) {
+		unit = 1024 * 1024;
+	} else if (*end != '\0') {
+		return -1;
+	}
+	if (n > ULONG_MAX / unit) {
+		return -1;
+	}
+	*bytes = n * unit;
+	return 0;
+}
+
+enum key_kind {
+	KEY_BOOL,     /* int */
+	KEY_PATH,     /* char *, an absolute path */
+	KEY_DURATION, /* unsigned int, ms */
+	KEY_SIZE,     /* unsigned int, bytes */
+	KEY_COUNT,    /* unsigned int */
+	KEY_CUSTOM,   /* its own setter */
+};
+
+#define AT(field) offsetof(struct ws_config, field)
+
+/* Limits of the numeric keys sit in the table so the README's ranges and
+ * the parser cannot drift apart.  The env caps stop at the server's own
+ * (256 variables, 256 KiB). */
+static const struct config_key {
 	const char *name;
+	enum key_kind kind;
+	size_t offset;
+	unsigned long min, max;
 	setter_fn set;
 } keys[] = {
-	{ "event_log", set_event_log },
-	{ "log_commands", set_log_commands },
+	{ "event_log", KEY_CUSTOM, 0, 0, 0, set_event_log },
+	{ "log_commands", KEY_BOOL, AT(log_commands), 0, 0, NULL },
+	{ "env_dir", KEY_PATH, AT(env.dir), 0, 0, NULL },
+	{ "env_file", KEY_PATH, AT(env.file), 0, 0, NULL },
+	{ "env_command", KEY_PATH, AT(env.command), 0, 0, NULL },
+	{ "env_command_timeout", KEY_DURATION, AT(env.command_timeout_ms), 10, 60000, NULL },
+	{ "env_socket", KEY_PATH, AT(env.socket), 0, 0, NULL },
+	{ "env_socket_url", KEY_CUSTOM, 0, 0, 0, set_socket_url },
+	{ "env_socket_timeout", KEY_DURATION, AT(env.socket_timeout_ms), 10, 60000, NULL },
+	{ "env_output_max", KEY_SIZE, AT(env.output_max), 1024, 4 * 1024 * 1024, NULL },
+	{ "env_max_vars", KEY_COUNT, AT(env.max_vars), 1, 256, NULL },
+	{ "env_max_bytes", KEY_SIZE, AT(env.max_bytes), 64, 256 * 1024, NULL },
+	{ "env_value_max", KEY_SIZE, AT(env.value_max), 1, 256 * 1024, NULL },
+	{ "env_allow_path", KEY_BOOL, AT(env.allow_path), 0, 0, NULL },
+	{ "env_on_failure", KEY_CUSTOM, 0, 0, 0, set_env_on_failure },
+	{ "client_env_allow", KEY_CUSTOM, 0, 0, 0, set_client_allow },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static int set_key(struct ws_config *cfg, const struct config_key *key, const char *value,
+		char *why, size_t whylen) {
+	void *field = (char *)cfg + key->offset;
+	unsigned long n = 0;
+
+	switch (key->kind) {
+	case KEY_CUSTOM:
+		return key->set(cfg, value, why, whylen);
+	case KEY_BOOL:
+		if (parse_bool(value, field) != 0) {
+			snprintf(why, whylen, "expected yes or no");
+			return -1;
+		}
+		return 0;
+	case KEY_PATH:
+		if (value[0] != '/') {
+			snprintf(why, whylen, "expected an absolute path");
+			return -1;
+		}
+		return set_string(field, value, why, whylen);
+	case KEY_DURATION:
+		if (parse_duration_ms(value, &n) != 0) {
+			snprintf(why, whylen, "expected a duration such as 500ms or 2s");
+			return -1;
+		}
+		break;
+	case KEY_SIZE:
+		if (parse_size(value, &n) != 0) {
+			snprintf(why, whylen, "expected a size such as 4096, 64K or 1M");
+			return -1;
+		}
+		break;
+	case KEY_COUNT:
+		if (parse_size(value, &n) != 0 || strpbrk(value, "KM") != NULL) {
+			snprintf(why, whylen, "expected a number");
+			return -1;
+		}
+		break;
+	}
+	if (n < key->min || n > key->max) {
+		snprintf(why, whylen, "%lu is out of range (%lu to %lu%s)", n, key->min, key->max,
+			key->kind == KEY_DURATION ? " ms" : key->kind == KEY_SIZE ? " bytes" : "");
+		return -1;
+	}
+	*(unsigned int *)field = (unsigned int)n;
+	return 0;
+}
 
 void ws_config_init(struct ws_config *cfg) {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->event_log = WS_EVENT_LOG_STDERR;
 	cfg->log_commands = 1;
+	cfg->env.command_timeout_ms = 2000;
+	cfg->env.socket_timeout_ms = 2000;
+	cfg->env.output_max = 256 * 1024;
+	cfg->env.max_vars = 128;
+	cfg->env.max_bytes = 128 * 1024;
+	cfg->env.value_max = 32 * 1024;
 }
 
+/* The defaults of string keys are not allocated; ws_env_* read NULL as them. */
 void ws_config_free(struct ws_config *cfg) {
+	size_t k;
 	free(cfg->event_log_path);
+	free(cfg->env.socket_url);
+	free(cfg->env.client_allow);
+	for (k = 0; k < NKEYS; k++) {
+		if (keys[k].kind == KEY_PATH) {
+			free(*(char **)((char *)cfg + keys[k].offset));
+		}
+	}
 	ws_config_init(cfg);
 }
 
@@ -182,7 +371,7 @@ static int parse_line(struct ws_config *cfg, const char *name, unsigned int line
 	}
 	seen[k] = lineno;
 	if (read_value(skip_blanks(p + 1, end), end, value, why, sizeof(why)) != 0
-			|| keys[k].set(cfg, value, why, sizeof(why)) != 0) {
+			|| set_key(cfg, &keys[k], value, why, sizeof(why)) != 0) {
 		return fail(err, errlen, "%s:%u: %s: %s", name, lineno, keys[k].name, why);
 	}
 	return 0;

@@ -21,10 +21,30 @@ enum ws_event_log_kind {
 	WS_EVENT_LOG_FILE,
 };
 
+/* The environment fetcher's settings (envfetch.c); durations in ms, sizes
+ * in bytes.  NULL paths mean the source is not configured. */
+struct ws_env_config {
+	char *dir;                /* global files; per-user files in DIR/USER/ */
+	char *file;               /* dotenv file; "%u" is the user name */
+	char *command;            /* helper command (absolute path) */
+	unsigned int command_timeout_ms;
+	char *socket;             /* Unix socket of an HTTP endpoint */
+	char *socket_url;         /* request target; %u %s %a %f expanded */
+	unsigned int socket_timeout_ms;
+	unsigned int output_max;  /* cap on a helper's or endpoint's output */
+	unsigned int max_vars;    /* caps on what all sources set together */
+	unsigned int max_bytes;   /* sum of NAME=VALUE lengths */
+	unsigned int value_max;   /* one value */
+	int allow_path;           /* sources may set PATH */
+	int fail_closed;          /* a failed source refuses the session */
+	char *client_allow;       /* client env allowlist: globs, blank-separated */
+};
+
 struct ws_config {
 	enum ws_event_log_kind event_log;
 	char *event_log_path;     /* WS_EVENT_LOG_FILE only */
 	int log_commands;         /* put the command text in session_start events */
+	struct ws_env_config env;
 };
 
 /* Sets the defaults. */

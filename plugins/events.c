@@ -1,6 +1,7 @@
 /*
  * events.c - the JSON event log: one line per step of a connection's life
- * (connect, auth, session_start, agent_socket, session_exit, disconnect).
+ * (connect, auth, env_source, client_env_refused, session_start,
+ * agent_socket, session_exit, disconnect).
  * Names, addresses, fingerprints and commands only: never environment
  * values or key material.  Fields are those of ABI version 1, which every
  * server that speaks it passes, so no WS_HOOK_HAS checks are needed here.
@@ -84,6 +85,35 @@ void ws_events_session_exit(struct ws_plugin *p, const struct ws_session *s,
 	}
 	ws_event_uint(&ev, "bytes_in", e->bytes_in);
 	ws_event_uint(&ev, "bytes_out", e->bytes_out);
+	ws_eventlog_write(&p->log, &ev);
+}
+
+void ws_events_env_source(struct ws_plugin *p, const struct ws_session *s,
+		const struct ws_env_source_result *r) {
+	struct ws_event ev;
+
+	begin(&ev, "env_source", s->conn);
+	add_session(&ev, s);
+	ws_event_str(&ev, "source", r->source, 0);
+	ws_event_str(&ev, "status", r->status, 0);
+	ws_event_uint(&ev, "vars", r->vars);
+	if (r->rejected > 0) {
+		ws_event_uint(&ev, "rejected", r->rejected);
+		ws_event_str(&ev, "rejected_names", r->rejected_names, CAP_PATH);
+	}
+	ws_event_str(&ev, "reason", r->reason, CAP_PATH);
+	ws_event_int(&ev, "ms", r->ms);
+	ws_eventlog_write(&p->log, &ev);
+}
+
+void ws_events_client_env_refused(struct ws_plugin *p, const struct ws_session *s,
+		const char *name, const char *why) {
+	struct ws_event ev;
+
+	begin(&ev, "client_env_refused", s->conn);
+	add_session(&ev, s);
+	ws_event_str(&ev, "name", name, CAP_NAME);
+	ws_event_str(&ev, "reason", why, 0);
 	ws_eventlog_write(&p->log, &ev);
 }
 

@@ -2,8 +2,11 @@
  * plugin.c - the workspace hook library's entry point: reads the config,
  * opens the event log and hands each server hook to the features.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "plugin.h"
 
@@ -25,6 +28,14 @@ static int startup(void **ctx, const char *config_path, int is_listener,
 		free(p);
 		return -1;
 	}
+	/* A helper that cannot run would fail every login: say so now. */
+	if (p->cfg.env.command != NULL && access(p->cfg.env.command, X_OK) != 0) {
+		snprintf(err, errlen, "env_command %s: %s", p->cfg.env.command, strerror(errno));
+		ws_eventlog_close(&p->log);
+		ws_config_free(&p->cfg);
+		free(p);
+		return -1;
+	}
 	*ctx = p;
 	return 0;
 }
@@ -37,6 +48,20 @@ static void on_connect(void *ctx, const struct ws_conn *c) {
 
 static void on_auth_success(void *ctx, const struct ws_conn *c) {
 	ws_events_auth(ctx, c);
+}
+
+static int on_client_env(void *ctx, const struct ws_session *s, const char *name,
+		const char *value) {
+	return ws_env_client(ctx, s, name, value);
+}
+
+static int on_session_env(void *ctx, const struct ws_session *s, ws_env_set_fn set,
+		void *env_ctx) {
+	struct ws_plugin *p = ctx;
+	if (!ws_env_any_source(&p->cfg.env)) {
+		return 0;
+	}
+	return ws_env_session(p, s, set, env_ctx);
 }
 
 static void on_session_start(void *ctx, const struct ws_session *s, long child_pid) {
@@ -69,6 +94,8 @@ static const struct ws_hooks hooks = {
 	.startup = startup,
 	.connect = on_connect,
 	.auth_success = on_auth_success,
+	.client_env = on_client_env,
+	.session_env = on_session_env,
 	.session_start = on_session_start,
 	.agent_socket = on_agent_socket,
 	.session_exit = on_session_exit,

@@ -15,6 +15,19 @@ struct ws_plugin {
 	struct ws_eventlog log;
 	int is_listener;
 	struct timespec connected_at; /* CLOCK_MONOTONIC, for durations */
+	unsigned int client_env_accepted; /* this connection's, for the cap */
+	unsigned int client_env_refused;  /* to stop logging a flood */
+};
+
+/* What one environment source did, for its log line (never values). */
+struct ws_env_source_result {
+	const char *source;        /* dir, file, command, socket */
+	const char *status;        /* ok, absent, failed */
+	const char *reason;        /* why failed/absent; NULL when ok */
+	long ms;
+	unsigned int vars;         /* variables it set */
+	const char *rejected_names;
+	unsigned int rejected;
 };
 
 /* events.c: the JSON event log of a connection's life. */
@@ -25,6 +38,17 @@ void ws_events_agent_socket(struct ws_plugin *p, const struct ws_session *s,
 	const char *path, int opened);
 void ws_events_session_exit(struct ws_plugin *p, const struct ws_session *s,
 	const struct ws_exit *e);
+void ws_events_env_source(struct ws_plugin *p, const struct ws_session *s,
+	const struct ws_env_source_result *r);
+void ws_events_client_env_refused(struct ws_plugin *p, const struct ws_session *s,
+	const char *name, const char *why);
 void ws_events_disconnect(struct ws_plugin *p, const struct ws_conn *c, const char *reason);
+
+/* envfetch.c: the per-user environment and client env requests. */
+int ws_env_any_source(const struct ws_env_config *cfg);
+int ws_env_session(struct ws_plugin *p, const struct ws_session *s,
+	ws_env_set_fn set, void *env_ctx);
+int ws_env_client(struct ws_plugin *p, const struct ws_session *s,
+	const char *name, const char *value);
 
 #endif

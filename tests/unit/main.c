@@ -55,7 +55,8 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 }
 
 int main(int argc, char **argv) {
-	const struct unit_test *suites[] = { config_tests, eventlog_tests, plugin_tests };
+	const struct unit_test *suites[] = { config_tests, eventlog_tests, plugin_tests, env_tests,
+		envsource_tests };
 	const char *only = argc > 1 ? argv[1] : NULL;
 	int passed = 0, failed = 0;
 	size_t s;

@@ -46,5 +46,7 @@ const char *unit_read_file(const char *path);
 extern const struct unit_test config_tests[];
 extern const struct unit_test eventlog_tests[];
 extern const struct unit_test plugin_tests[];
+extern const struct unit_test env_tests[];
+extern const struct unit_test envsource_tests[];
 
 #endif

@@ -1,0 +1,144 @@
+/*
+ * envfetch.c - the per-user environment: runs the configured sources in
+ * their fixed order (directory, dotenv file, helper command, socket
+ * endpoint; later wins), hands the result to the server, and decides which
+ * client "env" requests to accept.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "envsources.h"
+#include "plugin.h"
+
+typedef int (*source_fn)(const struct ws_env_config *cfg, const struct ws_env_request *req,
+	struct ws_envlist *list, char *err, size_t errlen);
+
+/* The documented order; README.md's table lists it the same way. */
+static const struct {
+	const char *name;
+	source_fn run;
+	size_t setting; /* the char * in ws_env_config that switches it on */
+} sources[] = {
+	{ "dir", ws_envsrc_dir, offsetof(struct ws_env_config, dir) },
+	{ "file", ws_envsrc_file, offsetof(struct ws_env_config, file) },
+	{ "command", ws_envsrc_command, offsetof(struct ws_env_config, command) },
+	{ "socket", ws_envsrc_socket, offsetof(struct ws_env_config, socket) },
+};
+#define NSOURCES (sizeof(sources) / sizeof(sources[0]))
+
+/* After this many refusals a connection's further ones are not logged:
+ * a client can send env requests without end. */
+#define CLIENT_REFUSALS_LOGGED 32
+
+static int configured(const struct ws_env_config *cfg, size_t i) {
+	return *(char *const *)((const char *)cfg + sources[i].setting) != NULL;
+}
+
+int ws_env_any_source(const struct ws_env_config *cfg) {
+	size_t i;
+	for (i = 0; i < NSOURCES; i++) {
+		if (configured(cfg, i)) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static long ms_since(const struct timespec *t0) {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+int ws_env_session(struct ws_plugin *p, const struct ws_session *s,
+		ws_env_set_fn set, void *env_ctx) {
+	const struct ws_env_config *cfg = &p->cfg.env;
+	struct ws_env_request req = {
+		s->conn->user ? s->conn->user : "",
+		s->conn->session_id ? s->conn->session_id : "",
+		s->conn->client_addr ? s->conn->client_addr : "",
+		s->conn->key_fingerprint ? s->conn->key_fingerprint : "",
+	};
+	struct ws_envlist have, work;
+	unsigned int i, refused_by_server = 0;
+	int failed = 0;
+
+	ws_envlist_init(&have);
+	ws_envlist_init(&work);
+	for (i = 0; i < NSOURCES; i++) {
+		struct ws_env_source_result r = { sources[i].name, "ok", NULL, 0, 0, NULL, 0 };
+		char err[512] = "";
+		struct timespec t0;
+		int ret;
+
+		if (!configured(cfg, i)) {
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (ws_envlist_copy(&work, &have) != 0) {
+			snprintf(err, sizeof(err), "out of memory");
+			ret = -1;
+		} else {
+			ret = sources[i].run(cfg, &req, &work, err, sizeof(err));
+		}
+		r.ms = ms_since(&t0);
+		r.vars = work.taken;
+		r.rejected = work.rejected;
+		r.rejected_names = work.rejected_names;
+		if (ret < 0) {
+			r.status = "failed";
+			r.reason = err;
+			failed = 1;
+		} else {
+			struct ws_envlist swap = have;
+			have = work; /* this source's result, on top of the earlier ones */
+			work = swap;
+			if (ret == 1) {
+				r.status = "absent";
+				r.reason = err;
+			}
+		}
+		ws_events_env_source(p, s, &r);
+		ws_envlist_free(&work);
+	}
+	if (failed && cfg->fail_closed) {
+		ws_envlist_free(&have);
+		return -1;
+	}
+	for (i = 0; i < have.count; i++) {
+		if (set(env_ctx, have.vars[i].name, have.vars[i].value) != 0) {
+			refused_by_server++;
+		}
+	}
+	if (refused_by_server > 0) {
+		struct ws_env_source_result r = { "server", "refused", "over the server's caps",
+			0, refused_by_server, "", 0 };
+		ws_events_env_source(p, s, &r);
+	}
+	ws_envlist_free(&have);
+	return 0;
+}
+
+int ws_env_client(struct ws_plugin *p, const struct ws_session *s,
+		const char *name, const char *value) {
+	const struct ws_env_config *cfg = &p->cfg.env;
+	const char *why = NULL;
+
+	if (!ws_env_client_allowed(cfg->client_allow, name)) {
+		why = "not in client_env_allow";
+	} else if (ws_env_name_denied(cfg, name)) {
+		why = "denied name";
+	} else if (strlen(value) > cfg->value_max) {
+		why = "value too long";
+	} else if (p->client_env_accepted >= cfg->max_vars) {
+		why = "too many variables";
+	}
+	if (why == NULL) {
+		p->client_env_accepted++;
+		return 1;
+	}
+	if (p->client_env_refused++ < CLIENT_REFUSALS_LOGGED) {
+		ws_events_client_env_refused(p, s, name, why);
+	}
+	return 0;
+}

@@ -1,0 +1,235 @@
+/*
+ * envlist.c - the environment rules shared by every source (see envlist.h).
+ */
+#define _DEFAULT_SOURCE /* explicit_bzero */
+#include "envlist.h"
+
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 255
+#define DEFAULT_CLIENT_ALLOW "LANG LC_* TERM COLORTERM TZ"
+
+const char *ws_env_verdict_text(enum ws_env_verdict v) {
+	static const char *const text[] = {
+		[WS_ENV_OK] = "ok",
+		[WS_ENV_BAD_NAME] = "invalid name",
+		[WS_ENV_DENIED] = "denied name",
+		[WS_ENV_NUL] = "NUL byte in value",
+		[WS_ENV_TOO_LONG] = "value too long",
+		[WS_ENV_TOO_MANY] = "too many variables",
+		[WS_ENV_TOO_BIG] = "environment too large",
+		[WS_ENV_NO_MEMORY] = "out of memory",
+	};
+	return text[v];
+}
+
+static int is_name_start(char c) {
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+int ws_env_name_valid(const char *name, size_t len) {
+	size_t i;
+	if (len == 0 || len > NAME_MAX_LEN || !is_name_start(name[0])) {
+		return 0;
+	}
+	for (i = 1; i < len; i++) {
+		if (!is_name_start(name[i]) && !(name[i] >= '0' && name[i] <= '9')) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int ws_env_name_denied(const struct ws_env_config *cfg, const char *name) {
+	/* Who the user is and how programs load: a source that could set
+	 * these could run code as the user or pose as someone else. */
+	static const char *const denied[] = {
+		"LD_*", "HOME", "USER", "LOGNAME", "SHELL", "SSH_*", "PATH",
+	};
+	size_t i;
+	for (i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+		if (fnmatch(denied[i], name, 0) == 0) {
+			return !(cfg->allow_path && strcmp(name, "PATH") == 0);
+		}
+	}
+	return 0;
+}
+
+enum ws_env_verdict ws_env_name_verdict(const struct ws_env_config *cfg, const char *name,
+		size_t len) {
+	char nul_terminated[NAME_MAX_LEN + 1];
+
+	if (!ws_env_name_valid(name, len)) {
+		return WS_ENV_BAD_NAME;
+	}
+	memcpy(nul_terminated, name, len);
+	nul_terminated[len] = '\0';
+	return ws_env_name_denied(cfg, nul_terminated) ? WS_ENV_DENIED : WS_ENV_OK;
+}
+
+int ws_env_client_allowed(const char *globs, const char *name) {
+	char glob[256];
+	const char *p = globs ? globs : DEFAULT_CLIENT_ALLOW;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, " \t");
+		if (n > 0 && n < sizeof(glob)) {
+			memcpy(glob, p, n);
+			glob[n] = '\0';
+			if (fnmatch(glob, name, 0) == 0) {
+				return 1;
+			}
+		}
+		p += n;
+		p += strspn(p, " \t");
+	}
+	return 0;
+}
+
+void ws_envlist_init(struct ws_envlist *list) {
+	memset(list, 0, sizeof(*list));
+}
+
+void ws_envlist_free(struct ws_envlist *list) {
+	unsigned int i;
+	for (i = 0; i < list->count; i++) {
+		free(list->vars[i].name);
+		/* values are secrets: do not leave them in freed heap memory */
+		explicit_bzero(list->vars[i].value, strlen(list->vars[i].value));
+		free(list->vars[i].value);
+	}
+	free(list->vars);
+	ws_envlist_init(list);
+}
+
+void ws_envlist_reject(struct ws_envlist *list, const char *name, size_t nlen,
+		enum ws_env_verdict v) {
+	size_t used = strlen(list->rejected_names), room = sizeof(list->rejected_names) - used;
+	int shown = nlen > 64 ? 64 : (int)nlen;
+
+	list->rejected++;
+	if (room > 1) {
+		snprintf(list->rejected_names + used, room, "%s%.*s%s (%s)", used ? ", " : "",
+			shown, name, shown < (int)nlen ? "..." : "", ws_env_verdict_text(v));
+	}
+}
+
+static enum ws_env_verdict check(const struct ws_envlist *list, const struct ws_env_config *cfg,
+		const char *name, size_t nlen, const char *value, size_t vlen, unsigned int *slot) {
+	enum ws_env_verdict v = ws_env_name_verdict(cfg, name, nlen);
+	size_t old_bytes = 0;
+	unsigned int i;
+
+	if (v != WS_ENV_OK) {
+		return v;
+	}
+	if (memchr(value, '\0', vlen) != NULL) {
+		return WS_ENV_NUL;
+	}
+	if (vlen > cfg->value_max) {
+		return WS_ENV_TOO_LONG;
+	}
+	for (i = 0; i < list->count; i++) {
+		if (strncmp(list->vars[i].name, name, nlen) == 0 && list->vars[i].name[nlen] == '\0') {
+			old_bytes = nlen + 1 + strlen(list->vars[i].value);
+			break;
+		}
+	}
+	*slot = i;
+	if (i == list->count && list->count >= cfg->max_vars) {
+		return WS_ENV_TOO_MANY;
+	}
+	if (list->bytes - old_bytes + nlen + 1 + vlen > cfg->max_bytes) {
+		return WS_ENV_TOO_BIG;
+	}
+	return WS_ENV_OK;
+}
+
+static char *copy_bytes(const char *s, size_t n) {
+	char *out = malloc(n + 1);
+	if (out != NULL) {
+		memcpy(out, s, n);
+		out[n] = '\0';
+	}
+	return out;
+}
+
+enum ws_env_verdict ws_envlist_put(struct ws_envlist *list, const struct ws_env_config *cfg,
+		const char *name, size_t nlen, const char *value, size_t vlen) {
+	unsigned int slot = 0;
+	enum ws_env_verdict v = check(list, cfg, name, nlen, value, vlen, &slot);
+	char *copy;
+
+	if (v == WS_ENV_OK && (copy = copy_bytes(value, vlen)) != NULL) {
+		if (slot < list->count) {
+			list->bytes -= strlen(list->vars[slot].value);
+			explicit_bzero(list->vars[slot].value, strlen(list->vars[slot].value));
+			free(list->vars[slot].value);
+			list->vars[slot].value = copy;
+			list->bytes += vlen;
+			list->taken++;
+			return WS_ENV_OK;
+		}
+		struct ws_env_var *grown = realloc(list->vars, sizeof(*grown) * (list->count + 1));
+		char *name_copy = copy_bytes(name, nlen);
+		if (grown != NULL && name_copy != NULL) {
+			list->vars = grown;
+			list->vars[list->count].name = name_copy;
+			list->vars[list->count].value = copy;
+			list->count++;
+			list->bytes += nlen + 1 + vlen;
+			list->taken++;
+			return WS_ENV_OK;
+		}
+		if (grown != NULL) {
+			list->vars = grown;
+		}
+		free(name_copy);
+		free(copy);
+		v = WS_ENV_NO_MEMORY;
+	} else if (v == WS_ENV_OK) {
+		v = WS_ENV_NO_MEMORY;
+	}
+	ws_envlist_reject(list, name, nlen, v);
+	return v;
+}
+
+int ws_envlist_copy(struct ws_envlist *dst, const struct ws_envlist *src) {
+	unsigned int i;
+
+	ws_envlist_free(dst);
+	if (src->count == 0) {
+		return 0;
+	}
+	dst->vars = calloc(src->count, sizeof(*dst->vars));
+	if (dst->vars == NULL) {
+		return -1;
+	}
+	for (i = 0; i < src->count; i++) {
+		dst->vars[i].name = strdup(src->vars[i].name);
+		dst->vars[i].value = strdup(src->vars[i].value);
+		dst->count = i + 1;
+		if (dst->vars[i].name == NULL || dst->vars[i].value == NULL) {
+			free(dst->vars[i].name);
+			free(dst->vars[i].value);
+			dst->count = i;
+			ws_envlist_free(dst);
+			return -1;
+		}
+	}
+	dst->bytes = src->bytes;
+	return 0;
+}
+
+const char *ws_envlist_get(const struct ws_envlist *list, const char *name) {
+	unsigned int i;
+	for (i = 0; i < list->count; i++) {
+		if (strcmp(list->vars[i].name, name) == 0) {
+			return list->vars[i].value;
+		}
+	}
+	return NULL;
+}

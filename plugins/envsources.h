@@ -1,0 +1,50 @@
+/*
+ * envsources.h - the four environment sources.  Each adds what it finds
+ * to `list` under the rules of envlist.h and returns:
+ *    1  the source succeeded but had nothing to say (an optional per-user
+ *       file or directory that does not exist)
+ *    0  it succeeded
+ *   -1  it failed; `err` says why in one line without any value in it, and
+ *       the caller throws `list` away.
+ */
+#ifndef WS_ENVSOURCES_H
+#define WS_ENVSOURCES_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+#include "envlist.h"
+
+/* Who the variables are for; also the helper's argv and the URL's %-codes. */
+struct ws_env_request {
+	const char *user;
+	const char *session_id;
+	const char *client_addr;
+	const char *fingerprint; /* "" when unknown */
+};
+
+/* env_dir: DIR's files, then DIR/USER/'s files. */
+int ws_envsrc_dir(const struct ws_env_config *cfg, const struct ws_env_request *req,
+	struct ws_envlist *list, char *err, size_t errlen);
+/* env_file: a dotenv file ("%u" = the user name). */
+int ws_envsrc_file(const struct ws_env_config *cfg, const struct ws_env_request *req,
+	struct ws_envlist *list, char *err, size_t errlen);
+/* env_command: a helper's KEY=VALUE output. */
+int ws_envsrc_command(const struct ws_env_config *cfg, const struct ws_env_request *req,
+	struct ws_envlist *list, char *err, size_t errlen);
+/* env_socket: GET env_socket_url over a Unix socket, a JSON object back. */
+int ws_envsrc_socket(const struct ws_env_config *cfg, const struct ws_env_request *req,
+	struct ws_envlist *list, char *err, size_t errlen);
+
+/* Shared by the sources: reads fd to EOF into a malloc'd, NUL-terminated
+ * buffer of at most `cap` bytes.  `deadline` (CLOCK_MONOTONIC) may be NULL.
+ * Returns 0, or -1 with err set ("larger than N bytes", "timed out", ...). */
+int ws_read_all(int fd, size_t cap, const struct timespec *deadline,
+	char **out, size_t *len, char *err, size_t errlen);
+/* Frees a buffer from ws_read_all, wiping it first (it may hold secrets). */
+void ws_free_secret(char *buf, size_t len);
+/* A user name that is safe as one path component. */
+int ws_user_name_safe(const char *user);
+
+#endif

@@ -1,0 +1,273 @@
+/*
+ * envsrc_files.c - environment from files: a directory laid out like a
+ * Kubernetes Secret/ConfigMap mount, and a dotenv file.  Also the reading
+ * helpers every source shares.
+ */
+#define _DEFAULT_SOURCE /* explicit_bzero, DT_* */
+#include "envsources.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "envparse.h"
+
+/* A directory with more entries than this is not an env mount. */
+#define DIR_MAX_ENTRIES 4096
+
+static long ms_until(const struct timespec *deadline) {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (long)(deadline->tv_sec - now.tv_sec) * 1000
+		+ (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms;
+}
+
+int ws_read_all(int fd, size_t cap, const struct timespec *deadline,
+		char **out, size_t *len, char *err, size_t errlen) {
+	size_t size = cap < 4096 ? cap + 1 : 4096, used = 0;
+	char *buf = malloc(size);
+
+	if (buf == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (;;) {
+		ssize_t got;
+		if (deadline != NULL) {
+			struct pollfd pfd = { fd, POLLIN, 0 };
+			int ready = poll(&pfd, 1, (int)ms_until(deadline));
+			if (ready < 0 && errno == EINTR) {
+				continue;
+			}
+			if (ready == 0) {
+				snprintf(err, errlen, "timed out");
+				break;
+			}
+		}
+		if (used + 1 == size) {
+			size_t bigger = size * 2 > cap + 1 ? cap + 1 : size * 2;
+			char *grown;
+			if (bigger == size) {
+				snprintf(err, errlen, "larger than %zu bytes", cap);
+				break;
+			}
+			grown = malloc(bigger);
+			if (grown == NULL) {
+				snprintf(err, errlen, "out of memory");
+				break;
+			}
+			memcpy(grown, buf, used);
+			ws_free_secret(buf, used);
+			buf = grown;
+			size = bigger;
+		}
+		got = read(fd, buf + used, size - 1 - used);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
+			continue;
+		}
+		if (got < 0) {
+			snprintf(err, errlen, "read: %s", strerror(errno));
+			break;
+		}
+		if (got == 0) {
+			buf[used] = '\0';
+			*out = buf;
+			*len = used;
+			return 0;
+		}
+		used += (size_t)got;
+	}
+	ws_free_secret(buf, used);
+	return -1;
+}
+
+void ws_free_secret(char *buf, size_t len) {
+	if (buf != NULL) {
+		explicit_bzero(buf, len);
+		free(buf);
+	}
+}
+
+int ws_user_name_safe(const char *user) {
+	return user != NULL && user[0] != '\0' && user[0] != '.' && strchr(user, '/') == NULL
+		&& strlen(user) <= 255;
+}
+
+struct put_ctx {
+	struct ws_envlist *list;
+	const struct ws_env_config *cfg;
+};
+
+static void put(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen) {
+	struct put_ctx *pc = ctx;
+	ws_envlist_put(pc->list, pc->cfg, name, nlen, value, vlen);
+}
+
+static int by_name(const void *a, const void *b) {
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One variable per regular file.  Symlinks are followed: the kubelet's
+ * layout is NAME -> ..data/NAME -> ..TIMESTAMP/NAME, and the dot entries
+ * it swaps atomically are skipped like every dotfile.  Subdirectories are
+ * skipped (they are other users' files). */
+static int read_dir(const char *path, const struct ws_env_config *cfg, struct ws_envlist *list,
+		char *err, size_t errlen) {
+	char *names[DIR_MAX_ENTRIES];
+	size_t n = 0, i;
+	struct dirent *de;
+	DIR *dir = opendir(path);
+	int ret = 0;
+
+	if (dir == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? 1 : -1;
+	}
+	while ((de = readdir(dir)) != NULL && ret == 0) {
+		if (de->d_name[0] == '.') {
+			continue;
+		}
+		if (n == DIR_MAX_ENTRIES) {
+			snprintf(err, errlen, "%s: more than %d entries", path, DIR_MAX_ENTRIES);
+			ret = -1;
+		} else if ((names[n] = strdup(de->d_name)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			ret = -1;
+		} else {
+			n++;
+		}
+	}
+	/* sorted, so the order of the log's rejection list is stable */
+	qsort(names, n, sizeof(names[0]), by_name);
+	for (i = 0; i < n && ret == 0; i++) {
+		enum ws_env_verdict v = ws_env_name_verdict(cfg, names[i], strlen(names[i]));
+		struct stat st;
+		char *value = NULL, why[128];
+		size_t vlen = 0;
+		int fd;
+
+		if (v != WS_ENV_OK) {
+			/* not even read: a secret nobody may use stays unread */
+			ws_envlist_reject(list, names[i], strlen(names[i]), v);
+			continue;
+		}
+		fd = openat(dirfd(dir), names[i], O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			if (fd >= 0) {
+				close(fd);
+			}
+			continue;
+		}
+		/* one byte over the cap is enough to know it is too long */
+		if (ws_read_all(fd, (size_t)cfg->value_max + 2, NULL, &value, &vlen, why, sizeof(why)) != 0) {
+			if (strncmp(why, "larger", 6) == 0) {
+				ws_envlist_reject(list, names[i], strlen(names[i]), WS_ENV_TOO_LONG);
+			} else {
+				snprintf(err, errlen, "%s/%s: %s", path, names[i], why);
+				ret = -1;
+			}
+		} else {
+			if (vlen > 0 && value[vlen - 1] == '\n') {
+				vlen--;
+			}
+			ws_envlist_put(list, cfg, names[i], strlen(names[i]), value, vlen);
+		}
+		ws_free_secret(value, vlen);
+		close(fd);
+	}
+	for (i = 0; i < n; i++) {
+		free(names[i]);
+	}
+	closedir(dir);
+	return ret;
+}
+
+int ws_envsrc_dir(const struct ws_env_config *cfg, const struct ws_env_request *req,
+		struct ws_envlist *list, char *err, size_t errlen) {
+	char user_dir[4096];
+	int ret = read_dir(cfg->dir, cfg, list, err, errlen);
+
+	if (ret == 1) {
+		return -1; /* the global directory is the source: it must exist */
+	}
+	if (ret != 0 || !ws_user_name_safe(req->user)) {
+		return ret;
+	}
+	if ((size_t)snprintf(user_dir, sizeof(user_dir), "%s/%s", cfg->dir, req->user) >= sizeof(user_dir)) {
+		snprintf(err, errlen, "%s: path too long", cfg->dir);
+		return -1;
+	}
+	ret = read_dir(user_dir, cfg, list, err, errlen);
+	return ret == 1 ? 0 : ret;
+}
+
+/* env_file with "%u" replaced by the user name; the only expansion. */
+static int expand_file_path(const char *pattern, const char *user, char *out, size_t outlen) {
+	size_t n = 0;
+	const char *p;
+
+	for (p = pattern; *p != '\0'; p++) {
+		const char *insert = NULL;
+		size_t len = 1;
+		if (p[0] == '%' && p[1] == 'u') {
+			if (!ws_user_name_safe(user)) {
+				return -1;
+			}
+			insert = user;
+			len = strlen(user);
+			p++;
+		}
+		if (n + len >= outlen) {
+			return -1;
+		}
+		memcpy(out + n, insert ? insert : p, len);
+		n += len;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+int ws_envsrc_file(const struct ws_env_config *cfg, const struct ws_env_request *req,
+		struct ws_envlist *list, char *err, size_t errlen) {
+	char path[4096], why[256];
+	struct put_ctx pc = { list, cfg };
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+	int fd, ret;
+
+	if (expand_file_path(cfg->file, req->user, path, sizeof(path)) != 0) {
+		snprintf(err, errlen, "%s: cannot expand %%u for this user", cfg->file);
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		/* a per-user file is optional; the one file everyone gets is not */
+		return errno == ENOENT && strstr(cfg->file, "%u") != NULL ? 1 : -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	ret = ws_read_all(fd, cfg->output_max, NULL, &text, &len, why, sizeof(why));
+	close(fd);
+	if (ret != 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return -1;
+	}
+	if (ws_parse_dotenv(text, len, put, &pc, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		ret = -1;
+	}
+	ws_free_secret(text, len);
+	return ret;
+}

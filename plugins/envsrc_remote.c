@@ -1,0 +1,359 @@
+/*
+ * envsrc_remote.c - environment from a helper command and from an HTTP
+ * endpoint on a Unix socket.  Both run inside the connection's server
+ * process before the session starts, so both are bounded in time and size:
+ * a hung or chatty source costs at most its timeout, then the session goes
+ * on without it.
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include "envsources.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "envparse.h"
+
+/* Room for the response's status line and headers besides the body. */
+#define HTTP_HEADER_MAX 8192
+#define URL_MAX 2048
+
+static void deadline_in(struct timespec *t, unsigned int ms) {
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
+static int passed(const struct timespec *t) {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+static void sleep_ms(long ms) {
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000 };
+	nanosleep(&t, NULL);
+}
+
+struct put_ctx {
+	struct ws_envlist *list;
+	const struct ws_env_config *cfg;
+};
+
+static void put(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen) {
+	struct put_ctx *pc = ctx;
+	ws_envlist_put(pc->list, pc->cfg, name, nlen, value, vlen);
+}
+
+/* --- the helper command --- */
+
+/* In the child: only stdout to us, stdin from /dev/null, stderr shared
+ * with the server (the helper's own diagnostics), and none of the server's
+ * other descriptors (the client's socket among them). */
+static void exec_helper(const char *path, const struct ws_env_request *req, int out_fd) {
+	char *const argv[] = { (char *)path, (char *)req->user, (char *)req->session_id,
+		(char *)req->client_addr, (char *)req->fingerprint, NULL };
+	char *const envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", NULL };
+	struct rlimit rl;
+	sigset_t none;
+	int fd, devnull, max_fd = 1024;
+
+	setpgid(0, 0); /* one process group, so a timeout kills its children too */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	devnull = open("/dev/null", O_RDONLY);
+	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0) {
+		_exit(126);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+			&& rl.rlim_cur < 65536) {
+		max_fd = (int)rl.rlim_cur;
+	}
+	for (fd = 3; fd < max_fd; fd++) {
+		close(fd);
+	}
+	execve(path, argv, envp);
+	_exit(127);
+}
+
+/* Waits for the helper to exit by the deadline, without reaping it: while it
+ * is a zombie its pid cannot be reused, so killing its process group (any
+ * children it left behind) is safe.  Then reaps it. */
+static int finish_helper(pid_t pid, const struct timespec *deadline, int *status) {
+	siginfo_t info;
+	int timed_out = 0;
+
+	for (;;) {
+		memset(&info, 0, sizeof(info));
+		if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno != EINTR) {
+			break;
+		}
+		if (info.si_pid == pid) {
+			break;
+		}
+		if (passed(deadline)) {
+			timed_out = 1;
+			kill(pid, SIGKILL);
+			break;
+		}
+		sleep_ms(2);
+	}
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+	}
+	return timed_out ? -1 : 0;
+}
+
+int ws_envsrc_command(const struct ws_env_config *cfg, const struct ws_env_request *req,
+		struct ws_envlist *list, char *err, size_t errlen) {
+	struct put_ctx pc = { list, cfg };
+	struct timespec deadline;
+	sigset_t block_chld, saved;
+	char *out = NULL, why[256];
+	size_t len = 0;
+	int pipefd[2], status = 0, read_ret, ret = -1;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	/* The server reaps every child in its SIGCHLD handler; with SIGCHLD
+	 * blocked until we have reaped the helper, its status stays ours. */
+	sigemptyset(&block_chld);
+	sigaddset(&block_chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block_chld, &saved);
+	deadline_in(&deadline, cfg->command_timeout_ms);
+	pid = fork();
+	if (pid == 0) {
+		exec_helper(cfg->command, req, pipefd[1]);
+	}
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	read_ret = ws_read_all(pipefd[0], cfg->output_max, &deadline, &out, &len, why, sizeof(why));
+	close(pipefd[0]);
+	if (read_ret != 0) {
+		kill(pid, SIGKILL); /* it is over: too slow or too much */
+	}
+	if (finish_helper(pid, &deadline, &status) != 0 && read_ret == 0) {
+		read_ret = -1;
+		snprintf(why, sizeof(why), "timed out");
+	}
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+
+	if (read_ret != 0 && strcmp(why, "timed out") == 0) {
+		snprintf(err, errlen, "%s: timed out after %u ms; killed", cfg->command,
+			cfg->command_timeout_ms);
+	} else if (read_ret != 0) {
+		snprintf(err, errlen, "%s: output %s; killed", cfg->command, why);
+	} else if (WIFSIGNALED(status)) {
+		snprintf(err, errlen, "%s: killed by signal %d", cfg->command, WTERMSIG(status));
+	} else if (WEXITSTATUS(status) != 0) {
+		snprintf(err, errlen, "%s: exited with status %d%s", cfg->command, WEXITSTATUS(status),
+			WEXITSTATUS(status) == 127 ? " (could it be run?)" : "");
+	} else if (ws_parse_lines(out, len, put, &pc, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: output %s", cfg->command, why);
+	} else {
+		ret = 0;
+	}
+	ws_free_secret(out, len);
+	return ret;
+}
+
+/* --- the HTTP endpoint --- */
+
+/* Percent-encodes everything but RFC 3986's unreserved characters. */
+static int append_encoded(char *out, size_t *n, size_t outlen, const char *s) {
+	static const char hex[] = "0123456789ABCDEF";
+	for (; s != NULL && *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		int plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z')
+			|| (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL;
+		if (*n + 4 >= outlen) {
+			return -1;
+		}
+		if (plain) {
+			out[(*n)++] = (char)ch;
+		} else {
+			out[(*n)++] = '%';
+			out[(*n)++] = hex[ch >> 4];
+			out[(*n)++] = hex[ch & 15];
+		}
+	}
+	return 0;
+}
+
+/* env_socket_url with %u %s %a %f %% expanded (config.c checked the codes). */
+static int expand_url(const char *pattern, const struct ws_env_request *req, char *out, size_t outlen) {
+	size_t n = 0;
+	const char *p;
+
+	for (p = pattern; *p != '\0'; p++) {
+		const char *value = NULL;
+		if (*p != '%' || p[1] == '%') {
+			if (n + 2 >= outlen) {
+				return -1;
+			}
+			out[n++] = *p;
+			p += *p == '%';
+			continue;
+		}
+		p++;
+		value = *p == 'u' ? req->user : *p == 's' ? req->session_id
+			: *p == 'a' ? req->client_addr : req->fingerprint;
+		if (append_encoded(out, &n, outlen, value) != 0) {
+			return -1;
+		}
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static int connect_by(int fd, const struct sockaddr_un *sa, const struct timespec *deadline) {
+	for (;;) {
+		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0) {
+			return 0;
+		}
+		/* a full backlog on a Unix socket says EAGAIN: try again briefly */
+		if ((errno != EAGAIN && errno != EINTR) || passed(deadline)) {
+			return -1;
+		}
+		sleep_ms(5);
+	}
+}
+
+static int send_all(int fd, const char *buf, size_t len, const struct timespec *deadline) {
+	while (len > 0) {
+		ssize_t sent = send(fd, buf, len, MSG_NOSIGNAL);
+		if (sent < 0 && (errno == EAGAIN || errno == EINTR)) {
+			struct pollfd pfd = { fd, POLLOUT, 0 };
+			if (passed(deadline)) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			poll(&pfd, 1, 10);
+			continue;
+		}
+		if (sent < 0) {
+			return -1;
+		}
+		buf += sent;
+		len -= (size_t)sent;
+	}
+	return 0;
+}
+
+/* Finds the body of a complete HTTP/1.x response; checks status 200. */
+static int http_body(const char *resp, size_t len, const char **body, size_t *blen,
+		char *why, size_t whylen) {
+	const char *head_end = NULL, *p;
+	size_t i;
+	int status;
+
+	if (len < 12 || strncmp(resp, "HTTP/1.", 7) != 0 || resp[8] != ' '
+			|| sscanf(resp + 9, "%3d", &status) != 1) {
+		snprintf(why, whylen, "not an HTTP response");
+		return -1;
+	}
+	if (status != 200) {
+		snprintf(why, whylen, "HTTP status %d", status);
+		return -1;
+	}
+	for (i = 0; i + 1 < len && head_end == NULL; i++) {
+		if (resp[i] == '\n' && (resp[i + 1] == '\n'
+				|| (resp[i + 1] == '\r' && i + 2 < len && resp[i + 2] == '\n'))) {
+			head_end = resp + i + (resp[i + 1] == '\n' ? 2 : 3);
+		}
+	}
+	if (head_end == NULL) {
+		snprintf(why, whylen, "incomplete HTTP headers");
+		return -1;
+	}
+	*body = head_end;
+	*blen = len - (size_t)(head_end - resp);
+	for (p = resp; p < head_end; p = memchr(p, '\n', (size_t)(head_end - p)) + 1) {
+		if (strncasecmp(p, "transfer-encoding:", 18) == 0) {
+			snprintf(why, whylen, "chunked or encoded body (the request was HTTP/1.0)");
+			return -1;
+		}
+		if (strncasecmp(p, "content-length:", 15) == 0) {
+			unsigned long want = strtoul(p + 15, NULL, 10);
+			if (want > *blen) {
+				snprintf(why, whylen, "body shorter than its Content-Length");
+				return -1;
+			}
+			*blen = want;
+		}
+	}
+	return 0;
+}
+
+int ws_envsrc_socket(const struct ws_env_config *cfg, const struct ws_env_request *req,
+		struct ws_envlist *list, char *err, size_t errlen) {
+	struct put_ctx pc = { list, cfg };
+	struct sockaddr_un sa;
+	struct timespec deadline;
+	char url[URL_MAX], request[URL_MAX + 256], why[256];
+	char *resp = NULL;
+	const char *body;
+	size_t len = 0, blen;
+	int fd, ret = -1;
+
+	deadline_in(&deadline, cfg->socket_timeout_ms);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(cfg->socket) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: socket path too long", cfg->socket);
+		return -1;
+	}
+	strcpy(sa.sun_path, cfg->socket);
+	if (expand_url(cfg->socket_url ? cfg->socket_url : "/v1/env?user=%u&session=%s",
+			req, url, sizeof(url)) != 0) {
+		snprintf(err, errlen, "%s: request path longer than %d bytes", cfg->socket, URL_MAX);
+		return -1;
+	}
+	snprintf(request, sizeof(request), "GET %s HTTP/1.0\r\nHost: localhost\r\n"
+		"User-Agent: ssh-workspace\r\nAccept: application/json\r\nConnection: close\r\n\r\n", url);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || connect_by(fd, &sa, &deadline) != 0
+			|| send_all(fd, request, strlen(request), &deadline) != 0) {
+		snprintf(err, errlen, "%s: %s", cfg->socket, strerror(errno));
+	} else if (ws_read_all(fd, (size_t)cfg->output_max + HTTP_HEADER_MAX, &deadline,
+			&resp, &len, why, sizeof(why)) != 0) {
+		if (strcmp(why, "timed out") == 0) {
+			snprintf(why, sizeof(why), "timed out after %u ms", cfg->socket_timeout_ms);
+		}
+		snprintf(err, errlen, "%s: response %s", cfg->socket, why);
+	} else if (http_body(resp, len, &body, &blen, why, sizeof(why)) != 0
+			|| ws_parse_json_object(body, blen, put, &pc, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", cfg->socket, why);
+	} else {
+		ret = 0;
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	ws_free_secret(resp, len);
+	return ret;
+}
