@@ -44,10 +44,10 @@ int ws_env_any_source(const struct ws_env_config *cfg) {
 	return 0;
 }
 
-static long ms_since(const struct timespec *t0) {
+static long us_since(const struct timespec *t0) {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+	return (long)(now.tv_sec - t0->tv_sec) * 1000000 + (now.tv_nsec - t0->tv_nsec) / 1000;
 }
 
 int ws_env_session(struct ws_plugin *p, const struct ws_session *s,
@@ -81,24 +81,25 @@ int ws_env_session(struct ws_plugin *p, const struct ws_session *s,
 		} else {
 			ret = sources[i].run(cfg, &req, &work, err, sizeof(err));
 		}
-		r.ms = ms_since(&t0);
+		r.us = us_since(&t0);
 		r.vars = work.taken;
 		r.rejected = work.rejected;
 		r.rejected_names = work.rejected_names;
 		if (ret < 0) {
 			r.status = "failed";
 			r.reason = err;
+			r.vars = 0; /* none of a failed source is used */
 			failed = 1;
-		} else {
+		} else if (ret == 1) {
+			r.status = "absent";
+			r.reason = err;
+		}
+		ws_events_env_source(p, s, &r); /* before the swap: r points into work */
+		if (ret >= 0) {
 			struct ws_envlist swap = have;
 			have = work; /* this source's result, on top of the earlier ones */
 			work = swap;
-			if (ret == 1) {
-				r.status = "absent";
-				r.reason = err;
-			}
 		}
-		ws_events_env_source(p, s, &r);
 		ws_envlist_free(&work);
 	}
 	if (failed && cfg->fail_closed) {

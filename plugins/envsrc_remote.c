@@ -44,8 +44,8 @@ static int passed(const struct timespec *t) {
 	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
-static void sleep_ms(long ms) {
-	struct timespec t = { ms / 1000, (ms % 1000) * 1000000 };
+static void sleep_us(long us) {
+	struct timespec t = { us / 1000000, (us % 1000000) * 1000 };
 	nanosleep(&t, NULL);
 }
 
@@ -81,12 +81,13 @@ static void exec_helper(const char *path, const struct ws_env_request *req, int 
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0) {
 		_exit(126);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-			&& rl.rlim_cur < 65536) {
-		max_fd = (int)rl.rlim_cur;
-	}
-	for (fd = 3; fd < max_fd; fd++) {
-		close(fd);
+	if (close_range(3, ~0U, 0) != 0) { /* kernels before 5.9: one by one */
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+			max_fd = rl.rlim_cur < 1048576 ? (int)rl.rlim_cur : 1048576;
+		}
+		for (fd = 3; fd < max_fd; fd++) {
+			close(fd);
+		}
 	}
 	execve(path, argv, envp);
 	_exit(127);
@@ -98,6 +99,7 @@ static void exec_helper(const char *path, const struct ws_env_request *req, int 
 static int finish_helper(pid_t pid, const struct timespec *deadline, int *status) {
 	siginfo_t info;
 	int timed_out = 0;
+	long pause_us = 50; /* it has usually exited already: look again soon */
 
 	for (;;) {
 		memset(&info, 0, sizeof(info));
@@ -112,7 +114,8 @@ static int finish_helper(pid_t pid, const struct timespec *deadline, int *status
 			kill(pid, SIGKILL);
 			break;
 		}
-		sleep_ms(2);
+		sleep_us(pause_us);
+		pause_us = pause_us < 5000 ? pause_us * 2 : pause_us;
 	}
 	kill(-pid, SIGKILL);
 	while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
@@ -239,7 +242,7 @@ static int connect_by(int fd, const struct sockaddr_un *sa, const struct timespe
 		if ((errno != EAGAIN && errno != EINTR) || passed(deadline)) {
 			return -1;
 		}
-		sleep_ms(5);
+		sleep_us(5000);
 	}
 }
 

@@ -102,7 +102,7 @@ void ws_events_env_source(struct ws_plugin *p, const struct ws_session *s,
 		ws_event_str(&ev, "rejected_names", r->rejected_names, CAP_PATH);
 	}
 	ws_event_str(&ev, "reason", r->reason, CAP_PATH);
-	ws_event_int(&ev, "ms", r->ms);
+	ws_event_int(&ev, "us", r->us);
 	ws_eventlog_write(&p->log, &ev);
 }
 

@@ -24,7 +24,7 @@ struct ws_env_source_result {
 	const char *source;        /* dir, file, command, socket */
 	const char *status;        /* ok, absent, failed */
 	const char *reason;        /* why failed/absent; NULL when ok */
-	long ms;
+	long us;                   /* how long it took */
 	unsigned int vars;         /* variables it set */
 	const char *rejected_names;
 	unsigned int rejected;

@@ -8,7 +8,7 @@ if [ "${1:-}" = "--install" ]; then install=1; shift; fi
 what=${1:-all}
 
 build="gcc make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev apt ca-certificates debian-archive-keyring"
-run="openssh-client libnss-wrapper util-linux"
+run="openssh-client openssh-sftp-server libnss-wrapper util-linux"
 check="$run python3 python3-pytest"
 case $what in
 build) want=$build ;;

@@ -1,9 +1,12 @@
 """Shared fixtures: the built server started on a free loopback port as an
 unprivileged uid, and the real OpenSSH client to talk to it.
 
-When the tests run as root the server still runs as a non-root uid (setpriv);
-the workspace user's passwd entry comes from nss_wrapper, so nothing on the
-machine changes."""
+When the tests run as root the server still runs as a non-root uid (setpriv),
+in a private mount namespace whose /etc/passwd and /etc/group are copies with
+the workspace user added (bind mounts), so sessions and the programs they run
+(sftp-server, id) see the user while nothing on the machine changes.  As
+another user the server runs as that user, named `developer` through
+nss_wrapper."""
 import glob
 import json
 import os
@@ -107,6 +110,16 @@ class Workspace:
         os.makedirs(self.server_dir)
         self.chown(self.home, self.hostkey, self.server_dir)
 
+    def system_file(self, name):
+        """/etc/NAME with the workspace's entries added, for the bind mount."""
+        path = self.path(f"etc-{name}")
+        if not os.path.exists(path):
+            with open(f"/etc/{name}") as system, open(self.path(name)) as ours, \
+                    open(path, "w") as out:
+                out.write(system.read() + ours.read())
+            os.chmod(path, 0o644)
+        return path
+
     def path(self, *parts):
         return os.path.join(self.root, *parts)
 
@@ -151,11 +164,16 @@ class Server:
         if config:
             args.append(f"--hook-config={config}")
         args += list(extra_args)
-        env = dict(os.environ, LD_PRELOAD=nss_wrapper(), NSS_WRAPPER_PASSWD=ws.path("passwd"),
-                   NSS_WRAPPER_GROUP=ws.path("group"))
         if os.getuid() == 0:
-            args = ["setpriv", f"--reuid={ws.uid}", f"--regid={ws.gid}", "--clear-groups",
+            env = dict(os.environ)
+            args = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec",
+                    'mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; shift 2; '
+                    'exec "$@"', "sh", ws.system_file("passwd"), ws.system_file("group"),
+                    "setpriv", f"--reuid={ws.uid}", f"--regid={ws.gid}", "--clear-groups",
                     "--inh-caps=-all", "--"] + args
+        else:
+            env = dict(os.environ, LD_PRELOAD=nss_wrapper(), NSS_WRAPPER_PASSWD=ws.path("passwd"),
+                       NSS_WRAPPER_GROUP=ws.path("group"))
         self.known_hosts = ws.path(f"known_hosts-{self.port}")
         with open(self.known_hosts, "w") as f:
             f.write(f"[127.0.0.1]:{self.port} {ws.hostpub}\n")
