@@ -109,10 +109,16 @@ static int set_client_allow(struct ws_config *cfg, const char *value, char *why,
 	return set_string(&cfg->env.client_allow, value, why, whylen);
 }
 
-/* "250ms", "2s"; a number alone is an error (which unit would it be?). */
-static int parse_duration_ms(const char *value, unsigned long *ms) {
+struct unit {
+	const char *suffix;
+	unsigned long factor;
+};
+
+/* A decimal number followed by one of `units` (a list ending in NULL). */
+static int parse_scaled(const char *value, const struct unit *units, unsigned long *out) {
 	char *end;
 	unsigned long n;
+
 	if (!isdigit((unsigned char)value[0])) {
 		return -1;
 	}
@@ -121,41 +127,20 @@ static int parse_duration_ms(const char *value, unsigned long *ms) {
 	if (errno != 0) {
 		return -1;
 	}
-	if (strcmp(end, "ms") == 0) {
-		*ms = n;
-	} else if (strcmp(end, "s") == 0 && n <= ULONG_MAX / 1000) {
-		*ms = n * 1000;
-	} else {
-		return -1;
+	for (; units->suffix != NULL; units++) {
+		if (strcmp(end, units->suffix) == 0 && n <= ULONG_MAX / units->factor) {
+			*out = n * units->factor;
+			return 0;
+		}
 	}
-	return 0;
+	return -1;
 }
 
-/* "4096", "64K", "1M" */
-static int parse_size(const char *value, unsigned long *bytes) {
-	char *end;
-	unsigned long n, unit = 1;
-	if (!isdigit((unsigned char)value[0])) {
-		return -1;
-	}
-	errno = 0;
-	n = strtoul(value, &end, 10);
-	if (errno != 0) {
-		return -1;
-	}
-	if (strcmp(end, "K") == 0) {
-		unit = 1024;
-	} else if (strcmp(end, "M") == 0) {
-		unit = 1024 * 1024;
-	} else if (*end != '\0') {
-		return -1;
-	}
-	if (n > ULONG_MAX / unit) {
-		return -1;
-	}
-	*bytes = n * unit;
-	return 0;
-}
+/* A duration needs its unit: which one would "5" be? */
+static const struct unit duration_units[] = { { "ms", 1 }, { "s", 1000 }, { NULL, 0 } };
+static const struct unit size_units[] = {
+	{ "", 1 }, { "K", 1024 }, { "M", 1024 * 1024 }, { NULL, 0 } };
+static const struct unit count_units[] = { { "", 1 }, { NULL, 0 } };
 
 enum key_kind {
 	KEY_BOOL,     /* int */
@@ -218,19 +203,19 @@ static int set_key(struct ws_config *cfg, const struct config_key *key, const ch
 		}
 		return set_string(field, value, why, whylen);
 	case KEY_DURATION:
-		if (parse_duration_ms(value, &n) != 0) {
+		if (parse_scaled(value, duration_units, &n) != 0) {
 			snprintf(why, whylen, "expected a duration such as 500ms or 2s");
 			return -1;
 		}
 		break;
 	case KEY_SIZE:
-		if (parse_size(value, &n) != 0) {
+		if (parse_scaled(value, size_units, &n) != 0) {
 			snprintf(why, whylen, "expected a size such as 4096, 64K or 1M");
 			return -1;
 		}
 		break;
 	case KEY_COUNT:
-		if (parse_size(value, &n) != 0 || strpbrk(value, "KM") != NULL) {
+		if (parse_scaled(value, count_units, &n) != 0) {
 			snprintf(why, whylen, "expected a number");
 			return -1;
 		}

@@ -44,6 +44,12 @@ int ws_read_all(int fd, size_t cap, const struct timespec *deadline,
 	char **out, size_t *len, char *err, size_t errlen);
 /* Frees a buffer from ws_read_all, wiping it first (it may hold secrets). */
 void ws_free_secret(char *buf, size_t len);
+/* What a parser emits goes through the rules into list. */
+struct ws_envsrc_sink {
+	struct ws_envlist *list;
+	const struct ws_env_config *cfg;
+};
+void ws_envsrc_put(void *sink, const char *name, size_t nlen, const char *value, size_t vlen);
 /* A user name that is safe as one path component. */
 int ws_user_name_safe(const char *user);
 

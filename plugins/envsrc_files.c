@@ -100,14 +100,9 @@ int ws_user_name_safe(const char *user) {
 		&& strlen(user) <= 255;
 }
 
-struct put_ctx {
-	struct ws_envlist *list;
-	const struct ws_env_config *cfg;
-};
-
-static void put(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen) {
-	struct put_ctx *pc = ctx;
-	ws_envlist_put(pc->list, pc->cfg, name, nlen, value, vlen);
+void ws_envsrc_put(void *sink, const char *name, size_t nlen, const char *value, size_t vlen) {
+	struct ws_envsrc_sink *to = sink;
+	ws_envlist_put(to->list, to->cfg, name, nlen, value, vlen);
 }
 
 static int by_name(const void *a, const void *b) {
@@ -237,7 +232,7 @@ static int expand_file_path(const char *pattern, const char *user, char *out, si
 int ws_envsrc_file(const struct ws_env_config *cfg, const struct ws_env_request *req,
 		struct ws_envlist *list, char *err, size_t errlen) {
 	char path[4096], why[256];
-	struct put_ctx pc = { list, cfg };
+	struct ws_envsrc_sink sink = { list, cfg };
 	struct stat st;
 	char *text = NULL;
 	size_t len = 0;
@@ -264,7 +259,7 @@ int ws_envsrc_file(const struct ws_env_config *cfg, const struct ws_env_request 
 		snprintf(err, errlen, "%s: %s", path, why);
 		return -1;
 	}
-	if (ws_parse_dotenv(text, len, put, &pc, why, sizeof(why)) != 0) {
+	if (ws_parse_dotenv(text, len, ws_envsrc_put, &sink, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: %s", path, why);
 		ret = -1;
 	}

@@ -49,16 +49,6 @@ static void sleep_us(long us) {
 	nanosleep(&t, NULL);
 }
 
-struct put_ctx {
-	struct ws_envlist *list;
-	const struct ws_env_config *cfg;
-};
-
-static void put(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen) {
-	struct put_ctx *pc = ctx;
-	ws_envlist_put(pc->list, pc->cfg, name, nlen, value, vlen);
-}
-
 /* --- the helper command --- */
 
 /* In the child: only stdout to us, stdin from /dev/null, stderr shared
@@ -125,7 +115,7 @@ static int finish_helper(pid_t pid, const struct timespec *deadline, int *status
 
 int ws_envsrc_command(const struct ws_env_config *cfg, const struct ws_env_request *req,
 		struct ws_envlist *list, char *err, size_t errlen) {
-	struct put_ctx pc = { list, cfg };
+	struct ws_envsrc_sink sink = { list, cfg };
 	struct timespec deadline;
 	sigset_t block_chld, saved;
 	char *out = NULL, why[256];
@@ -175,7 +165,7 @@ int ws_envsrc_command(const struct ws_env_config *cfg, const struct ws_env_reque
 	} else if (WEXITSTATUS(status) != 0) {
 		snprintf(err, errlen, "%s: exited with status %d%s", cfg->command, WEXITSTATUS(status),
 			WEXITSTATUS(status) == 127 ? " (could it be run?)" : "");
-	} else if (ws_parse_lines(out, len, put, &pc, why, sizeof(why)) != 0) {
+	} else if (ws_parse_lines(out, len, ws_envsrc_put, &sink, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: output %s", cfg->command, why);
 	} else {
 		ret = 0;
@@ -314,7 +304,7 @@ static int http_body(const char *resp, size_t len, const char **body, size_t *bl
 
 int ws_envsrc_socket(const struct ws_env_config *cfg, const struct ws_env_request *req,
 		struct ws_envlist *list, char *err, size_t errlen) {
-	struct put_ctx pc = { list, cfg };
+	struct ws_envsrc_sink sink = { list, cfg };
 	struct sockaddr_un sa;
 	struct timespec deadline;
 	char url[URL_MAX], request[URL_MAX + 256], why[256];
@@ -349,7 +339,7 @@ int ws_envsrc_socket(const struct ws_env_config *cfg, const struct ws_env_reques
 		}
 		snprintf(err, errlen, "%s: response %s", cfg->socket, why);
 	} else if (http_body(resp, len, &body, &blen, why, sizeof(why)) != 0
-			|| ws_parse_json_object(body, blen, put, &pc, why, sizeof(why)) != 0) {
+			|| ws_parse_json_object(body, blen, ws_envsrc_put, &sink, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: %s", cfg->socket, why);
 	} else {
 		ret = 0;

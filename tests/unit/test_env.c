@@ -138,18 +138,12 @@ static void dotenv_syntax(void) {
 		"LAST=end"),
 		"PLAIN=value with spaces;EXPORTED=yes;HASH=a#b;SINGLE=no $ \\n escapes;"
 		"DOUBLE=tab\there \"q\" $ \\ \\x;MULTI=line1\nline2;EMPTY=;INDENTED=1;LAST=end;");
-	CHECK_STR(PARSE(ws_parse_dotenv, "A=1\nno equals sign\n"), "error: line 2: expected NAME=VALUE");
-	CHECK_STR(PARSE(ws_parse_dotenv, "A=1\nB='open\n\n"), "error: line 2: unterminated single quote");
-	CHECK_STR(PARSE(ws_parse_dotenv, "A=\"x\" y\n"), "error: line 1: unexpected text after the closing quote");
-	CHECK_STR(PARSE(ws_parse_dotenv, "A B=1\n"), "error: line 1: expected NAME=VALUE");
 	/* names are the rules' business, not the parser's */
 	CHECK_STR(PARSE(ws_parse_dotenv, "1A=x\nLD_PRELOAD=y\nOK=z\n"), "OK=z;");
 }
 
 static void helper_lines(void) {
 	CHECK_STR(PARSE(ws_parse_lines, "A=1\r\n\nB= spaced = x \nC=\n"), "A=1;B= spaced = x ;C=;");
-	CHECK_STR(PARSE(ws_parse_lines, "A=1\ngarbage\n"), "error: line 2: expected NAME=VALUE");
-	CHECK_STR(PARSE(ws_parse_lines, "=1\n"), "error: line 1: expected NAME=VALUE");
 	CHECK_STR(PARSE(ws_parse_lines, "A=x\0y\nB=2\n"), "B=2;");
 }
 
@@ -159,17 +153,38 @@ static void json_objects(void) {
 		"\"A\":\"2\"} \n"),
 		"A=2;B=q\"\\/\b\f\n\r\t;C=\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80;");
 	CHECK_STR(PARSE(ws_parse_json_object, "{}"), "");
-	CHECK_STR(PARSE(ws_parse_json_object, "[]"), "error: not a JSON object");
-	CHECK_STR(PARSE(ws_parse_json_object, "{\"A\": 1}"), "error: the value of \"A\" is not a string");
-	CHECK_STR(PARSE(ws_parse_json_object, "{\"A\": \"1\"} x"), "error: text after the JSON object");
-	CHECK_STR(PARSE(ws_parse_json_object, "{\"A\": \"1\""), "error: expected ',' or '}'");
-	CHECK_STR(PARSE(ws_parse_json_object, "{\"A\": \"\\q\"}"), "error: bad escape in a string");
-	CHECK_STR(PARSE(ws_parse_json_object, "{\"A\": \"\\ud800\"}"), "error: bad \\u escape");
-	CHECK_STR(PARSE(ws_parse_json_object, "{\"A\": \"a\nb\"}"), "error: control character inside a string");
-	CHECK_STR(PARSE(ws_parse_json_object, "{\"A\": \"unterminated"), "error: unterminated string");
-	CHECK_STR(PARSE(ws_parse_json_object, ""), "error: not a JSON object");
 	/* a NUL or an invalid name drops that variable only */
 	CHECK_STR(PARSE(ws_parse_json_object, "{\"A\":\"x\\u0000y\",\"B-C\":\"1\",\"D\":\"2\"}"), "D=2;");
+}
+
+/* Input a source must not be used from, and why. */
+static void syntax_errors(void) {
+	static const struct {
+		parser_fn parse;
+		const char *text, *error;
+	} cases[] = {
+		{ ws_parse_dotenv, "A=1\nno equals sign\n", "line 2: expected NAME=VALUE" },
+		{ ws_parse_dotenv, "A=1\nB='open\n\n", "line 2: unterminated single quote" },
+		{ ws_parse_dotenv, "A=\"x\" y\n", "line 1: unexpected text after the closing quote" },
+		{ ws_parse_dotenv, "A B=1\n", "line 1: expected NAME=VALUE" },
+		{ ws_parse_lines, "A=1\ngarbage\n", "line 2: expected NAME=VALUE" },
+		{ ws_parse_lines, "=1\n", "line 1: expected NAME=VALUE" },
+		{ ws_parse_json_object, "[]", "not a JSON object" },
+		{ ws_parse_json_object, "", "not a JSON object" },
+		{ ws_parse_json_object, "{\"A\": 1}", "the value of \"A\" is not a string" },
+		{ ws_parse_json_object, "{\"A\": \"1\"} x", "text after the JSON object" },
+		{ ws_parse_json_object, "{\"A\": \"1\"", "expected ',' or '}'" },
+		{ ws_parse_json_object, "{\"A\": \"\\q\"}", "bad escape in a string" },
+		{ ws_parse_json_object, "{\"A\": \"\\ud800\"}", "bad \\u escape" },
+		{ ws_parse_json_object, "{\"A\": \"a\nb\"}", "control character inside a string" },
+		{ ws_parse_json_object, "{\"A\": \"unterminated", "unterminated string" },
+	};
+	char want[256];
+	size_t i;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(want, sizeof(want), "error: %s", cases[i].error);
+		CHECK_STR(parse_with(cases[i].parse, cases[i].text, strlen(cases[i].text)), want);
+	}
 }
 
 static void config_env_keys(void) {
@@ -237,6 +252,7 @@ UNIT_SUITE(env_tests) = {
 	{ "env: dotenv syntax", dotenv_syntax },
 	{ "env: helper lines", helper_lines },
 	{ "env: JSON objects", json_objects },
+	{ "env: syntax errors", syntax_errors },
 	{ "env: config keys", config_env_keys },
 	UNIT_END
 };

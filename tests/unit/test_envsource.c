@@ -45,6 +45,12 @@ static const char *run_source(source_fn fn, const struct ws_env_config *cfg) {
 	return out;
 }
 
+/* Writes file `name` (mode 0755), runs the source, checks its result has `want`. */
+#define CHECK_WITH_FILE(name, text, fn, cfg, want) do { \
+	unit_write_file(name, text, 0755); \
+	CHECK_CONTAINS(run_source(fn, cfg), want); \
+} while (0)
+
 static struct ws_env_config env_config(void) {
 	struct ws_config cfg;
 	ws_config_init(&cfg);
@@ -112,12 +118,12 @@ static void file_source(void) {
 	cfg.file = path;
 	CHECK_STR(run_source(ws_envsrc_file, &cfg), "0|A=1;B=2;||");
 
-	unit_write_file("alice.env", "A=1\nB='unterminated\n", 0644);
-	CHECK_CONTAINS(run_source(ws_envsrc_file, &cfg), "alice.env: line 2: unterminated single quote");
+	CHECK_WITH_FILE("alice.env", "A=1\nB='unterminated\n", ws_envsrc_file, &cfg,
+		"alice.env: line 2: unterminated single quote");
 
 	cfg.output_max = 8;
-	unit_write_file("alice.env", "A=1\nB=2345678\n", 0644);
-	CHECK_CONTAINS(run_source(ws_envsrc_file, &cfg), "alice.env: larger than 8 bytes");
+	CHECK_WITH_FILE("alice.env", "A=1\nB=2345678\n", ws_envsrc_file, &cfg,
+		"alice.env: larger than 8 bytes");
 
 	/* a per-user file may be missing; the one shared file may not */
 	snprintf(path, sizeof(path), "%s/%%u.missing", unit_tmpdir());
@@ -152,14 +158,14 @@ static void command_source(void) {
 	unit_write_file("helper", "#!/bin/sh\necho A=1\nexit 3\n", 0755);
 	CHECK_CONTAINS(run_source(ws_envsrc_command, &cfg), "-1|||");
 	CHECK_CONTAINS(run_source(ws_envsrc_command, &cfg), "/helper: exited with status 3");
-	unit_write_file("helper", "#!/bin/sh\necho 'this is not KEY=VALUE'\necho plain garbage\n", 0755);
-	CHECK_CONTAINS(run_source(ws_envsrc_command, &cfg), "helper: output line 2: expected NAME=VALUE");
-	unit_write_file("helper", "#!/bin/sh\nkill -9 $$\n", 0755);
-	CHECK_CONTAINS(run_source(ws_envsrc_command, &cfg), "helper: killed by signal 9");
+	CHECK_WITH_FILE("helper", "#!/bin/sh\necho 'this is not KEY=VALUE'\necho plain garbage\n",
+		ws_envsrc_command, &cfg, "helper: output line 2: expected NAME=VALUE");
+	CHECK_WITH_FILE("helper", "#!/bin/sh\nkill -9 $$\n", ws_envsrc_command, &cfg,
+		"helper: killed by signal 9");
 
 	cfg.output_max = 1024;
-	unit_write_file("helper", "#!/bin/sh\nwhile :; do echo A=0123456789; done\n", 0755);
-	CHECK_CONTAINS(run_source(ws_envsrc_command, &cfg), "helper: output larger than 1024 bytes; killed");
+	CHECK_WITH_FILE("helper", "#!/bin/sh\nwhile :; do echo A=0123456789; done\n",
+		ws_envsrc_command, &cfg, "helper: output larger than 1024 bytes; killed");
 
 	/* hangs, and a child of it holds stdout open: both end at the timeout */
 	cfg.command_timeout_ms = 300;
@@ -222,9 +228,21 @@ static void stop(pid_t pid) {
 }
 
 static void socket_source(void) {
+	static const struct {
+		const char *response;
+		int delay_ms;
+		const char *error;
+	} failures[] = {
+		{ "HTTP/1.0 500 Oops\r\n\r\n", 0, "env.sock: HTTP status 500" },
+		{ "HTTP/1.0 200 OK\r\n\r\n{\"A\": not json}", 0, "env.sock: the value of \"A\" is not a string" },
+		{ "garbage\r\n\r\n", 0, "env.sock: not an HTTP response" },
+		{ "HTTP/1.0 200 OK\r\nContent-Length: 50\r\n\r\n{}", 0, "body shorter than its Content-Length" },
+		{ "HTTP/1.0 200 OK\r\n\r\n{}", 2000, "env.sock: response timed out after 500 ms" },
+	};
 	struct ws_env_config cfg = env_config();
 	char sock[512];
 	pid_t server;
+	size_t i;
 
 	snprintf(sock, sizeof(sock), "%s/env.sock", unit_tmpdir());
 	cfg.socket = sock;
@@ -242,21 +260,11 @@ static void socket_source(void) {
 	stop(server);
 	CHECK_CONTAINS(unit_read_file(sock + 256), "GET /u/alice/SHA256%3Ak%2F%2B?a=127.0.0.1&p=% HTTP/1.0\n");
 
-	server = serve(sock, "HTTP/1.0 500 Oops\r\n\r\n", 0, 1);
-	CHECK_CONTAINS(run_source(ws_envsrc_socket, &cfg), "env.sock: HTTP status 500");
-	stop(server);
-	server = serve(sock, "HTTP/1.0 200 OK\r\n\r\n{\"A\": not json}", 0, 1);
-	CHECK_CONTAINS(run_source(ws_envsrc_socket, &cfg), "env.sock: the value of \"A\" is not a string");
-	stop(server);
-	server = serve(sock, "garbage\r\n\r\n", 0, 1);
-	CHECK_CONTAINS(run_source(ws_envsrc_socket, &cfg), "env.sock: not an HTTP response");
-	stop(server);
-	server = serve(sock, "HTTP/1.0 200 OK\r\nContent-Length: 50\r\n\r\n{}", 0, 1);
-	CHECK_CONTAINS(run_source(ws_envsrc_socket, &cfg), "body shorter than its Content-Length");
-	stop(server);
-	server = serve(sock, "HTTP/1.0 200 OK\r\n\r\n{}", 2000, 1);
-	CHECK_CONTAINS(run_source(ws_envsrc_socket, &cfg), "env.sock: response timed out after 500 ms");
-	stop(server);
+	for (i = 0; i < sizeof(failures) / sizeof(failures[0]); i++) {
+		server = serve(sock, failures[i].response, failures[i].delay_ms, 1);
+		CHECK_CONTAINS(run_source(ws_envsrc_socket, &cfg), failures[i].error);
+		stop(server);
+	}
 	unlink(sock);
 	CHECK_CONTAINS(run_source(ws_envsrc_socket, &cfg), "env.sock: No such file or directory");
 }
