@@ -179,6 +179,9 @@ static const struct config_key {
 	{ "env_allow_path", KEY_BOOL, AT(env.allow_path), 0, 0, NULL },
 	{ "env_on_failure", KEY_CUSTOM, 0, 0, 0, set_env_on_failure },
 	{ "client_env_allow", KEY_CUSTOM, 0, 0, 0, set_client_allow },
+	{ "agent_forwarding", KEY_BOOL, AT(agent.forwarding), 0, 0, NULL },
+	{ "agent_dir", KEY_PATH, AT(agent.dir), 0, 0, NULL },
+	{ "agent_workspace_socket", KEY_PATH, AT(agent.workspace_socket), 0, 0, NULL },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -240,6 +243,7 @@ void ws_config_init(struct ws_config *cfg) {
 	cfg->env.max_vars = 128;
 	cfg->env.max_bytes = 128 * 1024;
 	cfg->env.value_max = 32 * 1024;
+	cfg->agent.forwarding = 1;
 }
 
 /* The defaults of string keys are not allocated; ws_env_* read NULL as them. */

@@ -40,11 +40,19 @@ struct ws_env_config {
 	char *client_allow;       /* client env allowlist: globs, blank-separated */
 };
 
+/* Agent forwarding (agent.c). */
+struct ws_agent_config {
+	int forwarding;           /* clients may forward their agent */
+	char *dir;                /* private per-user directory; "%u" = user */
+	char *workspace_socket;   /* fallback agent, e.g. a sidecar's */
+};
+
 struct ws_config {
 	enum ws_event_log_kind event_log;
 	char *event_log_path;     /* WS_EVENT_LOG_FILE only */
 	int log_commands;         /* put the command text in session_start events */
 	struct ws_env_config env;
+	struct ws_agent_config agent;
 };
 
 /* Sets the defaults. */

@@ -58,6 +58,7 @@ static int on_client_env(void *ctx, const struct ws_session *s, const char *name
 static int on_session_env(void *ctx, const struct ws_session *s, ws_env_set_fn set,
 		void *env_ctx) {
 	struct ws_plugin *p = ctx;
+	ws_agent_session_prepare(p, s); /* before the child: it gets the path */
 	if (!ws_env_any_source(&p->cfg.env)) {
 		return 0;
 	}
@@ -70,6 +71,15 @@ static void on_session_start(void *ctx, const struct ws_session *s, long child_p
 
 static void on_agent_socket(void *ctx, const struct ws_session *s, const char *path, int opened) {
 	ws_events_agent_socket(ctx, s, path, opened);
+	ws_agent_socket(ctx, s, path, opened);
+}
+
+static int on_agent_request(void *ctx, const struct ws_session *s) {
+	return ws_agent_request(ctx, s);
+}
+
+static const char *on_agent_env_path(void *ctx, const struct ws_session *s, int key_allows_agent) {
+	return ws_agent_env_path(ctx, s, key_allows_agent);
 }
 
 static void on_session_exit(void *ctx, const struct ws_session *s, const struct ws_exit *e) {
@@ -78,6 +88,7 @@ static void on_session_exit(void *ctx, const struct ws_session *s, const struct 
 
 static void on_disconnect(void *ctx, const struct ws_conn *c, const char *reason) {
 	ws_events_disconnect(ctx, c, reason);
+	ws_agent_disconnect(ctx, c);
 }
 
 static void shutdown_(void *ctx) {
@@ -101,6 +112,8 @@ static const struct ws_hooks hooks = {
 	.session_exit = on_session_exit,
 	.disconnect = on_disconnect,
 	.shutdown = shutdown_,
+	.agent_request = on_agent_request,
+	.agent_env_path = on_agent_env_path,
 };
 
 EXPORT const struct ws_hooks *ws_hook_entry(void) {

@@ -17,6 +17,9 @@ struct ws_plugin {
 	struct timespec connected_at; /* CLOCK_MONOTONIC, for durations */
 	unsigned int client_env_accepted; /* this connection's, for the cap */
 	unsigned int client_env_refused;  /* to stop logging a flood */
+	int agent_dir_state;              /* 0 unchecked, 1 usable, -1 refused */
+	int agent_workspace_logged;       /* its problem was logged */
+	char agent_dir[1024];             /* expanded agent_dir */
 };
 
 /* What one environment source did, for its log line (never values). */
@@ -50,5 +53,12 @@ int ws_env_session(struct ws_plugin *p, const struct ws_session *s,
 	ws_env_set_fn set, void *env_ctx);
 int ws_env_client(struct ws_plugin *p, const struct ws_session *s,
 	const char *name, const char *value);
+
+/* agent.c: the stable SSH_AUTH_SOCK. */
+int ws_agent_request(struct ws_plugin *p, const struct ws_session *s);
+void ws_agent_socket(struct ws_plugin *p, const struct ws_session *s, const char *path, int opened);
+void ws_agent_session_prepare(struct ws_plugin *p, const struct ws_session *s);
+void ws_agent_disconnect(struct ws_plugin *p, const struct ws_conn *c);
+const char *ws_agent_env_path(struct ws_plugin *p, const struct ws_session *s, int key_allows);
 
 #endif

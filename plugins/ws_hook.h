@@ -113,6 +113,19 @@ struct ws_hooks {
 
 	/* The process is exiting (listener or connection). */
 	void (*shutdown)(void *ctx);
+
+	/* --- appended after the first release of ABI 1 --- */
+
+	/* The client asked to forward its agent (auth-agent-req) on session s,
+	 * before the server creates the socket.  Return 0 to refuse. */
+	int (*agent_request)(void *ctx, const struct ws_session *s);
+
+	/* In the session's child just before exec: the SSH_AUTH_SOCK value the
+	 * session gets, or NULL for the server's own (the session's forwarded
+	 * socket, if it has one).  key_allows_agent is 0 when authorized_keys
+	 * says no-agent-forwarding or restrict for the key that logged in. */
+	const char *(*agent_env_path)(void *ctx, const struct ws_session *s,
+		int key_allows_agent);
 };
 
 /* The one symbol a hook library exports. */

@@ -9,7 +9,7 @@ what=${1:-all}
 
 build="gcc make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev apt ca-certificates debian-archive-keyring"
 run="openssh-client openssh-sftp-server libnss-wrapper util-linux"
-check="$run python3 python3-pytest"
+check="$run python3 python3-pytest tmux"
 case $what in
 build) want=$build ;;
 run) want="$build $run" ;;

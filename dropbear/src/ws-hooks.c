@@ -390,6 +390,30 @@ void ws_hooks_agent_socket(const struct ChanSess *chansess, const char *path, in
 	hooks->agent_socket(hook_ctx, &s, path, opened);
 }
 
+int ws_hooks_agent_request(const struct ChanSess *chansess) {
+	struct ws_conn c;
+	struct ws_session s;
+
+	if (chansess->ws == NULL || !HAS_HOOK(agent_request)) {
+		return DROPBEAR_SUCCESS;
+	}
+	fill_conn(&c);
+	fill_session(&s, &c, chansess);
+	return hooks->agent_request(hook_ctx, &s) ? DROPBEAR_SUCCESS : DROPBEAR_FAILURE;
+}
+
+const char *ws_hooks_agent_env_path(const struct ChanSess *chansess, int key_allows_agent) {
+	struct ws_conn c;
+	struct ws_session s;
+
+	if (chansess->ws == NULL || !HAS_HOOK(agent_env_path)) {
+		return NULL;
+	}
+	fill_conn(&c);
+	fill_session(&s, &c, chansess);
+	return hooks->agent_env_path(hook_ctx, &s, key_allows_agent);
+}
+
 void ws_hooks_session_exit(const struct Channel *channel, struct ChanSess *chansess) {
 	struct ws_conn c;
 	struct ws_session s;

@@ -30,6 +30,10 @@ int ws_hooks_session_prepare(struct ChanSess *chansess, int iscmd, int issubsys)
 void ws_hooks_session_started(struct ChanSess *chansess);
 /* In the child, after the standard variables and before the agent's. */
 void ws_hooks_apply_env(const struct ChanSess *chansess);
+/* auth-agent-req: DROPBEAR_FAILURE if the library refuses it. */
+int ws_hooks_agent_request(const struct ChanSess *chansess);
+/* In the child: SSH_AUTH_SOCK from the library, or NULL for upstream's. */
+const char *ws_hooks_agent_env_path(const struct ChanSess *chansess, int key_allows_agent);
 void ws_hooks_agent_socket(const struct ChanSess *chansess, const char *path, int opened);
 void ws_hooks_session_exit(const struct Channel *channel, struct ChanSess *chansess);
 

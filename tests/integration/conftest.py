@@ -151,7 +151,7 @@ class Workspace:
 
 
 class Server:
-    def __init__(self, ws, hook=HOOK_LIB, config="default", extra_args=()):
+    def __init__(self, ws, hook=HOOK_LIB, config="default", extra_args=(), tmpfs_tmp=False):
         self.ws = ws
         self.port = free_port()
         self.log_path = ws.path(f"server-{self.port}.log")
@@ -166,9 +166,16 @@ class Server:
         args += list(extra_args)
         if os.getuid() == 0:
             env = dict(os.environ)
+            # tmpfs_tmp: the server and its sessions get a /tmp of their own
+            # on a tmpfs, as in a pod with an emptyDir of medium Memory; the
+            # workspace directory is carried over through /mnt
             args = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec",
-                    'mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; shift 2; '
-                    'exec "$@"', "sh", ws.system_file("passwd"), ws.system_file("group"),
+                    'mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; '
+                    'if [ "$3" = yes ]; then mount --bind "$4" /mnt; '
+                    'mount -t tmpfs -o mode=1777 tmpfs /tmp; mkdir -p "$4"; '
+                    'mount --bind /mnt "$4"; fi; shift 4; exec "$@"',
+                    "sh", ws.system_file("passwd"), ws.system_file("group"),
+                    "yes" if tmpfs_tmp else "no", ws.root,
                     "setpriv", f"--reuid={ws.uid}", f"--regid={ws.gid}", "--clear-groups",
                     "--inh-caps=-all", "--"] + args
         else:
@@ -217,13 +224,14 @@ class Server:
         return e
 
     def ssh_args(self, user=USER, key=None, options=()):
-        args = ["ssh", "-F", "/dev/null", "-p", str(self.port), "-i", key or self.ws.key,
-                "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+        """The caller's options come first: for ssh the first value wins."""
+        args = ["ssh", "-F", "/dev/null", "-p", str(self.port), "-i", key or self.ws.key]
+        for opt in options:
+            args += ["-o", opt]
+        args += ["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
                 "-o", f"UserKnownHostsFile={self.known_hosts}",
                 "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
                 "-o", "ConnectTimeout=10"]
-        for opt in options:
-            args += ["-o", opt]
         return args + [f"{user}@127.0.0.1"]
 
     def ssh(self, command, user=USER, key=None, options=(), extra=(), input=None, timeout=30):

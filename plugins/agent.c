@@ -1,0 +1,349 @@
+/*
+ * agent.c - one stable SSH_AUTH_SOCK per user that survives reconnects.
+ *
+ * Every session gets SSH_AUTH_SOCK = AGENT_DIR/agent.sock, a symlink that
+ * points at a live agent: the newest forwarded one of any connection, else
+ * the workspace agent (agent_workspace_socket), else nothing (removed).
+ * Connection processes keep a registry in the same private directory, one
+ * symlink per forwarded socket, named after the process that owns it:
+ *
+ *     fwd.PID.STARTTIME.CHANNEL -> /tmp/dropbear-XXXX/auth-YYYY-N
+ *
+ * Whoever changes the registry repoints agent.sock under an flock(), so
+ * concurrent connection processes never leave it at a dead socket.  An
+ * entry is live while its process (same pid and start time) runs and the
+ * socket exists; dead entries (a process that was killed) are pruned by
+ * the next process that looks, at the latest at the next session start.
+ */
+#define _DEFAULT_SOURCE /* flock, lstat/readlink/symlink */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "plugin.h"
+
+#define DEFAULT_AGENT_DIR "/tmp/ssh-workspace-agent-%u"
+#define LINK_NAME "agent.sock"
+
+/* The start time (in clock ticks since boot) of a process, 0 if gone:
+ * with the pid it names the process even after the pid is reused. */
+static unsigned long long start_time(long pid) {
+	char path[64], buf[1024];
+	unsigned long long t = 0;
+	const char *p;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return 0;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		return 0;
+	}
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the command name may hold spaces and ')' */
+	/* after ") " come state (field 3) ... starttime (field 22) */
+	for (field = 2; p != NULL && field < 22; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	if (p != NULL) {
+		t = strtoull(p + 1, NULL, 10);
+	}
+	return t;
+}
+
+static int expand_dir(const struct ws_agent_config *cfg, const char *user, char *out, size_t len) {
+	const char *pattern = cfg->dir ? cfg->dir : DEFAULT_AGENT_DIR;
+	const char *u = strstr(pattern, "%u");
+	int n;
+
+	if (u == NULL) {
+		n = snprintf(out, len, "%s", pattern);
+	} else if (user == NULL || user[0] == '\0' || user[0] == '.' || strchr(user, '/') != NULL) {
+		return -1;
+	} else {
+		n = snprintf(out, len, "%.*s%s%s", (int)(u - pattern), pattern, user, u + 2);
+	}
+	return n > 0 && (size_t)n < len - sizeof("/" LINK_NAME ".tmp.4294967295") ? 0 : -1;
+}
+
+static void log_problem(struct ws_plugin *p, const struct ws_session *s, const char *what,
+		const char *path, const char *reason) {
+	struct ws_event ev;
+	ws_event_begin(&ev, "agent_problem");
+	ws_event_str(&ev, "session", s->conn->session_id, 64);
+	ws_event_str(&ev, "user", s->conn->user, 256);
+	ws_event_str(&ev, "problem", what, 0);
+	ws_event_str(&ev, "path", path, 512);
+	ws_event_str(&ev, "reason", reason, 256);
+	ws_eventlog_write(&p->log, &ev);
+}
+
+/* Creates the directory, or checks the one that is there: ours, a real
+ * directory (not a symlink someone planted in /tmp), no access for others. */
+static int prepare_dir(struct ws_plugin *p, const struct ws_session *s) {
+	struct stat st;
+	char why[128];
+
+	if (p->agent_dir_state != 0) {
+		return p->agent_dir_state > 0 ? 0 : -1;
+	}
+	p->agent_dir_state = -1;
+	if (expand_dir(&p->cfg.agent, s->conn->user, p->agent_dir, sizeof(p->agent_dir)) != 0) {
+		log_problem(p, s, "agent_dir", p->cfg.agent.dir, "cannot expand %u for this user, or too long");
+		return -1;
+	}
+	if (mkdir(p->agent_dir, 0700) != 0 && errno != EEXIST) {
+		log_problem(p, s, "agent_dir", p->agent_dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(p->agent_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		log_problem(p, s, "agent_dir", p->agent_dir, "not a directory");
+		return -1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		snprintf(why, sizeof(why), "owned by uid %u with mode %03o; must be ours with mode 0700",
+			(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 0777));
+		log_problem(p, s, "agent_dir", p->agent_dir, why);
+		return -1;
+	}
+	p->agent_dir_state = 1;
+	return 0;
+}
+
+/* Once per connection: every session start looks again. */
+static void log_workspace_problem(struct ws_plugin *p, const struct ws_session *s, const char *why) {
+	if (!p->agent_workspace_logged) {
+		p->agent_workspace_logged = 1;
+		log_problem(p, s, "workspace_socket", p->cfg.agent.workspace_socket, why);
+	}
+}
+
+static int lock_dir(const struct ws_plugin *p) {
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.lock", p->agent_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static int is_socket(const char *path) {
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* The workspace agent is usable when something accepts connections on it.
+ * (A forwarded socket is not probed this way: each connect would open an
+ * agent channel to the client.) */
+static int workspace_agent_usable(struct ws_plugin *p, const struct ws_session *s) {
+	const char *path = p->cfg.agent.workspace_socket;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ok;
+
+	if (path == NULL) {
+		return 0;
+	}
+	if (!is_socket(path)) {
+		log_workspace_problem(p, s, errno == ENOENT ? "no such socket" : "not a socket");
+		return 0;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (!ok) {
+		log_workspace_problem(p, s, strerror(errno));
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return ok;
+}
+
+/* Is registry entry `name` (fwd.PID.START.CHAN) live?  Sets its target. */
+static int entry_live(const struct ws_plugin *p, const char *name, char *target, size_t len) {
+	char path[PATH_MAX];
+	long pid;
+	unsigned long long start;
+	ssize_t n;
+
+	if (sscanf(name, "fwd.%ld.%llu.", &pid, &start) != 2 || start_time(pid) != start) {
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%s", p->agent_dir, name);
+	n = readlink(path, target, len - 1);
+	if (n <= 0) {
+		return 0;
+	}
+	target[n] = '\0';
+	return is_socket(target);
+}
+
+static void log_link(struct ws_plugin *p, const struct ws_session *s, const char *target) {
+	struct ws_event ev;
+	ws_event_begin(&ev, "agent_link");
+	ws_event_str(&ev, "session", s->conn->session_id, 64);
+	ws_event_str(&ev, "user", s->conn->user, 256);
+	ws_event_str(&ev, "target", target ? target : "none", 512);
+	ws_eventlog_write(&p->log, &ev);
+}
+
+/* Points agent.sock at the best live agent, pruning dead entries.  Called
+ * with the lock held. */
+static void repoint(struct ws_plugin *p, const struct ws_session *s) {
+	char best[PATH_MAX] = "", target[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX];
+	struct timespec best_time = { 0, 0 };
+	struct dirent *de;
+	DIR *dir = opendir(p->agent_dir);
+	const char *chosen = NULL;
+	ssize_t n;
+
+	while (dir != NULL && (de = readdir(dir)) != NULL) {
+		struct stat st;
+		if (strncmp(de->d_name, "fwd.", 4) != 0) {
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", p->agent_dir, de->d_name);
+		if (!entry_live(p, de->d_name, target, sizeof(target))) {
+			unlink(path);
+			continue;
+		}
+		if (lstat(path, &st) == 0 && (st.st_mtim.tv_sec > best_time.tv_sec
+				|| (st.st_mtim.tv_sec == best_time.tv_sec && st.st_mtim.tv_nsec >= best_time.tv_nsec))) {
+			best_time = st.st_mtim;
+			snprintf(best, sizeof(best), "%s", target);
+		}
+	}
+	if (dir != NULL) {
+		closedir(dir);
+	}
+	if (best[0] != '\0') {
+		chosen = best;
+	} else if (workspace_agent_usable(p, s)) {
+		chosen = p->cfg.agent.workspace_socket;
+	}
+	snprintf(path, sizeof(path), "%s/" LINK_NAME, p->agent_dir);
+	n = readlink(path, old, sizeof(old) - 1);
+	old[n > 0 ? n : 0] = '\0';
+	if (chosen == NULL) {
+		if (unlink(path) == 0) {
+			log_link(p, s, NULL);
+		}
+		return;
+	}
+	if (strcmp(old, chosen) == 0) {
+		return;
+	}
+	/* a new link renamed over the old one: readers see one or the other */
+	snprintf(tmp, sizeof(tmp), "%s/" LINK_NAME ".tmp.%ld", p->agent_dir, (long)getpid());
+	unlink(tmp);
+	if (symlink(chosen, tmp) != 0 || rename(tmp, path) != 0) {
+		log_problem(p, s, "agent_link", path, strerror(errno));
+		unlink(tmp);
+		return;
+	}
+	log_link(p, s, chosen);
+}
+
+enum registry_change {
+	REGISTRY_KEEP,        /* only repoint */
+	REGISTRY_ADD,         /* this channel forwards an agent */
+	REGISTRY_REMOVE,      /* this channel's forwarded agent is gone */
+	REGISTRY_REMOVE_ALL,  /* this connection ends */
+};
+
+static void remove_entries(const struct ws_plugin *p, const char *prefix) {
+	char entry[PATH_MAX];
+	struct dirent *de;
+	DIR *dir = opendir(p->agent_dir);
+
+	while (dir != NULL && (de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
+			snprintf(entry, sizeof(entry), "%s/%s", p->agent_dir, de->d_name);
+			unlink(entry);
+		}
+	}
+	if (dir != NULL) {
+		closedir(dir);
+	}
+}
+
+/* Changes the registry and repoints agent.sock, under the lock. */
+static void update(struct ws_plugin *p, const struct ws_session *s, enum registry_change change,
+		const char *target) {
+	char entry[PATH_MAX], prefix[64];
+	int lock;
+
+	if (prepare_dir(p, s) != 0 || (lock = lock_dir(p)) < 0) {
+		return;
+	}
+	if (change == REGISTRY_REMOVE_ALL) {
+		snprintf(prefix, sizeof(prefix), "fwd.%ld.", (long)getpid());
+		remove_entries(p, prefix);
+	} else if (change != REGISTRY_KEEP) {
+		snprintf(entry, sizeof(entry), "%s/fwd.%ld.%llu.%u", p->agent_dir, (long)getpid(),
+			start_time(getpid()), s->channel);
+		unlink(entry);
+		if (change == REGISTRY_ADD && symlink(target, entry) != 0) {
+			log_problem(p, s, "agent_registry", entry, strerror(errno));
+		}
+	}
+	repoint(p, s);
+	close(lock); /* releases the flock */
+}
+
+static int agent_enabled(const struct ws_plugin *p) {
+	return p->cfg.agent.forwarding || p->cfg.agent.workspace_socket != NULL;
+}
+
+int ws_agent_request(struct ws_plugin *p, const struct ws_session *s) {
+	(void)s;
+	return p->cfg.agent.forwarding;
+}
+
+void ws_agent_socket(struct ws_plugin *p, const struct ws_session *s, const char *path, int opened) {
+	if (agent_enabled(p)) {
+		update(p, s, opened ? REGISTRY_ADD : REGISTRY_REMOVE, path);
+	}
+}
+
+void ws_agent_session_prepare(struct ws_plugin *p, const struct ws_session *s) {
+	if (agent_enabled(p)) {
+		update(p, s, REGISTRY_KEEP, NULL);
+	}
+}
+
+void ws_agent_disconnect(struct ws_plugin *p, const struct ws_conn *c) {
+	struct ws_session s = { sizeof(s), c, 0, NULL, NULL, NULL };
+	if (agent_enabled(p) && p->agent_dir_state > 0) {
+		update(p, &s, REGISTRY_REMOVE_ALL, NULL);
+	}
+}
+
+const char *ws_agent_env_path(struct ws_plugin *p, const struct ws_session *s, int key_allows) {
+	static char path[PATH_MAX];
+	(void)s;
+	if (!agent_enabled(p) || !key_allows || p->agent_dir_state <= 0) {
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/" LINK_NAME, p->agent_dir);
+	return path;
+}

@@ -1,0 +1,273 @@
+"""Agent forwarding with real ssh-agent and the OpenSSH client: the stable
+per-user SSH_AUTH_SOCK that follows live forwarded agents across reconnects,
+the workspace agent behind ws-agent-proxy, policy switches, races, and bad
+input."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, USER, keygen, wait_for
+
+PROXY = os.path.join(BUILD, "bin", "ws-agent-proxy")
+
+
+class Agent:
+    """A real ssh-agent (of the test's uid) holding one new key."""
+
+    def __init__(self, ws, name):
+        self.sock = ws.path(f"{name}-agent.sock")
+        self.key = keygen(ws.path(f"{name}_key"))
+        self.proc = subprocess.Popen(["ssh-agent", "-D", "-a", self.sock],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # the socket file appears just before ssh-agent listens on it
+        assert wait_for(lambda: subprocess.run(
+            ["ssh-add", "-q", self.key], env=dict(os.environ, SSH_AUTH_SOCK=self.sock),
+            capture_output=True).returncode == 0), "ssh-agent did not start"
+        self.fingerprint = subprocess.run(["ssh-keygen", "-lf", self.key + ".pub"], check=True,
+                                          capture_output=True, text=True).stdout.split()[1]
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def agents(workspace):
+    made = []
+
+    def make(name):
+        a = Agent(workspace, name)
+        made.append(a)
+        return a
+    yield make
+    for a in made:
+        a.stop()
+
+
+def agent_config(ws, extra=""):
+    return f"event_log = stderr\nagent_dir = {ws.path('server', 'agent')}\n{extra}"
+
+
+@pytest.fixture
+def agent_server(start_server, workspace):
+    def start(extra="", **kw):
+        workspace.config = workspace.write_config(agent_config(workspace, extra))
+        return start_server(**kw).wait_ready()
+    return start
+
+
+def forward(agent):
+    # OpenSSH forwards nothing with IdentityAgent=none, whatever ForwardAgent says
+    return [f"IdentityAgent={agent.sock}", "ForwardAgent=yes"]
+
+
+def stable_path(ws):
+    return ws.path("server", "agent", "agent.sock")
+
+
+def link_target(ws):
+    try:
+        return os.readlink(stable_path(ws))
+    except FileNotFoundError:
+        return None
+
+
+def test_a_forwarded_agent_lists_the_clients_keys(agent_server, workspace, agents):
+    server, agent = agent_server(), agents("client")
+    r = server.ssh("echo $SSH_AUTH_SOCK; ssh-add -l", options=forward(agent))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == stable_path(workspace)
+    assert agent.fingerprint in lines[1]
+    mode = os.stat(workspace.path("server", "agent")).st_mode & 0o777
+    assert mode == 0o700
+    # the connection closed: nothing forwards, no workspace agent, no link
+    assert wait_for(lambda: link_target(workspace) is None)
+    links = [e for e in server.events() if e["event"] == "agent_link"]
+    assert links[-1]["target"] == "none" and links[0]["target"].startswith("/tmp/dropbear-")
+
+
+def test_a_tmux_session_keeps_its_agent_across_reconnects(agent_server, workspace, agents):
+    server, agent = agent_server(), agents("client")
+    tmux = workspace.path("server", "tmux.sock")
+    result, go = workspace.path("server", "result"), workspace.path("server", "go")
+    # connection 1 starts a long-running tmux session, which waits (bounded)
+    # for the go file, then uses the agent
+    script = (f"n=0; while [ ! -e {go} ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done; "
+              f"ssh-add -l > {result} 2>&1")
+    r = server.ssh(f"tmux -S {tmux} new-session -d '{script}'", options=forward(agent))
+    assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: link_target(workspace) is None), "connection 1's agent is still linked"
+    # connection 2 forwards the agent again and stays open while tmux uses it
+    conn2 = subprocess.Popen(server.ssh_args(options=forward(agent)) + [f"touch {go}; sleep 10"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: os.path.exists(result) and os.path.getsize(result) > 0, 15)
+        with open(result) as f:
+            assert agent.fingerprint in f.read()
+    finally:
+        conn2.kill()
+        conn2.wait()
+        subprocess.run(["tmux", "-S", tmux, "kill-server"], capture_output=True)
+
+
+def hold(server, agent, seconds=30):
+    """A connection forwarding `agent` that stays open."""
+    return subprocess.Popen(server.ssh_args(options=forward(agent)) + [f"sleep {seconds}"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def listed(server):
+    r = server.ssh("ssh-add -l")
+    return r.stdout if r.returncode == 0 else None
+
+
+def test_closing_one_of_two_forwarding_connections_leaves_the_other(agent_server, workspace, agents):
+    server, a, b = agent_server(), agents("a"), agents("b")
+    conn_a = hold(server, a)
+    try:
+        assert wait_for(lambda: a.fingerprint in (listed(server) or ""))
+        conn_b = hold(server, b)
+        assert wait_for(lambda: b.fingerprint in (listed(server) or ""))  # the newest wins
+        conn_b.kill()
+        conn_b.wait()
+        assert wait_for(lambda: a.fingerprint in (listed(server) or ""))
+    finally:
+        conn_a.kill()
+        conn_a.wait()
+    assert wait_for(lambda: link_target(workspace) is None)
+    assert listed(server) is None
+
+
+@pytest.fixture
+def workspace_agent(workspace, agents):
+    """ssh-agent of the test's uid (root) behind ws-agent-proxy, which lets
+    the workspace uid in; the key file stays root's."""
+    agent = agents("deploy")
+    sock = workspace.path("workspace-agent.sock")
+    log = open(workspace.path("proxy.log"), "w")
+    proxy = subprocess.Popen([PROXY, "--listen", sock, "--agent", agent.sock,
+                              "--allow-uid", str(workspace.uid)], stdout=log, stderr=log)
+    assert wait_for(lambda: os.path.exists(sock)), "ws-agent-proxy did not start"
+    agent.proxy_sock, agent.proxy_log = sock, workspace.path("proxy.log")
+    yield agent
+    proxy.kill()
+    proxy.wait()
+    log.close()
+
+
+def test_the_workspace_agent_signs_but_its_keys_stay_unreadable(agent_server, workspace,
+                                                                 workspace_agent, agents):
+    if os.getuid() != 0:
+        pytest.skip("needs two uids: the workspace's and the agent's")
+    server = agent_server(f"agent_workspace_socket = {workspace_agent.proxy_sock}\n")
+    r = server.ssh(f"ssh-add -l; cat {workspace_agent.key} >/dev/null 2>&1 || echo unreadable")
+    assert workspace_agent.fingerprint in r.stdout and "unreadable" in r.stdout, r.stderr
+    # a signature through the agent, checked with the public key
+    r = server.ssh("echo data > ~/d && ssh-keygen -Y sign -n test -f /dev/stdin ~/d "
+                   f"< {workspace_agent.key}.pub >/dev/null && cat ~/d.sig")
+    assert "BEGIN SSH SIGNATURE" in r.stdout, r.stderr
+    # the workspace can neither remove nor lock the deploy keys
+    r = server.ssh("ssh-add -D; ssh-add -x </dev/null; ssh-add -l")
+    assert workspace_agent.fingerprint in r.stdout
+    assert "refused agent request type 19" in open(workspace_agent.proxy_log).read()
+    # a forwarded agent comes first while it lives; then the workspace agent again
+    client = agents("client")
+    assert client.fingerprint in server.ssh("ssh-add -l", options=forward(client)).stdout
+    assert wait_for(lambda: workspace_agent.fingerprint in (listed(server) or ""))
+
+
+def test_the_proxy_refuses_other_uids(workspace, workspace_agent):
+    if os.getuid() != 0:
+        pytest.skip("needs a second uid")
+    r = subprocess.run(["setpriv", f"--reuid={workspace.uid + 7}", f"--regid={workspace.gid}",
+                        "--clear-groups", "ssh-add", "-l"], capture_output=True, text=True,
+                       env=dict(os.environ, SSH_AUTH_SOCK=workspace_agent.proxy_sock))
+    assert r.returncode != 0 and workspace_agent.fingerprint not in r.stdout
+    assert wait_for(lambda: f"refused a client with uid {workspace.uid + 7}"
+                    in open(workspace_agent.proxy_log).read())
+
+
+@pytest.mark.parametrize("kind,reason", [("missing", "no such socket"), ("file", "not a socket")])
+def test_a_bad_workspace_socket_is_logged_and_sessions_work(agent_server, workspace, kind, reason):
+    path = workspace.path("not-there.sock")
+    if kind == "file":
+        open(path, "w").close()
+    server = agent_server(f"agent_workspace_socket = {path}\n")
+    r = server.ssh("echo works; ssh-add -l")
+    assert r.stdout.startswith("works\n") and r.returncode == 2  # 2: no agent
+    problems = [e for e in server.events() if e["event"] == "agent_problem"]
+    assert [(p["problem"], p["path"], p["reason"]) for p in problems] == [
+        ("workspace_socket", path, reason)]
+
+
+@pytest.mark.parametrize("setting", ["config", "no-agent-forwarding", "restrict"])
+def test_agent_forwarding_can_be_refused(agent_server, workspace, agents, setting):
+    agent = agents("client")
+    if setting != "config":
+        ak = os.path.join(workspace.home, ".ssh", "authorized_keys")
+        with open(ak) as f:
+            keys = f.read()
+        with open(ak, "w") as f:
+            f.write(f"{setting} {keys}")
+    server = agent_server("agent_forwarding = no\n" if setting == "config" else "")
+    r = server.ssh("echo ${SSH_AUTH_SOCK-unset}; ssh-add -l", options=forward(agent))
+    assert r.stdout.splitlines()[0] == "unset" and r.returncode == 2, r.stdout
+    assert agent.fingerprint not in r.stdout
+
+
+def test_an_agent_dir_open_to_others_is_refused(agent_server, workspace, agents):
+    d = workspace.path("server", "agent")
+    os.makedirs(d, mode=0o755)
+    os.chmod(d, 0o755)
+    workspace.chown(d)
+    server, agent = agent_server(), agents("client")
+    r = server.ssh("echo $SSH_AUTH_SOCK; ssh-add -l", options=forward(agent))
+    # upstream's per-session socket still works; the stable path is not used
+    assert r.stdout.splitlines()[0].startswith("/tmp/dropbear-"), r.stdout
+    assert agent.fingerprint in r.stdout
+    problem = server.wait_event("agent_problem")
+    assert problem["problem"] == "agent_dir" and "must be ours with mode 0700" in problem["reason"]
+
+
+def test_the_default_agent_dir_on_a_tmpfs_tmp(start_server, workspace, agents):
+    if os.getuid() != 0:
+        pytest.skip("needs a mount namespace")
+    server, agent = start_server(tmpfs_tmp=True).wait_ready(), agents("client")
+    r = server.ssh("stat -f -c %T /tmp; echo $SSH_AUTH_SOCK; stat -c %a $(dirname $SSH_AUTH_SOCK); "
+                   "ssh-add -l", options=forward(agent))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[:3] == ["tmpfs", f"/tmp/ssh-workspace-agent-{USER}/agent.sock", "700"]
+    assert agent.fingerprint in r.stdout
+
+
+def test_parallel_connects_and_disconnects_leave_the_link_absent_or_live(agent_server, workspace,
+                                                                          agents):
+    server = agent_server()
+    client = agents("client")
+    # 4 loops: upstream's compile-time limit is 5 unauthenticated connections
+    # per address, and these all come from 127.0.0.1
+    loop = ("for i in 1 2 3 4 5; do "
+            f"ssh {' '.join(server.ssh_args(options=forward(client))[1:])} 'sleep 0.$i'; done")
+    loops = [subprocess.Popen(["sh", "-c", loop], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for _ in range(4)]
+    samples = []
+    deadline = time.monotonic() + 60
+    while any(p.poll() is None for p in loops) and time.monotonic() < deadline:
+        target = link_target(workspace)
+        if target is not None:
+            samples.append(target)
+        time.sleep(0.02)
+    for p in loops:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+    assert all(p.returncode == 0 for p in loops)
+    assert samples, "the link never appeared"
+    assert wait_for(lambda: link_target(workspace) is None), link_target(workspace)
+    leftovers = [n for n in os.listdir(workspace.path("server", "agent")) if n.startswith("fwd.")]
+    assert leftovers == []
