@@ -271,3 +271,26 @@ def test_parallel_connects_and_disconnects_leave_the_link_absent_or_live(agent_s
     assert wait_for(lambda: link_target(workspace) is None), link_target(workspace)
     leftovers = [n for n in os.listdir(workspace.path("server", "agent")) if n.startswith("fwd.")]
     assert leftovers == []
+
+
+def test_a_killed_connection_process_is_pruned_by_the_next_session(agent_server, workspace, agents):
+    server, a, b = agent_server(), agents("a"), agents("b")
+    conn_a = hold(server, a)
+    conn_b = None
+    try:
+        assert wait_for(lambda: a.fingerprint in (listed(server) or ""))
+        conn_b = hold(server, b)
+        assert wait_for(lambda: b.fingerprint in (listed(server) or ""))
+        # the connection process of b dies without any cleanup
+        events = server.events()
+        session_b = [e["session"] for e in events if e["event"] == "agent_socket"][-1]
+        pid_b = next(e["pid"] for e in events if e["event"] == "connect" and e["session"] == session_b)
+        os.kill(pid_b, 9)
+        assert wait_for(lambda: a.fingerprint in (listed(server) or ""))
+        assert not [n for n in os.listdir(workspace.path("server", "agent"))
+                    if n.startswith(f"fwd.{pid_b}.")]
+    finally:
+        for c in (conn_a, conn_b):
+            if c is not None:
+                c.kill()
+                c.wait()
