@@ -63,15 +63,16 @@ static int fill_addr(struct sockaddr_un *sa, const char *path) {
 	return 0;
 }
 
-/* Reads exactly len bytes; 0 on success, -1 on EOF, error or stall. */
-static int read_exact(int fd, unsigned char *buf, size_t len) {
+/* Reads (or writes) exactly len bytes; 0 on success, -1 on EOF, error or
+ * a peer that stalls for READ_TIMEOUT_MS. */
+static int transfer(int fd, unsigned char *buf, size_t len, int writing) {
 	while (len > 0) {
-		struct pollfd pfd = { fd, POLLIN, 0 };
+		struct pollfd pfd = { fd, writing ? POLLOUT : POLLIN, 0 };
 		ssize_t n;
 		if (poll(&pfd, 1, READ_TIMEOUT_MS) <= 0) {
 			return -1;
 		}
-		n = read(fd, buf, len);
+		n = writing ? send(fd, buf, len, MSG_NOSIGNAL) : read(fd, buf, len);
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
@@ -84,19 +85,12 @@ static int read_exact(int fd, unsigned char *buf, size_t len) {
 	return 0;
 }
 
+static int read_exact(int fd, unsigned char *buf, size_t len) {
+	return transfer(fd, buf, len, 0);
+}
+
 static int write_all(int fd, const unsigned char *buf, size_t len) {
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return transfer(fd, (unsigned char *)buf, len, 1);
 }
 
 /* One agent message (4-byte big-endian length, then the body) into buf;
