@@ -1,7 +1,7 @@
 #!/bin/sh
 # Debian packages the project needs, by purpose.
-#   tests/deps.sh [build|check|run|all]            print what is missing (exit 1 if any)
-#   tests/deps.sh --install [build|check|run|all]  apt-get install what is missing (root or sudo)
+#   tests/deps.sh [build|check|run|bench|all]            print what is missing (exit 1 if any)
+#   tests/deps.sh --install [build|check|run|bench|all]  apt-get install what is missing (root or sudo)
 set -eu
 install=0
 if [ "${1:-}" = "--install" ]; then install=1; shift; fi
@@ -10,11 +10,15 @@ what=${1:-all}
 build="gcc make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev apt ca-certificates debian-archive-keyring"
 run="openssh-client openssh-sftp-server libnss-wrapper util-linux"
 check="$run python3 python3-pytest tmux"
+# sshd is the peer the benchmarks measure against, run unprivileged on a high port
+bench="$run python3 openssh-server gnuplot-nox"
 case $what in
 build) want=$build ;;
 run) want="$build $run" ;;
-check|all) want="$build $check" ;;
-*) echo "usage: $0 [--install] [build|check|run|all]" >&2; exit 2 ;;
+check) want="$build $check" ;;
+bench) want="$build $bench" ;;
+all) want="$build $check $bench" ;;
+*) echo "usage: $0 [--install] [build|check|run|bench|all]" >&2; exit 2 ;;
 esac
 
 missing=""
@@ -40,5 +44,18 @@ fi
 echo "deps: installing$missing"
 # shellcheck disable=SC2086
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# Installing openssh-server must not start a root sshd on port 22: Debian's
+# policy-rc.d hook refuses service starts while it is there.
+guard=""
+case " $missing " in
+*" openssh-server "*)
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		guard=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' | $sudo tee $guard >/dev/null
+		$sudo chmod 755 $guard
+	fi ;;
+esac
 # shellcheck disable=SC2086
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing || {
+	[ -z "$guard" ] || $sudo rm -f $guard; exit 1; }
+[ -z "$guard" ] || $sudo rm -f $guard

@@ -150,6 +150,25 @@ class Workspace:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def as_workspace_user(ws, args, tmpfs_tmp=False):
+    """(argv, env) that run args as the workspace user (see the top)."""
+    if os.getuid() != 0:
+        return args, dict(os.environ, LD_PRELOAD=nss_wrapper(),
+                          NSS_WRAPPER_PASSWD=ws.path("passwd"), NSS_WRAPPER_GROUP=ws.path("group"))
+    # tmpfs_tmp: the server and its sessions get a /tmp of their own on a
+    # tmpfs, as in a pod with an emptyDir of medium Memory; the workspace
+    # directory is carried over through /mnt
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec",
+            'mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; '
+            'if [ "$3" = yes ]; then mount --bind "$4" /mnt; '
+            'mount -t tmpfs -o mode=1777 tmpfs /tmp; mkdir -p "$4"; '
+            'mount --bind /mnt "$4"; fi; shift 4; exec "$@"',
+            "sh", ws.system_file("passwd"), ws.system_file("group"),
+            "yes" if tmpfs_tmp else "no", ws.root,
+            "setpriv", f"--reuid={ws.uid}", f"--regid={ws.gid}", "--clear-groups",
+            "--inh-caps=-all", "--"] + args, dict(os.environ)
+
+
 class Server:
     def __init__(self, ws, hook=HOOK_LIB, config="default", extra_args=(), tmpfs_tmp=False):
         self.ws = ws
@@ -164,23 +183,7 @@ class Server:
         if config:
             args.append(f"--hook-config={config}")
         args += list(extra_args)
-        if os.getuid() == 0:
-            env = dict(os.environ)
-            # tmpfs_tmp: the server and its sessions get a /tmp of their own
-            # on a tmpfs, as in a pod with an emptyDir of medium Memory; the
-            # workspace directory is carried over through /mnt
-            args = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec",
-                    'mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; '
-                    'if [ "$3" = yes ]; then mount --bind "$4" /mnt; '
-                    'mount -t tmpfs -o mode=1777 tmpfs /tmp; mkdir -p "$4"; '
-                    'mount --bind /mnt "$4"; fi; shift 4; exec "$@"',
-                    "sh", ws.system_file("passwd"), ws.system_file("group"),
-                    "yes" if tmpfs_tmp else "no", ws.root,
-                    "setpriv", f"--reuid={ws.uid}", f"--regid={ws.gid}", "--clear-groups",
-                    "--inh-caps=-all", "--"] + args
-        else:
-            env = dict(os.environ, LD_PRELOAD=nss_wrapper(), NSS_WRAPPER_PASSWD=ws.path("passwd"),
-                       NSS_WRAPPER_GROUP=ws.path("group"))
+        args, env = as_workspace_user(ws, args, tmpfs_tmp)
         self.known_hosts = ws.path(f"known_hosts-{self.port}")
         with open(self.known_hosts, "w") as f:
             f.write(f"[127.0.0.1]:{self.port} {ws.hostpub}\n")
