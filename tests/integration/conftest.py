@@ -156,15 +156,16 @@ def as_workspace_user(ws, args, tmpfs_tmp=False):
         return args, dict(os.environ, LD_PRELOAD=nss_wrapper(),
                           NSS_WRAPPER_PASSWD=ws.path("passwd"), NSS_WRAPPER_GROUP=ws.path("group"))
     # tmpfs_tmp: the server and its sessions get a /tmp of their own on a
-    # tmpfs, as in a pod with an emptyDir of medium Memory; the workspace
-    # directory is carried over through /mnt
+    # tmpfs, as in a pod with an emptyDir of medium Memory; the workspace and
+    # build directories, if they are in /tmp, are carried over through /mnt
     return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec",
             'mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; '
-            'if [ "$3" = yes ]; then mount --bind "$4" /mnt; '
-            'mount -t tmpfs -o mode=1777 tmpfs /tmp; mkdir -p "$4"; '
-            'mount --bind /mnt "$4"; fi; shift 4; exec "$@"',
+            'if [ "$3" = yes ]; then mount --bind /tmp /mnt; '
+            'mount -t tmpfs -o mode=1777 tmpfs /tmp; '
+            'for d in "$4" "$5"; do case $d in /tmp/*) mkdir -p "$d"; '
+            'mount --bind "/mnt/${d#/tmp/}" "$d";; esac; done; fi; shift 5; exec "$@"',
             "sh", ws.system_file("passwd"), ws.system_file("group"),
-            "yes" if tmpfs_tmp else "no", ws.root,
+            "yes" if tmpfs_tmp else "no", ws.root, os.path.realpath(BUILD),
             "setpriv", f"--reuid={ws.uid}", f"--regid={ws.gid}", "--clear-groups",
             "--inh-caps=-all", "--"] + args, dict(os.environ)
 

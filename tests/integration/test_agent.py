@@ -177,7 +177,8 @@ def test_the_workspace_agent_signs_but_its_keys_stay_unreadable(agent_server, wo
     assert "refused agent request type 19" in open(workspace_agent.proxy_log).read()
     # a forwarded agent comes first while it lives; then the workspace agent again
     client = agents("client")
-    assert client.fingerprint in server.ssh("ssh-add -l", options=forward(client)).stdout
+    r = server.ssh("ssh-add -l", options=forward(client))
+    assert client.fingerprint in r.stdout, (r.stderr, server.output())
     assert wait_for(lambda: workspace_agent.fingerprint in (listed(server) or ""))
 
 
