@@ -9,7 +9,10 @@ what=${1:-all}
 
 build="gcc make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev apt ca-certificates debian-archive-keyring"
 run="openssh-client libnss-wrapper util-linux"
-check="$run python3 python3-pytest"
+# The image tests: podman (runc: see container-image/host-containers.conf)
+# and debootstrap for the offline base image.
+image="podman runc debootstrap"
+check="$run python3 python3-pytest $image"
 case $what in
 build) want=$build ;;
 run) want="$build $run" ;;
