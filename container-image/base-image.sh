@@ -12,7 +12,7 @@
 set -eu
 image=docker.io/library/debian:trixie-slim
 cache_dir=${WS_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/ssh-workspace}
-tarball=$cache_dir/debian-trixie-minbase.tar.gz
+tarball=$cache_dir/debian-trixie-minbase-slim.tar.gz
 mirror=${WS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 say() { echo "base-image: $*" >&2; }
@@ -28,8 +28,22 @@ make_tarball() {
 	say "debootstrap --variant=minbase trixie from $mirror"
 	debootstrap --variant=minbase trixie "$dir/root" "$mirror" >"$dir/log" 2>&1 ||
 		{ tail -n 20 "$dir/log" >&2; say "debootstrap failed"; exit 1; }
-	# What the official slim image also leaves out: downloaded packages and lists.
+	# What the official slim image also leaves out: downloaded packages and
+	# lists, and (through dpkg's path-exclude, so for later installs too)
+	# documentation, manual pages and translations; copyright files stay.
 	rm -rf "$dir/root/var/cache/apt/archives/"*.deb "$dir/root/var/lib/apt/lists/"*
+	cat > "$dir/root/etc/dpkg/dpkg.cfg.d/slim" <<-'SLIM'
+	path-exclude /usr/share/doc/*
+	path-include /usr/share/doc/*/copyright
+	path-exclude /usr/share/man/*
+	path-exclude /usr/share/groff/*
+	path-exclude /usr/share/info/*
+	path-exclude /usr/share/lintian/*
+	path-exclude /usr/share/locale/*
+	SLIM
+	find "$dir/root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+	rm -rf "$dir/root/usr/share/man/"* "$dir/root/usr/share/groff/"* "$dir/root/usr/share/info/"* \
+		"$dir/root/usr/share/lintian/"* "$dir/root/usr/share/locale/"*
 	tar --numeric-owner -C "$dir/root" -czf "$tarball.tmp.$$" .
 	mv -f "$tarball.tmp.$$" "$tarball"
 	say "cached $tarball"
