@@ -81,7 +81,8 @@ lineno=0
 while IFS= read -r line || [ -n "$line" ]; do
 	lineno=$((lineno + 1))
 	case $line in "" | "#"*) continue ;; esac
-	# ssh-keygen -l parses authorized_keys lines, options included.
+	# ssh-keygen -l parses authorized_keys lines, options included (it
+	# needs the passwd entry written above).
 	printf '%s\n' "$line" | ssh-keygen -l -f - >/dev/null 2>&1 ||
 		die "$keys_file line $lineno is not a valid public key line (expected '[options] TYPE BASE64 [comment]')"
 	nkeys=$((nkeys + 1))

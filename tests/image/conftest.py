@@ -128,6 +128,14 @@ class Workspace:
             os.chown(path, *owner)
         return vol
 
+    def home_and_keys(self, user="developer", uid=1000, keys_text=None):
+        """The usual mounts: a home volume handed to uid, and a key Secret
+        holding keys_text (default: key "a").  Returns the KeySecret and the
+        -v arguments."""
+        secret = KeySecret(self.root, self.keys.pub("a") if keys_text is None else keys_text)
+        home = self.volume(owner=(uid, uid))
+        return secret, [f"{home}:/home/{user}", f"{secret.dir}:{KEYS_DIR}:ro"]
+
     def run_args(self, user="1000:1000", env=None, mounts=(), extra=(), seccomp=SECCOMP):
         """seccomp: the profile's path, or None for the runtime's default."""
         self.port = free_port()
@@ -199,6 +207,17 @@ def workspace(tmp_root, keys):
     ws = Workspace(tmp_root, keys, "ws-image-test")
     yield ws
     ws.cleanup()
+
+
+def mounted_file(root, dirname, name, content):
+    """A directory holding one file (mode 0644), as a Secret or ConfigMap
+    volume shows it; returns the directory."""
+    d = os.path.join(root, dirname)
+    os.mkdir(d, 0o755)
+    with open(os.path.join(d, name), "w") as f:
+        f.write(content)
+    os.chmod(os.path.join(d, name), 0o644)
+    return d
 
 
 def text(result):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import HOSTKEY_DIR, KEYS_DIR, KeySecret
+from conftest import HOSTKEY_DIR, KEYS_DIR, KeySecret, mounted_file
 
 
 def refuse(ws, **kw):
@@ -20,19 +20,18 @@ def test_no_authorized_keys_mounted(workspace):
     assert f"ssh-workspace: no authorized keys: {KEYS_DIR}/authorized_keys does not exist" in out
 
 
-def test_only_comments_is_no_key(workspace, tmp_root):
-    home = workspace.volume(owner=(1000, 1000))
-    secret = KeySecret(tmp_root, "# nobody yet\n\n")
-    out = refuse(workspace, mounts=[f"{home}:/home/developer", f"{secret.dir}:{KEYS_DIR}:ro"])
+def test_only_comments_is_no_key(workspace):
+    _, mounts = workspace.home_and_keys(keys_text="# nobody yet\n\n")
+    out = refuse(workspace, mounts=mounts)
     assert "has no key lines" in out
 
 
 @pytest.mark.parametrize("bad", ["ssh-ed25519 AAAAnotbase64 x", "hello world",
                                  "ssh-ed25519"])
-def test_malformed_key_line(workspace, tmp_root, bad):
-    home = workspace.volume(owner=(1000, 1000))
-    secret = KeySecret(tmp_root, f"# first a good one\n{workspace.keys.pub('a')}{bad}\n")
-    out = refuse(workspace, mounts=[f"{home}:/home/developer", f"{secret.dir}:{KEYS_DIR}:ro"])
+def test_malformed_key_line(workspace, bad):
+    _, mounts = workspace.home_and_keys(
+        keys_text=f"# first a good one\n{workspace.keys.pub('a')}{bad}\n")
+    out = refuse(workspace, mounts=mounts)
     assert "authorized_keys line 3 is not a valid public key line" in out
 
 
@@ -57,28 +56,15 @@ def test_unwritable_home(workspace, tmp_root, case):
 
 
 def test_bad_host_key(workspace, tmp_root):
-    home = workspace.volume(owner=(1000, 1000))
-    secret = KeySecret(tmp_root, workspace.keys.pub("a"))
-    d = os.path.join(tmp_root, "host-key")
-    os.mkdir(d, 0o755)
-    with open(os.path.join(d, "hostkey"), "w") as f:
-        f.write("not a key\n")
-    os.chmod(os.path.join(d, "hostkey"), 0o644)
-    out = refuse(workspace, mounts=[f"{home}:/home/developer", f"{secret.dir}:{KEYS_DIR}:ro",
-                                    f"{d}:{HOSTKEY_DIR}:ro"])
+    _, mounts = workspace.home_and_keys()
+    d = mounted_file(tmp_root, "host-key", "hostkey", "not a key\n")
+    out = refuse(workspace, mounts=mounts + [f"{d}:{HOSTKEY_DIR}:ro"])
     assert f"{HOSTKEY_DIR}/hostkey is not a Dropbear private key" in out
 
 
 def test_bad_hook_config_stops_the_server(workspace, tmp_root):
-    home = workspace.volume(owner=(1000, 1000))
-    secret = KeySecret(tmp_root, workspace.keys.pub("a"))
-    d = os.path.join(tmp_root, "hooks")
-    os.mkdir(d, 0o755)
-    with open(os.path.join(d, "hooks.conf"), "w") as f:
-        f.write("no_such_key = 1\n")
-    os.chmod(os.path.join(d, "hooks.conf"), 0o644)
-    rc, out = workspace.run_foreground(mounts=[f"{home}:/home/developer",
-                                               f"{secret.dir}:{KEYS_DIR}:ro",
-                                               f"{d}:/etc/ssh-workspace/hooks:ro"])
+    _, mounts = workspace.home_and_keys()
+    d = mounted_file(tmp_root, "hooks", "hooks.conf", "no_such_key = 1\n")
+    rc, out = workspace.run_foreground(mounts=mounts + [f"{d}:/etc/ssh-workspace/hooks:ro"])
     assert rc != 0, out
     assert "hooks.conf:1" in out and "no_such_key" in out, out

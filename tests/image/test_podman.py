@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import IMAGE, KEYS_DIR, REPO, SECCOMP, KeySecret, podman, text
+from conftest import IMAGE, REPO, SECCOMP, podman, text
 
 sys.path.insert(0, os.path.join(REPO, "container-image"))
 seccomp_profile = __import__("seccomp-profile")
@@ -20,12 +20,11 @@ def base_tarball():
                           check=True, capture_output=True, text=True).stdout.strip()
 
 
-def start_with_base_image(workspace, tmp_root, base_tarball, **kw):
+def start_with_base_image(workspace, base_tarball, **kw):
     """Starts the workspace and imports a small local image, localhost/base,
     through the SSH session (no registry is reachable)."""
-    secret = KeySecret(tmp_root, workspace.keys.pub("a"))
-    home = workspace.volume(owner=(1000, 1000))
-    workspace.start(mounts=[f"{home}:/home/developer", f"{secret.dir}:{KEYS_DIR}:ro"], **kw)
+    _, mounts = workspace.home_and_keys()
+    workspace.start(mounts=mounts, **kw)
     with open(base_tarball, "rb") as f:
         r = workspace.ssh("podman import -q - localhost/base", input=f.read(), timeout=300)
     assert r.returncode == 0, text(r)
@@ -38,8 +37,8 @@ CONTAINERFILE = b'FROM localhost/base\nRUN echo built inside > /built\nCMD ["cat
 
 
 @pytest.fixture
-def session(workspace, tmp_root, base_tarball):
-    return start_with_base_image(workspace, tmp_root, base_tarball)
+def session(workspace, base_tarball):
+    return start_with_base_image(workspace, base_tarball)
 
 
 def test_podman_run_and_docker_shim(session):
@@ -59,16 +58,16 @@ def test_podman_build(session):
     assert r.stdout.decode() == "built inside\n"
 
 
-def test_podman_build_fails_under_the_default_profile(workspace, tmp_root, base_tarball):
+def test_podman_build_fails_under_the_default_profile(workspace, base_tarball):
     """Why the profile ships: RUN chroots, which the runtime's default
     profile allows only with CAP_SYS_CHROOT (and the pod has none)."""
-    start_with_base_image(workspace, tmp_root, base_tarball, seccomp=None)
+    start_with_base_image(workspace, base_tarball, seccomp=None)
     r = workspace.ssh(BUILD, input=CONTAINERFILE, timeout=300)
     assert r.returncode != 0
     assert "chroot" in text(r) and "operation not permitted" in text(r), text(r)
 
 
-def test_seccomp_profile_is_podman_default_plus_four(tmp_root):
+def test_seccomp_profile_is_podman_default_plus_four():
     """The shipped profile is the image's podman default with only
     sethostname, setdomainname, setns and chroot ungated; regenerate it with
     container-image/seccomp-profile.py when Debian's default changes."""

@@ -5,22 +5,19 @@ import socket
 import subprocess
 import threading
 
-from conftest import DROPBEARKEY, HOSTKEY_DIR, IMAGE, KEYS_DIR, KeySecret, free_port, podman, \
-    text
+from conftest import DROPBEARKEY, HOSTKEY_DIR, IMAGE, free_port, podman, text
 
 MARKER = ".ssh-workspace-initialized"
 
 
-def start_default(ws, tmp_root, user="developer", uid=1000, env=None, extra_mounts=()):
-    secret = KeySecret(tmp_root, ws.keys.pub("a"))
-    home = ws.volume(owner=(uid, uid))
-    mounts = [f"{home}:/home/{user}", f"{secret.dir}:{KEYS_DIR}:ro", *extra_mounts]
-    ws.start(user=f"{uid}:{uid}", env=env, mounts=mounts)
-    return secret, home
+def start_default(ws, user="developer", uid=1000, env=None, extra_mounts=()):
+    secret, mounts = ws.home_and_keys(user, uid)
+    ws.start(user=f"{uid}:{uid}", env=env, mounts=mounts + list(extra_mounts))
+    return secret
 
 
-def test_restricted_pod_key_login(workspace, tmp_root):
-    start_default(workspace, tmp_root)
+def test_restricted_pod_key_login(workspace):
+    start_default(workspace)
     r = workspace.ssh("id -un; id -u; id -gn; echo $HOME; pwd; "
                       "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; "
                       "touch /etc/x 2>&1; echo data > ~/f && cat ~/f; "
@@ -43,8 +40,8 @@ def test_restricted_pod_key_login(workspace, tmp_root):
     assert '"event":"auth"' in logs and '"user":"developer"' in logs
 
 
-def test_any_uid_and_user_name(workspace, tmp_root):
-    start_default(workspace, tmp_root, user="alice", uid=4242, env={"WS_USER": "alice"})
+def test_any_uid_and_user_name(workspace):
+    start_default(workspace, user="alice", uid=4242, env={"WS_USER": "alice"})
     r = workspace.ssh("id -un; id -u; id -gn; echo $HOME; ls -ld ~ | cut -d' ' -f3", user="alice")
     assert r.returncode == 0, text(r)
     assert r.stdout.decode().split() == ["alice", "4242", "alice", "/home/alice", "alice"]
@@ -53,16 +50,15 @@ def test_any_uid_and_user_name(workspace, tmp_root):
     assert r.returncode == 255, text(r)
 
 
-def test_home_survives_restart_and_prefilled_home_is_kept(workspace, tmp_root):
-    secret = KeySecret(tmp_root, workspace.keys.pub("a"))
-    home = workspace.volume(owner=(1000, 1000))
+def test_home_survives_restart_and_prefilled_home_is_kept(workspace):
+    _, mounts = workspace.home_and_keys()
     # a volume that already holds files (e.g. restored): initialised anyway,
     # without replacing what is there
-    path = podman("volume", "inspect", "--format", "{{.Mountpoint}}", home).stdout.strip()
+    path = podman("volume", "inspect", "--format", "{{.Mountpoint}}",
+                  workspace.volumes[-1]).stdout.strip()
     with open(os.path.join(path, ".bashrc"), "w") as f:
         f.write("# mine\n")
     os.chown(os.path.join(path, ".bashrc"), 1000, 1000)
-    mounts = [f"{home}:/home/developer", f"{secret.dir}:{KEYS_DIR}:ro"]
     workspace.start(mounts=mounts)
     r = workspace.ssh(f"cat ~/.bashrc; test -f ~/.profile && echo profile; cat ~/{MARKER}; "
                       "echo kept > ~/keep.txt")
@@ -93,7 +89,7 @@ def host_key(tmp_root):
 def test_mounted_host_key_is_stable_across_restarts(workspace, tmp_root):
     d, pub, fp = host_key(tmp_root)
     for _round in range(2):
-        start_default(workspace, tmp_root, extra_mounts=[f"{d}:{HOSTKEY_DIR}:ro"])
+        start_default(workspace, extra_mounts=[f"{d}:{HOSTKEY_DIR}:ro"])
         known = os.path.join(tmp_root, "known_hosts")
         with open(known, "w") as f:
             f.write(f"[127.0.0.1]:{workspace.port} {' '.join(pub.split()[:2])}\n")
@@ -104,10 +100,10 @@ def test_mounted_host_key_is_stable_across_restarts(workspace, tmp_root):
         workspace.cleanup()
 
 
-def test_generated_host_key_warns_and_changes(workspace, tmp_root):
+def test_generated_host_key_warns_and_changes(workspace):
     fps = []
     for _round in range(2):
-        start_default(workspace, tmp_root)
+        start_default(workspace)
         logs = workspace.logs()
         assert "WARNING: no host key mounted" in logs and "ephemeral" in logs, logs
         fps.append(next(line.split()[-1] for line in logs.splitlines()
@@ -116,8 +112,8 @@ def test_generated_host_key_warns_and_changes(workspace, tmp_root):
     assert fps[0] != fps[1]
 
 
-def test_kubelet_secret_swap_without_restart(workspace, tmp_root):
-    secret, _ = start_default(workspace, tmp_root)
+def test_kubelet_secret_swap_without_restart(workspace):
+    secret = start_default(workspace)
     started = podman("inspect", "--format", "{{.State.StartedAt}}", workspace.name).stdout
     assert workspace.ssh("true", key="a").returncode == 0
     assert workspace.ssh("true", key="b").returncode == 255
@@ -130,8 +126,8 @@ def test_kubelet_secret_swap_without_restart(workspace, tmp_root):
     assert podman("inspect", "--format", "{{.State.StartedAt}}", workspace.name).stdout == started
 
 
-def test_healthcheck_speaks_ssh(workspace, tmp_root):
-    start_default(workspace, tmp_root)
+def test_healthcheck_speaks_ssh(workspace):
+    start_default(workspace)
     r = podman("exec", workspace.name, "/usr/lib/ssh-workspace/healthcheck", check=False)
     assert r.returncode == 0 and "ok: SSH-2.0-dropbear" in r.stdout, r.stdout + r.stderr
 
