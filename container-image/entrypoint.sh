@@ -37,22 +37,18 @@ case $home in /*) ;; *) die "WS_HOME='$home' must be an absolute path" ;; esac
 
 # --- /run: passwd and group entries for this uid ---
 # glibc finds them through libnss-extrausers (/var/lib/extrausers is a
-# symlink to $run), before /etc/passwd, so every program -- the server, the
+# symlink to $run), after /etc/passwd, so every program -- the server, the
 # session's shell, ssh, git, podman -- sees the workspace user, whatever uid
-# the pod was given, and `id -un` names it even where the image has an
-# entry for that uid.
+# the pod was given.
 mkdir -p "$run" 2>/dev/null && [ -w "$run" ] ||
 	die "/run is not writable by uid $uid: mount a writable volume (emptyDir or tmpfs) at /run"
 chmod 0755 "$run"
 taken=$(awk -F: -v n="$user" -v u="$uid" '$1 == n && $3 != u { print $3 }' /etc/passwd)
 [ -z "$taken" ] || die "WS_USER='$user' is a system account of the image (uid $taken): choose another name"
 printf '%s:x:%s:%s:workspace user:%s:/bin/bash\n' "$user" "$uid" "$gid" "$home" > "$run/passwd.tmp"
-# A gid the image already names (e.g. 0 under OpenShift) keeps its name; one
-# that is unnamed, or named by its own number (podman adds such entries for
-# --user), is named after the user.
+# A gid the image already names (e.g. 0 under OpenShift) keeps its name.
 : > "$run/group.tmp"
-group=$(awk -F: -v g="$gid" '$3 == g { print $1; exit }' /etc/group)
-[ -n "$group" ] && [ "$group" != "$gid" ] ||
+awk -F: -v g="$gid" '$3 == g { found = 1 } END { exit !found }' /etc/group ||
 	printf '%s:x:%s:\n' "$user" "$gid" > "$run/group.tmp"
 chmod 0644 "$run/passwd.tmp" "$run/group.tmp"
 mv -f "$run/passwd.tmp" "$run/passwd"

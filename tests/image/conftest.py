@@ -34,8 +34,10 @@ SECCOMP = os.path.join(REPO, "container-image", "seccomp-podman.json")
 PODMAN_CONF = os.environ.get("WS_PODMAN_CONF",
                              os.path.join(REPO, "container-image", "host-containers.conf"))
 # What a restricted pod gets: see DESIGN.md section 4 and the Helm chart.
+# --passwd=false: like Kubernetes, podman then adds no passwd entry of its own
+# for the uid (which would name the uid by its number).
 RESTRICTED = ["--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges",
-              "--tmpfs", "/run", "--tmpfs", "/tmp"]
+              "--tmpfs", "/run", "--tmpfs", "/tmp", "--passwd=false"]
 KEYS_DIR = "/etc/ssh-workspace/authorized-keys"
 HOSTKEY_DIR = "/etc/ssh-workspace/host-key"
 

@@ -18,14 +18,15 @@ def start_default(ws, user="developer", uid=1000, env=None, extra_mounts=()):
 
 def test_restricted_pod_key_login(workspace):
     start_default(workspace)
-    r = workspace.ssh("id -un; id -u; id -gn; echo $HOME; pwd; "
+    r = workspace.ssh("id -un; id -u; id -gn; echo $HOME; pwd; stat -c %U /usr; "
                       "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; "
                       "touch /etc/x 2>&1; echo data > ~/f && cat ~/f; "
                       f"cat ~/{MARKER}; ls -A ~")
     out = text(r)
     assert r.returncode == 0, out
     lines = r.stdout.decode().splitlines()
-    assert lines[:5] == ["developer", "1000", "developer", "/home/developer", "/home/developer"], out
+    assert lines[:6] == ["developer", "1000", "developer", "/home/developer", "/home/developer",
+                         "root"], out
     assert "CapEff:\t0000000000000000" in lines and "NoNewPrivs:\t1" in lines, out
     assert "Read-only file system" in out
     assert "data" in lines
