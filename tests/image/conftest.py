@@ -130,12 +130,12 @@ class Workspace:
             os.chown(path, *owner)
         return vol
 
-    def home_and_keys(self, user="developer", uid=1000, keys_text=None):
-        """The usual mounts: a home volume handed to uid, and a key Secret
+    def home_and_keys(self, user="developer", uid=1000, gid=1000, keys_text=None):
+        """The usual mounts: a home volume handed to uid:gid, and a key Secret
         holding keys_text (default: key "a").  Returns the KeySecret and the
         -v arguments."""
         secret = KeySecret(self.root, self.keys.pub("a") if keys_text is None else keys_text)
-        home = self.volume(owner=(uid, uid))
+        home = self.volume(owner=(uid, gid))
         return secret, [f"{home}:/home/{user}", f"{secret.dir}:{KEYS_DIR}:ro"]
 
     def run_args(self, user="1000:1000", env=None, mounts=(), extra=(), seccomp=SECCOMP):

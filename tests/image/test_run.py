@@ -5,14 +5,16 @@ import socket
 import subprocess
 import threading
 
+import pytest
+
 from conftest import DROPBEARKEY, HOSTKEY_DIR, IMAGE, free_port, podman, text
 
 MARKER = ".ssh-workspace-initialized"
 
 
-def start_default(ws, user="developer", uid=1000, env=None, extra_mounts=()):
-    secret, mounts = ws.home_and_keys(user, uid)
-    ws.start(user=f"{uid}:{uid}", env=env, mounts=mounts + list(extra_mounts))
+def start_default(ws, user="developer", uid=1000, gid=1000, env=None, extra_mounts=()):
+    secret, mounts = ws.home_and_keys(user, uid, gid)
+    ws.start(user=f"{uid}:{gid}", env=env, mounts=mounts + list(extra_mounts))
     return secret
 
 
@@ -41,13 +43,18 @@ def test_restricted_pod_key_login(workspace):
     assert '"event":"auth"' in logs and '"user":"developer"' in logs
 
 
-def test_any_uid_and_user_name(workspace):
-    start_default(workspace, user="alice", uid=4242, env={"WS_USER": "alice"})
-    r = workspace.ssh("id -un; id -u; id -gn; echo $HOME; ls -ld ~ | cut -d' ' -f3", user="alice")
+@pytest.mark.parametrize("user,uid,gid,group", [
+    ("alice", 4242, 4242, "alice"),
+    # OpenShift: a random uid in the root group
+    ("developer", 1000680000, 0, "root"),
+])
+def test_any_uid_and_user_name(workspace, user, uid, gid, group):
+    start_default(workspace, user=user, uid=uid, gid=gid, env={"WS_USER": user})
+    r = workspace.ssh("id -un; id -u; id -gn; echo $HOME; ls -ld ~ | cut -d' ' -f3", user=user)
     assert r.returncode == 0, text(r)
-    assert r.stdout.decode().split() == ["alice", "4242", "alice", "/home/alice", "alice"]
+    assert r.stdout.decode().split() == [user, str(uid), group, f"/home/{user}", user]
     # only the workspace user may log in
-    r = workspace.ssh("true", user="developer")
+    r = workspace.ssh("true", user="root" if user == "developer" else "developer")
     assert r.returncode == 255, text(r)
 
 
