@@ -9,7 +9,10 @@ what=${1:-all}
 
 build="gcc make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev apt ca-certificates debian-archive-keyring"
 run="openssh-client openssh-sftp-server libnss-wrapper util-linux"
-check="$run python3 python3-pytest tmux"
+# The image tests: podman (runc: see container-image/host-containers.conf)
+# and debootstrap for the offline base image.
+image="podman runc debootstrap"
+check="$run python3 python3-pytest tmux $image"
 # sshd is the peer the benchmarks measure against, run unprivileged on a high port
 bench="$run python3 openssh-server gnuplot-nox"
 case $what in

@@ -1,6 +1,8 @@
 #!/bin/sh
-# Every test of `make check`: the C unit tests (ASan/UBSan build), then the
-# integration tests (pytest, real OpenSSH client against the built server).
+# Every test of `make check`: the C unit tests (ASan/UBSan build), the
+# integration tests (pytest, real OpenSSH client against the built server),
+# then the container image: built offline and tested with podman
+# (tests/image; WS_IMAGE_TESTS=0 leaves it out).
 # Ends with one line the CI reads: "N passed, N failed[, N skipped]".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,13 +25,18 @@ if [ -n "$line" ]; then
 fi
 [ -n "$line" ] && [ $unit_rc -eq 0 -o "$(echo "$line" | cut -d' ' -f3)" != 0 ] || broken="$broken unit-tests(rc=$unit_rc)"
 
-# integration tests: counts from pytest's JUnit report
-rm -f "$out/integration.xml"
-WS_BUILD=$build /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs \
-	--junitxml="$out/integration.xml" "$top/tests/integration"
-py_rc=$?
-if [ -f "$out/integration.xml" ]; then
-	set -- $(/usr/bin/python3 - "$out/integration.xml" <<'PY'
+# pytest SUITE DIR: runs the pytest suite in DIR and adds the counts from its
+# JUnit report.
+pytest_suite() {
+	rm -f "$out/$1.xml"
+	WS_BUILD=$build /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs \
+		--junitxml="$out/$1.xml" "$2"
+	py_rc=$?
+	if [ ! -f "$out/$1.xml" ]; then
+		broken="$broken $1(no report, rc=$py_rc)"
+		return
+	fi
+	set -- "$1" $(/usr/bin/python3 - "$out/$1.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else list(root)
@@ -39,10 +46,24 @@ s = sum(int(s.get("skipped", 0)) for s in suites)
 print(t - f - s, f, s)
 PY
 )
-	passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3))
-	[ "$py_rc" -eq 0 ] || [ "$2" -gt 0 ] || broken="$broken pytest(rc=$py_rc)"
-else
-	broken="$broken pytest(no report, rc=$py_rc)"
+	passed=$((passed + $2)); failed=$((failed + $3)); skipped=$((skipped + $4))
+	[ "$py_rc" -eq 0 ] || [ "$3" -gt 0 ] || broken="$broken $1(rc=$py_rc)"
+}
+
+pytest_suite integration "$top/tests/integration"
+
+if [ "${WS_IMAGE_TESTS:-1}" != 0 ]; then
+	WS_IMAGE=${WS_IMAGE:-localhost/ssh-workspace:test}
+	export WS_IMAGE
+	echo "building the image $WS_IMAGE (log: $out/image-build.log)"
+	start=$(date +%s)
+	if "$top/container-image/build.sh" "$WS_IMAGE" "${WS_IMAGE_VERSION:-0.0.0}" > "$out/image-build.log" 2>&1; then
+		echo "image built in $(( $(date +%s) - start ))s"
+		pytest_suite image "$top/tests/image"
+	else
+		tail -n 30 "$out/image-build.log"
+		broken="$broken image-build"
+	fi
 fi
 
 if [ -n "$broken" ]; then

@@ -1,0 +1,123 @@
+#!/bin/sh
+# ssh-workspace entrypoint: prepares /run and the home volume, then execs the
+# server.  Works on a read-only root filesystem as any non-root uid/gid; only
+# /run, /tmp and the home directory are written.  Inputs (environment, mounted
+# files) are documented in container-image/README.md.  Extra arguments are
+# passed to dropbear.
+#
+# Exit status: 0 never (the server replaces this script), 1 with one line
+# "ssh-workspace: ..." naming what to fix.
+set -eu
+
+user=${WS_USER:-developer}
+home=${WS_HOME:-/home/$user}
+listen=${WS_LISTEN:-2222}
+keys_file=${WS_AUTHORIZED_KEYS:-/etc/ssh-workspace/authorized-keys/authorized_keys}
+host_key=${WS_HOST_KEY:-/etc/ssh-workspace/host-key/hostkey}
+hook_config=${WS_HOOK_CONFIG:-/etc/ssh-workspace/hooks/hooks.conf}
+hook_lib=/usr/lib/ssh-workspace/ssh-workspace-hooks.so
+share=/usr/share/ssh-workspace
+run=/run/ssh-workspace
+marker=.ssh-workspace-initialized
+version=$(cat "$share/version" 2>/dev/null || echo unknown)
+
+say() { echo "ssh-workspace: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# --- who we are ---
+uid=$(id -u)
+gid=$(id -g)
+[ "$uid" -ne 0 ] || die "refusing to run as uid 0: run as a non-root uid (Kubernetes: securityContext.runAsUser, e.g. 1000)"
+case $user in
+[a-z_]*) ;;
+*) die "WS_USER='$user' is not a valid user name (lower-case letters, digits, '_' and '-', starting with a letter or '_')" ;;
+esac
+case $user in *[!a-z0-9_-]*) die "WS_USER='$user' is not a valid user name (lower-case letters, digits, '_' and '-')" ;; esac
+case $home in /*) ;; *) die "WS_HOME='$home' must be an absolute path" ;; esac
+
+# --- /run: passwd and group entries for this uid ---
+# glibc finds them through libnss-extrausers (/var/lib/extrausers is a
+# symlink to $run), after /etc/passwd, so every program -- the server, the
+# session's shell, ssh, git, podman -- sees the workspace user, whatever uid
+# the pod was given.
+mkdir -p "$run" 2>/dev/null && [ -w "$run" ] ||
+	die "/run is not writable by uid $uid: mount a writable volume (emptyDir or tmpfs) at /run"
+chmod 0755 "$run"
+taken=$(awk -F: -v n="$user" -v u="$uid" '$1 == n && $3 != u { print $3 }' /etc/passwd)
+[ -z "$taken" ] || die "WS_USER='$user' is a system account of the image (uid $taken): choose another name"
+printf '%s:x:%s:%s:workspace user:%s:/bin/bash\n' "$user" "$uid" "$gid" "$home" > "$run/passwd.tmp"
+# A gid the image already names (e.g. 0 under OpenShift) keeps its name.
+: > "$run/group.tmp"
+awk -F: -v g="$gid" '$3 == g { found = 1 } END { exit !found }' /etc/group ||
+	printf '%s:x:%s:\n' "$user" "$gid" > "$run/group.tmp"
+chmod 0644 "$run/passwd.tmp" "$run/group.tmp"
+mv -f "$run/passwd.tmp" "$run/passwd"
+mv -f "$run/group.tmp" "$run/group"
+
+# --- home: must be writable; initialised once (marker file) ---
+mkdir -p "$home" 2>/dev/null || true
+[ -d "$home" ] && [ -w "$home" ] ||
+	die "home $home is missing or not writable by uid $uid gid $gid: mount a writable volume there (Kubernetes: a PVC or emptyDir, with securityContext.fsGroup = $gid)"
+if [ ! -e "$home/$marker" ]; then
+	# Files already in the home (a pre-filled volume) are kept, not replaced.
+	cp -R --update=none /etc/skel/. "$home/" || die "could not copy /etc/skel into $home"
+	mkdir -p "$home/.ssh"
+	chmod 0700 "$home/.ssh"
+	printf 'home initialised by the ssh-workspace image %s on %s\n' \
+		"$version" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$home/$marker"
+	say "initialised home $home"
+fi
+
+# --- authorized keys: from the mounted Secret, re-read at every login ---
+[ -e "$keys_file" ] ||
+	die "no authorized keys: $keys_file does not exist; mount a Secret with the key 'authorized_keys' at $(dirname "$keys_file") (or set WS_AUTHORIZED_KEYS)"
+[ -r "$keys_file" ] || die "cannot read $keys_file as uid $uid gid $gid (Secret defaultMode 0644?)"
+nkeys=0
+lineno=0
+while IFS= read -r line || [ -n "$line" ]; do
+	lineno=$((lineno + 1))
+	case $line in "" | "#"*) continue ;; esac
+	# ssh-keygen -l parses authorized_keys lines, options included (it
+	# needs the passwd entry written above).
+	printf '%s\n' "$line" | ssh-keygen -l -f - >/dev/null 2>&1 ||
+		die "$keys_file line $lineno is not a valid public key line (expected '[options] TYPE BASE64 [comment]')"
+	nkeys=$((nkeys + 1))
+done < "$keys_file"
+[ "$nkeys" -gt 0 ] || die "no authorized keys: $keys_file has no key lines"
+# The server reads <-D dir>/authorized_keys, i.e. the image's fixed symlink
+# $share/authorized-keys/authorized_keys -> $run/authorized_keys -> $keys_file.
+# Every open() resolves the chain again, so the kubelet's atomic ..data swap
+# is seen at the next login; the server's permission walk checks only the
+# image-owned directories of the first path and the file itself.
+ln -sfn "$keys_file" "$run/authorized_keys"
+say "user $user (uid $uid, gid $gid), home $home, $nkeys authorized key(s) from $keys_file"
+
+# --- host key: mounted, or an ephemeral one in /run ---
+if [ -e "$host_key" ]; then
+	[ -r "$host_key" ] || die "cannot read the host key $host_key as uid $uid gid $gid"
+	dropbearkey -y -f "$host_key" > "$run/hostkey.pub" 2>/dev/null ||
+		die "$host_key is not a Dropbear private key (make one with: dropbearkey -t ed25519 -f FILE)"
+else
+	host_key=$run/hostkey_ed25519
+	rm -f "$host_key"
+	dropbearkey -t ed25519 -f "$host_key" >/dev/null 2>&1 || die "could not generate a host key in $run"
+	dropbearkey -y -f "$host_key" > "$run/hostkey.pub"
+	say "WARNING: no host key mounted at ${WS_HOST_KEY:-/etc/ssh-workspace/host-key/hostkey}: generated an ephemeral one; clients will see a new host key after every restart"
+fi
+say "host key $(sed -n 's/^Fingerprint: //p' "$run/hostkey.pub")"
+
+# --- hook library config: optional mounted file ---
+if [ -e "$hook_config" ]; then
+	set -- --hook="$hook_lib" --hook-config="$hook_config" "$@"
+	say "hook config $hook_config"
+elif [ -n "${WS_HOOK_CONFIG:-}" ]; then
+	die "WS_HOOK_CONFIG=$hook_config does not exist"
+else
+	set -- --hook="$hook_lib" "$@"
+fi
+
+cd "$home"
+# -F foreground, -E log to stderr, -s no password logins (compiled out too).
+# The server must be started by absolute path: it re-executes itself.
+exec /usr/sbin/dropbear -F -E -s -p "$listen" -r "$host_key" \
+	-D "$share/authorized-keys" -P "$run/dropbear.pid" "$@"

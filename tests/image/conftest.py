@@ -1,0 +1,226 @@
+"""Fixtures for the container image tests: the image (built by `make image`,
+named by WS_IMAGE) run with podman like a restricted pod, a kubelet-style
+Secret directory for the authorized keys, and the OpenSSH client.
+
+Every container uses the host network and its server listens on a free
+127.0.0.1 port (WS_LISTEN), so nothing is reachable from outside.  Podman
+runs as root here, so the image's uid is a real one: these tests need root
+(CI runs as root) and are skipped otherwise."""
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+# Shared with the integration tests: free_port, listening, wait_for, keygen.
+_spec = importlib.util.spec_from_file_location(
+    "integration_helpers", os.path.join(REPO, "tests", "integration", "conftest.py"))
+helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(helpers)
+free_port, listening, wait_for, keygen = (helpers.free_port, helpers.listening,
+                                          helpers.wait_for, helpers.keygen)
+DROPBEARKEY = helpers.DROPBEARKEY
+
+IMAGE = os.environ.get("WS_IMAGE", "localhost/ssh-workspace:test")
+SECCOMP = os.path.join(REPO, "container-image", "seccomp-podman.json")
+# The same containers.conf as the image build (container-image/build.sh).
+PODMAN_CONF = os.environ.get("WS_PODMAN_CONF",
+                             os.path.join(REPO, "container-image", "host-containers.conf"))
+# What a restricted pod gets: see DESIGN.md section 4 and the Helm chart.
+# --passwd=false: like Kubernetes, podman then adds no passwd entry of its own
+# for the uid (which would name the uid by its number).
+RESTRICTED = ["--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges",
+              "--tmpfs", "/run", "--tmpfs", "/tmp", "--passwd=false"]
+KEYS_DIR = "/etc/ssh-workspace/authorized-keys"
+HOSTKEY_DIR = "/etc/ssh-workspace/host-key"
+
+
+def podman(*args, check=True, timeout=120, input=None):
+    env = dict(os.environ)
+    if PODMAN_CONF:
+        env["CONTAINERS_CONF"] = PODMAN_CONF
+    r = subprocess.run(["podman", *args], capture_output=True, text=True, env=env,
+                       timeout=timeout, input=input,
+                       **({} if input is not None else {"stdin": subprocess.DEVNULL}))
+    if check and r.returncode != 0:
+        raise AssertionError(f"podman {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
+    return r
+
+
+@pytest.fixture(scope="session", autouse=True)
+def image_ready():
+    if os.getuid() != 0:
+        pytest.skip("the image tests run podman as root (real uids for --user)")
+    assert shutil.which("podman"), "podman is missing: tests/deps.sh --install check"
+    r = podman("image", "exists", IMAGE, check=False)
+    assert r.returncode == 0, f"no image {IMAGE}: build it with `make image`"
+
+
+class KeySecret:
+    """A directory laid out as the kubelet mounts a Secret with the key
+    authorized_keys: authorized_keys -> ..data/authorized_keys, ..data ->
+    ..<timestamp>/.  update() swaps it the way the kubelet does: a new
+    timestamped directory, a ..data_tmp symlink renamed over ..data."""
+
+    def __init__(self, root, text):
+        self.dir = tempfile.mkdtemp(prefix="authorized-keys-", dir=root)
+        os.chmod(self.dir, 0o755)
+        self.current = None
+        self.update(text)
+        os.symlink("..data/authorized_keys", os.path.join(self.dir, "authorized_keys"))
+
+    def update(self, text):
+        stamp = f"..{time.strftime('%Y_%m_%d_%H_%M_%S')}.{uuid.uuid4().hex[:8]}"
+        os.mkdir(os.path.join(self.dir, stamp), 0o755)
+        path = os.path.join(self.dir, stamp, "authorized_keys")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+        tmp = os.path.join(self.dir, "..data_tmp")
+        os.symlink(stamp, tmp)
+        os.rename(tmp, os.path.join(self.dir, "..data"))
+        if self.current:
+            shutil.rmtree(os.path.join(self.dir, self.current))
+        self.current = stamp
+
+
+class Keys:
+    """Client key pairs made on demand: keys.path("a"), keys.pub("a")."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, name):
+        p = os.path.join(self.root, f"id_{name}")
+        if not os.path.exists(p):
+            keygen(p)
+        return p
+
+    def pub(self, name):
+        with open(self.path(name) + ".pub") as f:
+            return f.read()
+
+
+class Workspace:
+    """One workspace container (restarted with start()/stop()), its home
+    volume, its key Secret and the ssh client that logs into it."""
+
+    def __init__(self, root, keys, name_prefix):
+        self.root = root
+        self.keys = keys
+        self.name = f"{name_prefix}-{uuid.uuid4().hex[:8]}"
+        self.volumes = []
+        self.port = None
+
+    def volume(self, owner=None):
+        """A named volume; owner=(uid, gid) hands its root to that uid, as a
+        Kubernetes fsGroup would.  Removed after the test."""
+        vol = f"{self.name}-{len(self.volumes)}"
+        podman("volume", "create", vol)
+        self.volumes.append(vol)
+        if owner:
+            path = podman("volume", "inspect", "--format", "{{.Mountpoint}}", vol).stdout.strip()
+            os.chown(path, *owner)
+        return vol
+
+    def home_and_keys(self, user="developer", uid=1000, gid=1000, keys_text=None):
+        """The usual mounts: a home volume handed to uid:gid, and a key Secret
+        holding keys_text (default: key "a").  Returns the KeySecret and the
+        -v arguments."""
+        secret = KeySecret(self.root, self.keys.pub("a") if keys_text is None else keys_text)
+        home = self.volume(owner=(uid, gid))
+        return secret, [f"{home}:/home/{user}", f"{secret.dir}:{KEYS_DIR}:ro"]
+
+    def run_args(self, user="1000:1000", env=None, mounts=(), extra=(), seccomp=SECCOMP):
+        """seccomp: the profile's path, or None for the runtime's default."""
+        self.port = free_port()
+        args = ["--name", self.name, "--network", "host", "--user", user, *RESTRICTED,
+                "-e", f"WS_LISTEN=127.0.0.1:{self.port}"]
+        if seccomp:
+            args += ["--security-opt", f"seccomp={seccomp}"]
+        for k, v in (env or {}).items():
+            args += ["-e", f"{k}={v}"]
+        for m in mounts:
+            args += ["-v", m]
+        return args + list(extra) + [IMAGE]
+
+    def start(self, **kw):
+        podman("run", "-d", *self.run_args(**kw))
+
+        def ready():
+            state = podman("inspect", "--format", "{{.State.Running}}", self.name).stdout.strip()
+            if state != "true":
+                raise AssertionError(f"container exited:\n{self.logs()}")
+            return listening(self.port)
+        assert wait_for(ready, 30), f"server not listening after 30s:\n{self.logs()}"
+        return self
+
+    def run_foreground(self, timeout=60, **kw):
+        """Runs the container to completion (for inputs it must refuse)."""
+        r = podman("run", "--rm", *self.run_args(**kw), check=False, timeout=timeout)
+        return r.returncode, r.stdout + r.stderr
+
+    def logs(self):
+        r = podman("logs", self.name, check=False)
+        return r.stdout + r.stderr
+
+    def stop(self):
+        podman("rm", "-f", "-t", "5", self.name, check=False)
+
+    def ssh(self, command, user="developer", key="a", known_hosts=None, input=None, timeout=120):
+        strict = (["-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes"]
+                  if known_hosts else
+                  ["-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no"])
+        args = ["ssh", "-F", "/dev/null", "-p", str(self.port), "-i", self.keys.path(key),
+                "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
+                "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", *strict,
+                f"{user}@127.0.0.1", command]
+        return subprocess.run(args, capture_output=True, timeout=timeout, input=input,
+                              **({} if input is not None else {"stdin": subprocess.DEVNULL}))
+
+    def cleanup(self):
+        self.stop()
+        for vol in self.volumes:
+            podman("volume", "rm", "-f", vol, check=False)
+
+
+@pytest.fixture
+def tmp_root():
+    root = tempfile.mkdtemp(prefix="ws-image-test-")
+    os.chmod(root, 0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def keys(tmp_root):
+    return Keys(tmp_root)
+
+
+@pytest.fixture
+def workspace(tmp_root, keys):
+    ws = Workspace(tmp_root, keys, "ws-image-test")
+    yield ws
+    ws.cleanup()
+
+
+def mounted_file(root, dirname, name, content):
+    """A directory holding one file (mode 0644), as a Secret or ConfigMap
+    volume shows it; returns the directory."""
+    d = os.path.join(root, dirname)
+    os.mkdir(d, 0o755)
+    with open(os.path.join(d, name), "w") as f:
+        f.write(content)
+    os.chmod(os.path.join(d, name), 0o644)
+    return d
+
+
+def text(result):
+    return result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
