@@ -6,6 +6,10 @@
 #ifndef WS_HOOKS_H
 #define WS_HOOKS_H
 
+/* The runtime policy's server-side API comes with the hook glue, so that
+ * upstream files need one include for both. */
+#include "ws-policy.h"
+
 struct Channel;
 struct ChanSess;
 
