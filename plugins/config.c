@@ -62,12 +62,42 @@ static int set_log_commands(struct ws_config *cfg, const char *value, char *why,
 	return 0;
 }
 
+static int set_activity_dir(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
+	char *copy = NULL;
+	if (strcmp(value, "off") != 0) {
+		if (value[0] != '/') {
+			snprintf(why, whylen, "expected off or an absolute directory path");
+			return -1;
+		}
+		if ((copy = strdup(value)) == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+	}
+	free(cfg->activity_dir);
+	cfg->activity_dir = copy;
+	return 0;
+}
+
+static int set_activity_interval(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
+	char *end;
+	unsigned long v = strtoul(value, &end, 10);
+	if (value[0] < '0' || value[0] > '9' || *end != '\0' || v < 1 || v > 3600) {
+		snprintf(why, whylen, "expected a number of seconds from 1 to 3600");
+		return -1;
+	}
+	cfg->activity_interval = (unsigned int)v;
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	setter_fn set;
 } keys[] = {
 	{ "event_log", set_event_log },
 	{ "log_commands", set_log_commands },
+	{ "activity_dir", set_activity_dir },
+	{ "activity_interval", set_activity_interval },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -75,10 +105,12 @@ void ws_config_init(struct ws_config *cfg) {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->event_log = WS_EVENT_LOG_STDERR;
 	cfg->log_commands = 1;
+	cfg->activity_interval = 10;
 }
 
 void ws_config_free(struct ws_config *cfg) {
 	free(cfg->event_log_path);
+	free(cfg->activity_dir);
 	ws_config_init(cfg);
 }
 

@@ -25,6 +25,8 @@ struct ws_config {
 	enum ws_event_log_kind event_log;
 	char *event_log_path;     /* WS_EVENT_LOG_FILE only */
 	int log_commands;         /* put the command text in session_start events */
+	char *activity_dir;       /* activity records (activity.c); NULL = off */
+	unsigned int activity_interval; /* seconds between a record's rewrites */
 };
 
 /* Sets the defaults. */

@@ -20,7 +20,9 @@ static int startup(void **ctx, const char *config_path, int is_listener,
 	ws_config_init(&p->cfg);
 	p->is_listener = is_listener;
 	if ((config_path != NULL && ws_config_load(&p->cfg, config_path, err, errlen) != 0)
-			|| ws_eventlog_open(&p->log, &p->cfg, err, errlen) != 0) {
+			|| ws_eventlog_open(&p->log, &p->cfg, err, errlen) != 0
+			|| ws_activity_startup(p, err, errlen) != 0) {
+		ws_eventlog_close(&p->log);
 		ws_config_free(&p->cfg);
 		free(p);
 		return -1;
@@ -33,10 +35,16 @@ static void on_connect(void *ctx, const struct ws_conn *c) {
 	struct ws_plugin *p = ctx;
 	clock_gettime(CLOCK_MONOTONIC, &p->connected_at);
 	ws_events_connect(p, c);
+	ws_activity_connect(p, c);
 }
 
 static void on_auth_success(void *ctx, const struct ws_conn *c) {
 	ws_events_auth(ctx, c);
+	ws_activity_auth(ctx, c);
+}
+
+static void on_activity(void *ctx, const struct ws_conn *c, const struct ws_activity *a) {
+	ws_activity_update(ctx, c, a);
 }
 
 static void on_session_start(void *ctx, const struct ws_session *s, long child_pid) {
@@ -53,10 +61,12 @@ static void on_session_exit(void *ctx, const struct ws_session *s, const struct 
 
 static void on_disconnect(void *ctx, const struct ws_conn *c, const char *reason) {
 	ws_events_disconnect(ctx, c, reason);
+	ws_activity_disconnect(ctx);
 }
 
 static void shutdown_(void *ctx) {
 	struct ws_plugin *p = ctx;
+	ws_activity_disconnect(p);
 	ws_eventlog_close(&p->log);
 	ws_config_free(&p->cfg);
 	free(p);
@@ -74,6 +84,7 @@ static const struct ws_hooks hooks = {
 	.session_exit = on_session_exit,
 	.disconnect = on_disconnect,
 	.shutdown = shutdown_,
+	.activity = on_activity,
 };
 
 EXPORT const struct ws_hooks *ws_hook_entry(void) {

@@ -447,3 +447,32 @@ void ws_hooks_exit(const char *reason) {
 	}
 	hooks = NULL;
 }
+
+void ws_hooks_activity(void) {
+	static time_t last_call, last_reported = -1;
+	static unsigned int last_channels;
+	struct ws_conn c;
+	struct ws_activity a;
+	time_t now;
+
+	if (!HAS_HOOK(activity) || !conn.active || !ses.authstate.authdone
+			|| getpid() != owner_pid) {
+		return;
+	}
+	now = monotonic_now();
+	/* the main loop runs for every packet: at most one call a second */
+	if (now == last_call || (ses.last_packet_time_idle == last_reported
+			&& ses.chancount == last_channels)) {
+		return;
+	}
+	last_call = now;
+	last_reported = ses.last_packet_time_idle;
+	last_channels = ses.chancount;
+	memset(&a, 0, sizeof(a));
+	a.struct_size = sizeof(a);
+	/* monotonic seconds -> wall clock */
+	a.last_activity_ms = ((int64_t)time(NULL) - (int64_t)(now - ses.last_packet_time_idle)) * 1000;
+	a.channels = ses.chancount;
+	fill_conn(&c);
+	hooks->activity(hook_ctx, &c, &a);
+}

@@ -37,6 +37,9 @@ void ws_hooks_apply_env(const struct ChanSess *chansess);
 void ws_hooks_agent_socket(const struct ChanSess *chansess, const char *path, int opened);
 void ws_hooks_session_exit(const struct Channel *channel, struct ChanSess *chansess);
 
+/* From the server's main loop: reports activity (rate-limited here). */
+void ws_hooks_activity(void);
+
 /* The process is exiting with this message. */
 void ws_hooks_exit(const char *reason);
 
