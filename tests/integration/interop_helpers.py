@@ -12,7 +12,7 @@ import socket
 import subprocess
 import threading
 
-from conftest import BUILD, REPO, USER, wait_for
+from conftest import BUILD, REPO, USER, listening, wait_for
 
 PY = "/usr/bin/python3"
 NODE_DIR = os.path.join(REPO, "tests", "node")
@@ -101,21 +101,22 @@ def echo_server():
 
 
 def through_forward(local_port, payload=b"ping through the tunnel\n"):
-    """Sends payload to a forwarded local port; returns what came back."""
-    def attempt():
-        try:
-            with socket.create_connection(("127.0.0.1", local_port), timeout=10) as s:
-                s.sendall(payload)
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                return data or None
-        except OSError:
-            return None
-    return wait_for(attempt, timeout=20)
+    """Sends payload to a forwarded local port once the client listens on
+    it; returns what came back (None if the server refused the channel)."""
+    if not wait_for(lambda: listening(local_port), timeout=20):
+        return None
+    try:
+        with socket.create_connection(("127.0.0.1", local_port), timeout=10) as s:
+            s.sendall(payload)
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return data or None
+    except OSError:
+        return None
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from conftest import free_port
 
 # client -> the strictest profile it negotiates (Debian 12 versions)
 PROFILE = {
-    "openssh": "pq-only",   # 9.2: sntrup761x25519-sha512@openssh.com, chacha20/GCM
+    "openssh": "pq-only",   # 9.2 (Debian): sntrup761x25519-sha512, chacha20/GCM
     "dbclient": "modern",   # 2022.83: curve25519, chacha20 (no PQ kex)
     "putty": "pq-only",     # 0.78: sntrup761x25519-sha512@openssh.com, chacha20/GCM
     "paramiko": "modern",   # 2.12: curve25519, aes-ctr + hmac-sha2-*-etm (no AEAD)
