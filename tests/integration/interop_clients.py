@@ -10,6 +10,17 @@ import socket
 import sys
 
 
+def recv_until(recv, end=None):
+    """Calls recv(n) until EOF, or until the data ends with `end`."""
+    data = b""
+    while end is None or not data.endswith(end):
+        chunk = recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def out(text):
     sys.stdout.write(text)
     sys.stdout.flush()
@@ -41,13 +52,7 @@ def paramiko_main(spec):
         chan.get_pty(term="xterm")
         chan.invoke_shell()
         chan.sendall(spec["input"].encode())
-        data = b""
-        while True:
-            chunk = chan.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        out(data.decode(errors="replace"))
+        out(recv_until(chan.recv).decode(errors="replace"))
         return chan.recv_exit_status()
     if action == "sftp":
         sftp = client.open_sftp()
@@ -57,25 +62,13 @@ def paramiko_main(spec):
     if action == "forward":
         chan = t.open_channel("direct-tcpip", ("127.0.0.1", spec["dest_port"]), ("127.0.0.1", 0))
         chan.sendall(spec["payload"].encode())
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = chan.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        out(data.decode())
+        out(recv_until(chan.recv, b"\n").decode())
         return 0
     if action == "agent":
         chan = t.open_session()
         paramiko.agent.AgentRequestHandler(chan)
         chan.exec_command(spec["command"])
-        data = b""
-        while True:
-            chunk = chan.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        out(data.decode())
+        out(recv_until(chan.recv).decode())
         return chan.recv_exit_status()
     return 91
 

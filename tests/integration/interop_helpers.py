@@ -13,6 +13,7 @@ import subprocess
 import threading
 
 from conftest import BUILD, REPO, USER, listening, wait_for
+from interop_clients import recv_until
 
 PY = "/usr/bin/python3"
 NODE_DIR = os.path.join(REPO, "tests", "node")
@@ -85,13 +86,7 @@ def echo_server():
             except OSError:
                 return
             with conn:
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                conn.sendall(data.upper())
+                conn.sendall(recv_until(conn.recv, b"\n").upper())
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     try:
@@ -108,13 +103,7 @@ def through_forward(local_port, payload=b"ping through the tunnel\n"):
     try:
         with socket.create_connection(("127.0.0.1", local_port), timeout=10) as s:
             s.sendall(payload)
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            return data or None
+            return recv_until(s.recv, b"\n") or None
     except OSError:
         return None
 

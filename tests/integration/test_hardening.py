@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import BUILD, DROPBEAR, REPO, USER, free_port, nss_wrapper, wait_for
-from interop_helpers import echo_server, through_forward
+from interop_helpers import echo_server, recv_until, through_forward
 
 PROFILES = {
     "modern": {
@@ -209,9 +209,7 @@ def test_the_per_address_limit_closes_the_oldest_unauthenticated_connection(star
     try:
         # the first one was closed to make room for the fourth
         flood[0].settimeout(10)
-        data = b""
-        while chunk := flood[0].recv(4096):  # a timeout here fails the test
-            data += chunk
+        data = recv_until(flood[0].recv)  # a timeout here fails the test
         assert data.startswith(b"SSH-2.0-dropbear")
         assert s.ssh("true").returncode == 0
         assert "--max-unauth-per-address reached" in s.output()
@@ -224,12 +222,7 @@ def test_the_auth_timeout_closes_a_silent_connection(start_server):
     s = start_server(extra_args=["--auth-timeout=2"]).wait_ready()
     with socket.create_connection(("127.0.0.1", s.port), timeout=15) as c:
         start = time.monotonic()
-        data = b""
-        while True:
-            chunk = c.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_until(c.recv)
         waited = time.monotonic() - start
     assert data.startswith(b"SSH-2.0-dropbear")
     assert 1.5 <= waited < 10, waited
