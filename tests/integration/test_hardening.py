@@ -209,8 +209,8 @@ def test_the_per_address_limit_closes_the_oldest_unauthenticated_connection(star
     try:
         # the first one was closed to make room for the fourth
         flood[0].settimeout(10)
-        data = recv_until(flood[0].recv)  # a timeout here fails the test
-        assert data.startswith(b"SSH-2.0-dropbear")
+        # closed, perhaps before it sent its banner; a timeout fails the test
+        recv_until(flood[0].recv)
         assert s.ssh("true").returncode == 0
         assert "--max-unauth-per-address reached" in s.output()
     finally:
