@@ -109,6 +109,19 @@ static int set_client_allow(struct ws_config *cfg, const char *value, char *why,
 	return set_string(&cfg->env.client_allow, value, why, whylen);
 }
 
+static int set_activity_dir(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
+	if (strcmp(value, "off") == 0) {
+		free(cfg->activity_dir);
+		cfg->activity_dir = NULL;
+		return 0;
+	}
+	if (value[0] != '/') {
+		snprintf(why, whylen, "expected off or an absolute directory path");
+		return -1;
+	}
+	return set_string(&cfg->activity_dir, value, why, whylen);
+}
+
 struct unit {
 	const char *suffix;
 	unsigned long factor;
@@ -182,6 +195,8 @@ static const struct config_key {
 	{ "agent_forwarding", KEY_BOOL, AT(agent.forwarding), 0, 0, NULL },
 	{ "agent_dir", KEY_PATH, AT(agent.dir), 0, 0, NULL },
 	{ "agent_workspace_socket", KEY_PATH, AT(agent.workspace_socket), 0, 0, NULL },
+	{ "activity_dir", KEY_CUSTOM, 0, 0, 0, set_activity_dir },
+	{ "activity_interval", KEY_COUNT, AT(activity_interval), 1, 3600, NULL },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -244,6 +259,7 @@ void ws_config_init(struct ws_config *cfg) {
 	cfg->env.max_bytes = 128 * 1024;
 	cfg->env.value_max = 32 * 1024;
 	cfg->agent.forwarding = 1;
+	cfg->activity_interval = 10;
 }
 
 /* The defaults of string keys are not allocated; ws_env_* read NULL as them. */
@@ -257,6 +273,7 @@ void ws_config_free(struct ws_config *cfg) {
 			free(*(char **)((char *)cfg + keys[k].offset));
 		}
 	}
+	free(cfg->activity_dir);
 	ws_config_init(cfg);
 }
 

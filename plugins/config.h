@@ -53,6 +53,8 @@ struct ws_config {
 	int log_commands;         /* put the command text in session_start events */
 	struct ws_env_config env;
 	struct ws_agent_config agent;
+	char *activity_dir;       /* activity records (activity.c); NULL = off */
+	unsigned int activity_interval; /* seconds between a record's rewrites */
 };
 
 /* Sets the defaults. */

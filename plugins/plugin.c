@@ -23,7 +23,9 @@ static int startup(void **ctx, const char *config_path, int is_listener,
 	ws_config_init(&p->cfg);
 	p->is_listener = is_listener;
 	if ((config_path != NULL && ws_config_load(&p->cfg, config_path, err, errlen) != 0)
-			|| ws_eventlog_open(&p->log, &p->cfg, err, errlen) != 0) {
+			|| ws_eventlog_open(&p->log, &p->cfg, err, errlen) != 0
+			|| ws_activity_startup(p, err, errlen) != 0) {
+		ws_eventlog_close(&p->log);
 		ws_config_free(&p->cfg);
 		free(p);
 		return -1;
@@ -44,10 +46,16 @@ static void on_connect(void *ctx, const struct ws_conn *c) {
 	struct ws_plugin *p = ctx;
 	clock_gettime(CLOCK_MONOTONIC, &p->connected_at);
 	ws_events_connect(p, c);
+	ws_activity_connect(p, c);
 }
 
 static void on_auth_success(void *ctx, const struct ws_conn *c) {
 	ws_events_auth(ctx, c);
+	ws_activity_auth(ctx, c);
+}
+
+static void on_activity(void *ctx, const struct ws_conn *c, const struct ws_activity *a) {
+	ws_activity_update(ctx, c, a);
 }
 
 static int on_client_env(void *ctx, const struct ws_session *s, const char *name,
@@ -89,10 +97,12 @@ static void on_session_exit(void *ctx, const struct ws_session *s, const struct 
 static void on_disconnect(void *ctx, const struct ws_conn *c, const char *reason) {
 	ws_events_disconnect(ctx, c, reason);
 	ws_agent_disconnect(ctx, c);
+	ws_activity_disconnect(ctx);
 }
 
 static void shutdown_(void *ctx) {
 	struct ws_plugin *p = ctx;
+	ws_activity_disconnect(p);
 	ws_eventlog_close(&p->log);
 	ws_config_free(&p->cfg);
 	free(p);
@@ -114,6 +124,7 @@ static const struct ws_hooks hooks = {
 	.shutdown = shutdown_,
 	.agent_request = on_agent_request,
 	.agent_env_path = on_agent_env_path,
+	.activity = on_activity,
 };
 
 EXPORT const struct ws_hooks *ws_hook_entry(void) {

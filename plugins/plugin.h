@@ -10,6 +10,15 @@
 #include "eventlog.h"
 #include "ws_hook.h"
 
+/* This connection's activity record (activity.c). */
+struct ws_activity_state {
+	int active;
+	char path[4200];
+	int64_t connected_ms, last_activity_ms; /* wall clock */
+	unsigned int channels;
+	time_t written_at;            /* CLOCK_MONOTONIC seconds */
+};
+
 struct ws_plugin {
 	struct ws_config cfg;
 	struct ws_eventlog log;
@@ -20,6 +29,7 @@ struct ws_plugin {
 	int agent_dir_state;              /* 0 unchecked, 1 usable, -1 refused */
 	int agent_workspace_logged;       /* its problem was logged */
 	char agent_dir[1024];             /* expanded agent_dir */
+	struct ws_activity_state activity;
 };
 
 /* What one environment source did, for its log line (never values). */
@@ -60,5 +70,13 @@ void ws_agent_socket(struct ws_plugin *p, const struct ws_session *s, const char
 void ws_agent_session_prepare(struct ws_plugin *p, const struct ws_session *s);
 void ws_agent_disconnect(struct ws_plugin *p, const struct ws_conn *c);
 const char *ws_agent_env_path(struct ws_plugin *p, const struct ws_session *s, int key_allows);
+
+/* activity.c: the activity record read by idle-cullers. */
+int ws_activity_startup(struct ws_plugin *p, char *err, size_t errlen);
+void ws_activity_connect(struct ws_plugin *p, const struct ws_conn *c);
+void ws_activity_auth(struct ws_plugin *p, const struct ws_conn *c);
+void ws_activity_update(struct ws_plugin *p, const struct ws_conn *c,
+	const struct ws_activity *a);
+void ws_activity_disconnect(struct ws_plugin *p);
 
 #endif

@@ -62,6 +62,14 @@ struct ws_exit {
 	uint64_t bytes_out;          /* session -> client (stdout + stderr) */
 };
 
+/* A connection's recent activity (see the activity callback). */
+struct ws_activity {
+	uint32_t struct_size;
+	int64_t last_activity_ms;    /* wall clock, ms since the epoch: the last
+	                                packet that was not a keepalive */
+	unsigned int channels;       /* open channels (sessions, forwards) */
+};
+
 /* Given to session_env: adds NAME=VALUE to the session's environment.
  * Returns 0 on success, -1 if the server refused it (bad name, server limit). */
 typedef int (*ws_env_set_fn)(void *env_ctx, const char *name, const char *value);
@@ -126,6 +134,13 @@ struct ws_hooks {
 	 * says no-agent-forwarding or restrict for the key that logged in. */
 	const char *(*agent_env_path)(void *ctx, const struct ws_session *s,
 		int key_allows_agent);
+
+	/* The connection's activity changed: called after authentication, at
+	 * most once a second, when the last packet time or the channel count
+	 * differs from the previous call.  After data stops, the final call may
+	 * come up to the keepalive interval (-K) late; its time is exact. */
+	void (*activity)(void *ctx, const struct ws_conn *conn,
+		const struct ws_activity *a);
 };
 
 /* The one symbol a hook library exports. */

@@ -9,10 +9,12 @@ what=${1:-all}
 
 build="gcc make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev apt ca-certificates debian-archive-keyring"
 run="openssh-client openssh-sftp-server libnss-wrapper util-linux"
+# the interop matrix's clients (tests/integration/test_interop.py)
+interop="dropbear-bin putty-tools python3-paramiko python3-asyncssh nodejs"
 # The image tests: podman (runc: see container-image/host-containers.conf)
 # and debootstrap for the offline base image.
 image="podman runc debootstrap"
-check="$run python3 python3-pytest tmux $image"
+check="$run python3 python3-pytest tmux $interop $image"
 # sshd is the peer the benchmarks measure against, run unprivileged on a high port
 bench="$run python3 openssh-server gnuplot-nox"
 case $what in
@@ -28,7 +30,31 @@ missing=""
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
-[ -n "$missing" ] || exit 0
+# Debian's nodejs comes without npm (NodeSource's includes it)
+case " $want " in *" nodejs "*) command -v npm >/dev/null 2>&1 || missing="$missing npm" ;; esac
+
+# Not Debian 12 packages: ssh-audit 3.3 (trixie's .deb, into the cache) and
+# node's ssh2 (npm, into tests/node/node_modules from package-lock.json).
+extras() {
+	top=$(cd "$(dirname "$0")/.." && pwd)
+	case $what in check|all) ;; *) return 0 ;; esac
+	if [ $install = 1 ]; then
+		"$top/tests/fetch-ssh-audit.sh" >/dev/null || return 1
+		if [ ! -d "$top/tests/node/node_modules/ssh2" ]; then
+			echo "deps: npm ci (ssh2) in tests/node"
+			(cd "$top/tests/node" && npm ci --ignore-scripts --no-audit --no-fund --silent) || return 1
+		fi
+	else
+		"$top/tests/fetch-ssh-audit.sh" --check >/dev/null || return 1
+		[ -d "$top/tests/node/node_modules/ssh2" ] || {
+			echo "node module ssh2 is missing: run tests/deps.sh --install check" >&2; return 1; }
+	fi
+}
+
+if [ -z "$missing" ]; then
+	extras
+	exit $?
+fi
 if [ $install = 0 ]; then
 	echo "missing Debian packages:$missing" >&2
 	echo "install them with: apt-get install -y$missing" >&2
@@ -62,3 +88,4 @@ esac
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing || {
 	[ -z "$guard" ] || $sudo rm -f $guard; exit 1; }
 [ -z "$guard" ] || $sudo rm -f $guard
+extras

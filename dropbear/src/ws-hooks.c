@@ -64,6 +64,12 @@ int ws_parse_long_option(int argc, char **argv, int i) {
 	static const struct { const char *name; char **dest; } longopts[] = {
 		{ "hook", &hook_path },
 		{ "hook-config", &hook_config },
+		/* runtime policy, checked by ws_policy_apply() (ws-policy.c) */
+		{ "crypto-profile", &ws_policy_args.crypto_profile },
+		{ "max-unauth", &ws_policy_args.max_unauth },
+		{ "max-unauth-per-address", &ws_policy_args.max_unauth_per_address },
+		{ "auth-timeout", &ws_policy_args.auth_timeout },
+		{ "sftp-server", &ws_policy_args.sftp_server },
 	};
 	const char *arg = argv[i] + 2;
 	size_t k;
@@ -98,7 +104,12 @@ int ws_parse_long_option(int argc, char **argv, int i) {
 
 const char *ws_long_options_help(void) {
 	return "--hook <library.so>      Load an ssh-workspace hook library\n"
-		"--hook-config <file>     Config file for the hook library\n";
+		"--hook-config <file>     Config file for the hook library\n"
+		"--crypto-profile <name>  compat, modern (default) or pq-only\n"
+		"--max-unauth <n>         Unauthenticated connections in total (default 256)\n"
+		"--max-unauth-per-address <n>  ... from one address (default: --max-unauth)\n"
+		"--auth-timeout <secs>    Time allowed to authenticate (default 60)\n"
+		"--sftp-server <path>     sftp subsystem program (default " SFTPSERVER_PATH ")\n";
 }
 
 /* Startup errors go to stderr as well as the log: with syslog logging the
@@ -459,4 +470,33 @@ void ws_hooks_exit(const char *reason) {
 		hooks->shutdown(hook_ctx);
 	}
 	hooks = NULL;
+}
+
+void ws_hooks_activity(void) {
+	static time_t last_call, last_reported = -1;
+	static unsigned int last_channels;
+	struct ws_conn c;
+	struct ws_activity a;
+	time_t now;
+
+	if (!HAS_HOOK(activity) || !conn.active || !ses.authstate.authdone
+			|| getpid() != owner_pid) {
+		return;
+	}
+	now = monotonic_now();
+	/* the main loop runs for every packet: at most one call a second */
+	if (now == last_call || (ses.last_packet_time_idle == last_reported
+			&& ses.chancount == last_channels)) {
+		return;
+	}
+	last_call = now;
+	last_reported = ses.last_packet_time_idle;
+	last_channels = ses.chancount;
+	memset(&a, 0, sizeof(a));
+	a.struct_size = sizeof(a);
+	/* monotonic seconds -> wall clock */
+	a.last_activity_ms = ((int64_t)time(NULL) - (int64_t)(now - ses.last_packet_time_idle)) * 1000;
+	a.channels = ses.chancount;
+	fill_conn(&c);
+	hooks->activity(hook_ctx, &c, &a);
 }

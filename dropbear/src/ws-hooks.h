@@ -6,6 +6,10 @@
 #ifndef WS_HOOKS_H
 #define WS_HOOKS_H
 
+/* The runtime policy's server-side API comes with the hook glue, so that
+ * upstream files need one include for both. */
+#include "ws-policy.h"
+
 struct Channel;
 struct ChanSess;
 
@@ -36,6 +40,9 @@ int ws_hooks_agent_request(const struct ChanSess *chansess);
 const char *ws_hooks_agent_env_path(const struct ChanSess *chansess, int key_allows_agent);
 void ws_hooks_agent_socket(const struct ChanSess *chansess, const char *path, int opened);
 void ws_hooks_session_exit(const struct Channel *channel, struct ChanSess *chansess);
+
+/* From the server's main loop: reports activity (rate-limited here). */
+void ws_hooks_activity(void);
 
 /* The process is exiting with this message. */
 void ws_hooks_exit(const char *reason);

@@ -26,6 +26,20 @@ static void defaults(void) {
 	CHECK(cfg.event_log == WS_EVENT_LOG_STDERR);
 	CHECK(cfg.log_commands == 1);
 	CHECK(cfg.event_log_path == NULL);
+	CHECK(cfg.activity_dir == NULL);
+	CHECK(cfg.activity_interval == 10);
+	ws_config_free(&cfg);
+}
+
+static void activity_settings(void) {
+	struct ws_config cfg;
+	CHECK_STR(parse(&cfg, "activity_dir = /run/ws/activity\nactivity_interval = 3600\n"), "");
+	CHECK_STR(cfg.activity_dir, "/run/ws/activity");
+	CHECK(cfg.activity_interval == 3600);
+	ws_config_free(&cfg);
+	CHECK_STR(parse(&cfg, "activity_dir = off\nactivity_interval = 1\n"), "");
+	CHECK(cfg.activity_dir == NULL);
+	CHECK(cfg.activity_interval == 1);
 	ws_config_free(&cfg);
 }
 
@@ -84,6 +98,12 @@ static void errors_name_file_line_and_reason(void) {
 		{ "event_log = \"/tmp/x\" y\n",
 			"hooks.conf:1: event_log: unexpected text after the quoted value" },
 		{ "event_log = /tmp/\x01x\n", "hooks.conf:1: control character in line" },
+		{ "activity_dir = run/activity\n",
+			"hooks.conf:1: activity_dir: expected off or an absolute directory path" },
+		{ "activity_interval = 0\n",
+			"hooks.conf:1: activity_interval: 0 is out of range (1 to 3600)" },
+		{ "activity_interval = 10s\n", "hooks.conf:1: activity_interval: expected a number" },
+		{ "activity_interval = -1\n", "hooks.conf:1: activity_interval: expected a number" },
 	};
 	struct ws_config cfg;
 	size_t i;
@@ -153,6 +173,7 @@ UNIT_SUITE(config_tests) = {
 	{ "config: comments, quotes, CRLF", full_file_with_comments_quotes_and_crlf },
 	{ "config: '#' inside a bare value", bare_value_keeps_inner_hash_and_drops_comment },
 	{ "config: booleans", booleans },
+	{ "config: activity_dir and activity_interval", activity_settings },
 	{ "config: errors name file, line, reason", errors_name_file_line_and_reason },
 	{ "config: an error leaves the defaults", an_error_leaves_the_defaults },
 	{ "config: size, line and NUL limits", limits_on_size_lines_and_nul },

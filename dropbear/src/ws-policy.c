@@ -1,0 +1,291 @@
+/*
+ * ws-policy.c - runtime policy of the workspace server (see ws-policy.h).
+ * Copied into the upstream tree by the build, like ws-hooks.c; the patch
+ * series calls it from svr_getopts(), the listener loop, the auth timeout
+ * check and the sftp subsystem.
+ */
+#include "includes.h"
+#include "dbutil.h"
+#include "algo.h"
+#include "buffer.h"
+#include "runopts.h"
+#include "session.h"
+#include "ws-policy.h"
+
+#include <poll.h>
+
+/* The listener keeps one pipe per unauthenticated connection in a select()
+ * fd_set: the cap stays well below FD_SETSIZE (1024). */
+#define WS_MAX_UNAUTH_LIMIT 512
+/* Sized for a burst of 200 parallel logins from one address (behind
+ * kubectl port-forward every client is 127.0.0.1), with room to spare. */
+#define WS_MAX_UNAUTH_DEFAULT 256
+/* Upstream waits 300 s; a key-only login needs a few seconds at most, and
+ * a shorter wait frees the slots of clients that went silent. */
+#define WS_AUTH_TIMEOUT_DEFAULT 60
+#define WS_AUTH_TIMEOUT_MAX 3600
+
+struct ws_policy_args ws_policy_args;
+
+/* One runtime crypto profile: names of algorithms compiled in by
+ * dropbear/localoptions.h, most preferred first.  Documented in README.md. */
+struct crypto_profile {
+	const char *name;
+	const char *kex, *ciphers, *macs;
+};
+
+#define KEX_PQ "mlkem768x25519-sha256,sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com"
+#define KEX_X25519 "curve25519-sha256,curve25519-sha256@libssh.org"
+#define CIPHERS_AEAD "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com"
+#define CIPHERS_CTR "aes256-ctr,aes128-ctr"
+#define MACS_ETM "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com"
+
+static const struct crypto_profile profiles[] = {
+	/* modern + finite-field DH and encrypt-and-MAC, for clients that
+	 * predate curve25519 or ETM (old libssh2, JSch, embedded clients) */
+	{ "compat", KEX_PQ "," KEX_X25519 ",diffie-hellman-group16-sha512,diffie-hellman-group14-sha256",
+		CIPHERS_AEAD "," CIPHERS_CTR, MACS_ETM ",hmac-sha2-256,hmac-sha2-512" },
+	/* what every current client speaks; PQ hybrids first */
+	{ "modern", KEX_PQ "," KEX_X25519, CIPHERS_AEAD "," CIPHERS_CTR, MACS_ETM },
+	/* PQ hybrid kex and AEAD only.  The MAC list is never used with AEAD
+	 * ciphers, but some clients refuse a KEXINIT with an empty one. */
+	{ "pq-only", KEX_PQ, CIPHERS_AEAD, MACS_ETM },
+};
+#define NPROFILES (sizeof(profiles) / sizeof(profiles[0]))
+#define DEFAULT_PROFILE "modern"
+
+static unsigned int max_unauth = WS_MAX_UNAUTH_DEFAULT;
+static unsigned int max_unauth_per_address = WS_MAX_UNAUTH_DEFAULT;
+
+/* A bad option stops startup.  Before the listener is up, syslog may lead
+ * nowhere (a container has none): with syslog logging, stderr gets it too. */
+static void policy_exit(const char *format, ...) ATTRIB_PRINTF(1,2) ATTRIB_NORETURN;
+static void policy_exit(const char *format, ...) {
+	char msg[300];
+	va_list param;
+
+	va_start(param, format);
+	vsnprintf(msg, sizeof(msg), format, param);
+	va_end(param);
+	if (opts.usingsyslog) {
+		fprintf(stderr, "dropbear: %s\n", msg);
+	}
+	dropbear_exit("%s", msg);
+}
+
+/* Strict: digits only, no sign, no spaces, within [min, max]. */
+static unsigned int parse_number(const char *option, const char *value,
+		unsigned int min, unsigned int max) {
+	unsigned long v = 0;
+	const char *p;
+
+	for (p = value; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || v > max) {
+			break;
+		}
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (value[0] == '\0' || *p != '\0' || v < min || v > max) {
+		policy_exit("Bad --%s '%s': expected a whole number from %u to %u",
+			option, value, min, max);
+	}
+	return (unsigned int)v;
+}
+
+static int algo_listed(const algo_type *algos, const char *name) {
+	const algo_type *a;
+	for (a = algos; a->name != NULL; a++) {
+		if (strcmp(a->name, name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Reduces algos[] to `wanted`, in that order.  Entries without data in
+ * sshkex[] are protocol markers (strict kex, ext-info, kexguess2), not
+ * algorithms: they are kept whatever the profile. */
+static void apply_list(const char *profile, const char *what, const char *wanted,
+		algo_type *algos, int keep_markers) {
+	buffer *list = buf_new(1000);
+	char *names = m_strdup(wanted), *name, *save = NULL;
+	const algo_type *a;
+
+	for (name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		/* a profile naming something localoptions.h left out is our bug */
+		if (!algo_listed(algos, name)) {
+			policy_exit("Crypto profile %s: %s algorithm %s is not compiled in",
+				profile, what, name);
+		}
+	}
+	buf_putbytes(list, (const unsigned char *)wanted, strlen(wanted));
+	for (a = algos; keep_markers && a->name != NULL; a++) {
+		if (a->data == NULL) {
+			buf_putbyte(list, ',');
+			buf_putbytes(list, (const unsigned char *)a->name, strlen(a->name));
+		}
+	}
+	buf_putbyte(list, '\0');
+	check_user_algos((const char *)list->data, algos, what);
+	buf_free(list);
+	m_free(names);
+}
+
+static void apply_crypto_profile(const char *name) {
+	const struct crypto_profile *p = NULL;
+	size_t i;
+
+	for (i = 0; i < NPROFILES; i++) {
+		if (strcmp(profiles[i].name, name) == 0) {
+			p = &profiles[i];
+		}
+	}
+	if (p == NULL) {
+		policy_exit("Unknown --crypto-profile '%s': expected compat, modern or pq-only", name);
+	}
+	apply_list(p->name, "kex", p->kex, sshkex, 1);
+	apply_list(p->name, "cipher", p->ciphers, sshciphers, 0);
+	apply_list(p->name, "MAC", p->macs, sshhashes, 0);
+	/* Compressing before encrypting leaks plaintext through packet sizes,
+	 * and costs the workspace's CPU: off in every profile. */
+	opts.compression = 0;
+}
+
+void ws_policy_apply(void) {
+	const struct ws_policy_args *a = &ws_policy_args;
+
+	apply_crypto_profile(a->crypto_profile ? a->crypto_profile : DEFAULT_PROFILE);
+	if (a->max_unauth) {
+		max_unauth = parse_number("max-unauth", a->max_unauth, 1, WS_MAX_UNAUTH_LIMIT);
+	}
+	/* per address defaults to the total: behind a port-forward or a load
+	 * balancer every client has the same address */
+	max_unauth_per_address = max_unauth;
+	if (a->max_unauth_per_address) {
+		max_unauth_per_address = parse_number("max-unauth-per-address",
+			a->max_unauth_per_address, 1, max_unauth);
+	}
+	auth_timeout_secs = WS_AUTH_TIMEOUT_DEFAULT;
+	if (a->auth_timeout) {
+		auth_timeout_secs = parse_number("auth-timeout", a->auth_timeout,
+			1, WS_AUTH_TIMEOUT_MAX);
+	}
+	if (a->sftp_server && a->sftp_server[0] != '/') {
+		policy_exit("Bad --sftp-server '%s': expected an absolute path", a->sftp_server);
+	}
+	if (svr_opts.reexec_childpipe < 0 && access(ws_policy_sftp_server(), X_OK) != 0) {
+		/* not fatal: an image may leave sftp out on purpose */
+		dropbear_log(LOG_WARNING, "sftp-server %s is not executable: sftp will fail",
+			ws_policy_sftp_server());
+	}
+}
+
+const char *ws_policy_sftp_server(void) {
+	return ws_policy_args.sftp_server ? ws_policy_args.sftp_server : SFTPSERVER_PATH;
+}
+
+/* --- unauthenticated connections, in the listener --- */
+
+struct unauth_slot {
+	int pipefd;          /* -1 = free; readable once the child authed or left */
+	pid_t pid;
+	char *addr;
+	unsigned long seq;   /* admission order: the lowest is the oldest */
+};
+static struct unauth_slot *slots;
+static unsigned long next_seq;
+
+static void release(struct unauth_slot *s) {
+	m_close(s->pipefd);
+	s->pipefd = -1;
+	m_free(s->addr);
+}
+
+static void init_slots(void) {
+	unsigned int i;
+	if (slots != NULL) {
+		return;
+	}
+	slots = m_malloc(sizeof(*slots) * max_unauth);
+	for (i = 0; i < max_unauth; i++) {
+		slots[i].pipefd = -1;
+		slots[i].addr = NULL;
+	}
+}
+
+int ws_unauth_fdset(fd_set *fds, int maxfd) {
+	unsigned int i;
+	init_slots();
+	for (i = 0; i < max_unauth; i++) {
+		if (slots[i].pipefd >= 0) {
+			dropbear_fd_set(slots[i].pipefd, fds);
+			maxfd = MAX(maxfd, slots[i].pipefd);
+		}
+	}
+	return maxfd;
+}
+
+void ws_unauth_reap(const fd_set *fds) {
+	unsigned int i;
+	for (i = 0; i < max_unauth; i++) {
+		if (slots[i].pipefd >= 0 && FD_ISSET(slots[i].pipefd, fds)) {
+			release(&slots[i]);
+		}
+	}
+}
+
+/* Closes an unauthenticated connection to free its slot.  Its pipe is
+ * checked first: a readable pipe means the child already authenticated (or
+ * exited), and then its pid must not be signalled. */
+static void evict(struct unauth_slot *s, const char *why) {
+	struct pollfd p = { .fd = s->pipefd, .events = POLLIN, .revents = 0 };
+
+	if (poll(&p, 1, 0) == 0) {
+		dropbear_log(LOG_NOTICE, "%s: closing the oldest unauthenticated connection (from %s)",
+			why, s->addr);
+		/* the child exits through its SIGTERM handler, so its hook
+		 * library still reports the disconnect */
+		kill(s->pid, SIGTERM);
+	}
+	release(s);
+}
+
+int ws_unauth_admit(const char *addr) {
+	struct unauth_slot *oldest = NULL, *oldest_here = NULL;
+	unsigned int i, total = 0, here = 0;
+	int free_slot = -1;
+
+	init_slots();
+	for (i = 0; i < max_unauth; i++) {
+		struct unauth_slot *s = &slots[i];
+		if (s->pipefd < 0) {
+			free_slot = (int)i;
+			continue;
+		}
+		total++;
+		if (oldest == NULL || s->seq < oldest->seq) {
+			oldest = s;
+		}
+		if (strcmp(s->addr, addr) == 0) {
+			here++;
+			if (oldest_here == NULL || s->seq < oldest_here->seq) {
+				oldest_here = s;
+			}
+		}
+	}
+	if (here >= max_unauth_per_address) {
+		free_slot = (int)(oldest_here - slots);
+		evict(oldest_here, "--max-unauth-per-address reached");
+	} else if (total >= max_unauth) {
+		free_slot = (int)(oldest - slots);
+		evict(oldest, "--max-unauth reached");
+	}
+	return free_slot;
+}
+
+void ws_unauth_add(int slot, int pipefd, pid_t pid, char *addr) {
+	slots[slot].pipefd = pipefd;
+	slots[slot].pid = pid;
+	slots[slot].addr = addr;
+	slots[slot].seq = next_seq++;
+}

@@ -1,0 +1,42 @@
+/*
+ * ws-policy.h - the workspace server's runtime policy: crypto profiles,
+ * limits on unauthenticated connections, auth timeout, sftp-server path.
+ * Upstream fixes these at compile time; a workspace image is built once and
+ * configured per deployment, so they are options (README.md, "The server").
+ */
+#ifndef WS_POLICY_H
+#define WS_POLICY_H
+
+#include <sys/types.h>
+#include <sys/select.h>
+
+/* The raw option values, filled by the long-option table in ws-hooks.c and
+ * checked by ws_policy_apply(); NULL = not given. */
+struct ws_policy_args {
+	char *crypto_profile;
+	char *max_unauth;
+	char *max_unauth_per_address;
+	char *auth_timeout;
+	char *sftp_server;
+};
+extern struct ws_policy_args ws_policy_args;
+
+/* Checks every policy option and applies it; exits with a message naming
+ * the option on a bad value.  Runs at the end of svr_getopts(), so in the
+ * listener (before it listens) and again in every re-exec'd connection. */
+void ws_policy_apply(void);
+
+const char *ws_policy_sftp_server(void);
+
+/* The listener's table of unauthenticated connections (svr-main.c).  When it
+ * is full - in total or for one address - the oldest unauthenticated
+ * connection is closed to make room, so idle connections cannot keep a new
+ * login out. */
+int ws_unauth_fdset(fd_set *fds, int maxfd);
+void ws_unauth_reap(const fd_set *fds);
+/* A free slot for a connection from addr, making room if needed. */
+int ws_unauth_admit(const char *addr);
+/* Takes ownership of addr. */
+void ws_unauth_add(int slot, int pipefd, pid_t pid, char *addr);
+
+#endif
