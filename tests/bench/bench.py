@@ -22,8 +22,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from conftest import (BUILD, DROPBEAR, HOOK_LIB, REPO, Workspace, as_workspace_user,  # noqa: E402
-                      free_port, listening, wait_for)
+from conftest import (BUILD, DROPBEAR, HOOK_LIB, Workspace, as_workspace_user,  # noqa: E402
+                      free_port, listening, stop_process, wait_for)
 
 UPSTREAM = os.path.join(BUILD, "upstream", "dropbear")
 SSHD = "/usr/sbin/sshd"
@@ -93,12 +93,7 @@ class Peer:
         return total
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 
