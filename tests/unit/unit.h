@@ -46,5 +46,6 @@ const char *unit_read_file(const char *path);
 extern const struct unit_test config_tests[];
 extern const struct unit_test eventlog_tests[];
 extern const struct unit_test plugin_tests[];
+extern const struct unit_test cipher_tests[];
 
 #endif
