@@ -4,7 +4,7 @@
  * (WS_LIBCRYPTO_CIPHERS); otherwise this file compiles to nothing and the
  * server keeps libtomcrypt's gcm.c and chachapoly.c.
  */
-#if WS_LIBCRYPTO_CIPHERS
+#if defined(WS_LIBCRYPTO_CIPHERS) && WS_LIBCRYPTO_CIPHERS
 
 #include "ws-evp-aead.h"
 

@@ -6,6 +6,11 @@
 #ifndef WS_EVP_MODES_H
 #define WS_EVP_MODES_H
 
+/* ./configure passes 0 or 1; a build without it keeps libtomcrypt. */
+#ifndef WS_LIBCRYPTO_CIPHERS
+#define WS_LIBCRYPTO_CIPHERS 0
+#endif
+
 #if WS_LIBCRYPTO_CIPHERS
 #include "ws-evp-aead.h"
 

@@ -18,6 +18,10 @@
 
 #include "ws-evp-aead.h"
 
+#ifndef WS_LIBCRYPTO_CIPHERS
+#define WS_LIBCRYPTO_CIPHERS 0
+#endif
+
 #define TAG 16
 
 static size_t unhex(const char *hex, unsigned char *out, size_t max) {
@@ -35,15 +39,6 @@ static int same_hex(const unsigned char *got, size_t len, const char *want_hex) 
 	return unhex(want_hex, want, sizeof(want)) == len && memcmp(got, want, len) == 0;
 }
 
-/* Deterministic filler, so a failure is reproducible. */
-static void fill(unsigned char *p, size_t len, uint32_t seed) {
-	size_t i;
-	for (i = 0; i < len; i++) {
-		seed = seed * 1103515245u + 12345u;
-		p[i] = (unsigned char)(seed >> 16);
-	}
-}
-
 /* ---- the reference: libtomcrypt, used as upstream uses it ---- */
 
 static int aes_index(void) {
@@ -52,16 +47,6 @@ static int aes_index(void) {
 		idx = register_cipher(&aes_desc);
 	}
 	return idx;
-}
-
-/* One aes-gcm@openssh.com packet: AAD = the 4-byte length, IV as given. */
-static int ref_gcm(const unsigned char *key, size_t keylen, const unsigned char *iv,
-		const unsigned char *in, unsigned char *out, size_t len) {
-	unsigned long taglen = TAG;
-	memcpy(out, in, 4);
-	return gcm_memory(aes_index(), key, (unsigned long)keylen, iv, 12, in, 4,
-			(unsigned char *)in + 4, len - 4, out + 4, out + len, &taglen,
-			GCM_ENCRYPT) == CRYPT_OK ? 0 : -1;
 }
 
 /* One chacha20-poly1305@openssh.com packet, as upstream's chachapoly.c. */
@@ -162,7 +147,55 @@ static void test_ref_chacha_poly_vectors(void) {
 	CHECK(same_hex(tag, TAG, "a8061dc1305136c6c22b8baf0c0127a9"));
 }
 
+typedef int (*chachapoly_fn)(const unsigned char *key, uint32_t seq, const unsigned char *in,
+		unsigned char *out, size_t len);
+
+/* All-zero keys and packet: the ciphertext is the key stream itself, the
+ * tag Poly1305 under the first 32 bytes of block 0. */
+static void chachapoly_key_streams(chachapoly_fn packet) {
+	unsigned char key[64] = { 0 }, zero[4 + 64] = { 0 }, pkt[4 + 64 + TAG], ks[64], tag[TAG];
+	unsigned long taglen = TAG;
+
+	CHECK(packet(key, 0, zero, pkt, sizeof(zero)) == 0);
+	CHECK(same_hex(pkt, 4, "76b8e0ad"));	/* header key, block 0 */
+	unhex(KS_TV2, ks, sizeof(ks));
+	CHECK(memcmp(pkt + 4, ks, 64) == 0);	/* main key from block 1 */
+	unhex(KS_TV1, ks, sizeof(ks));
+	CHECK(poly1305_memory(ks, 32, pkt, sizeof(zero), tag, &taglen) == CRYPT_OK);
+	CHECK(memcmp(pkt + sizeof(zero), tag, TAG) == 0);
+
+	/* sequence number 2 is the 64-bit nonce 2 (big-endian), RFC 8439 A.1 #5 */
+	CHECK(packet(key, 2, zero, pkt, sizeof(zero)) == 0);
+	CHECK(same_hex(pkt, 4, "c2c64d37"));
+	unhex(KS_TV5, ks, sizeof(ks));
+	CHECK(poly1305_memory(ks, 32, pkt, sizeof(zero), tag, &taglen) == CRYPT_OK);
+	CHECK(memcmp(pkt + sizeof(zero), tag, TAG) == 0);
+}
+
+static void test_ref_chachapoly_key_streams(void) {
+	chachapoly_key_streams(ref_chachapoly);
+}
+
 #if WS_LIBCRYPTO_CIPHERS
+
+/* Deterministic filler, so a failure is reproducible. */
+static void fill(unsigned char *p, size_t len, uint32_t seed) {
+	size_t i;
+	for (i = 0; i < len; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (unsigned char)(seed >> 16);
+	}
+}
+
+/* One aes-gcm@openssh.com packet: AAD = the 4-byte length, IV as given. */
+static int ref_gcm(const unsigned char *key, size_t keylen, const unsigned char *iv,
+		const unsigned char *in, unsigned char *out, size_t len) {
+	unsigned long taglen = TAG;
+	memcpy(out, in, 4);
+	return gcm_memory(aes_index(), key, (unsigned long)keylen, iv, 12, in, 4,
+			(unsigned char *)in + 4, len - 4, out + 4, out + len, &taglen,
+			GCM_ENCRYPT) == CRYPT_OK ? 0 : -1;
+}
 
 /* Packet lengths as SSH makes them: 4-byte length + a multiple of the
  * block size (8 for chacha, 16 for GCM), from the smallest to a full
@@ -233,32 +266,27 @@ static void test_gcm_rejects_tampering(void) {
 	}
 }
 
-static void test_chachapoly_rfc8439_key_streams(void) {
-	/* all-zero keys and packet: the ciphertext is the key stream itself,
-	 * the tag Poly1305 under the first 32 bytes of block 0 */
-	unsigned char key[64] = { 0 }, pkt[4 + 64 + TAG] = { 0 }, ks[64], tag[TAG];
-	unsigned long taglen = TAG;
+/* One packet through the libcrypto mode, with a fresh state; the
+ * length field must also decrypt back. */
+static int evp_chachapoly(const unsigned char *key, uint32_t seq, const unsigned char *in,
+		unsigned char *out, size_t len) {
 	struct ws_chachapoly st;
-	uint32_t plen;
+	uint32_t plen, want = (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
+	int rc;
 
-	CHECK(ws_chachapoly_init(&st, key) == 0);
-	CHECK(ws_chachapoly_crypt(&st, 0, pkt, pkt, 4 + 64, 1) == 0);
-	CHECK(same_hex(pkt, 4, "76b8e0ad"));	/* header key, block 0 */
-	unhex(KS_TV2, ks, sizeof(ks));
-	CHECK(memcmp(pkt + 4, ks, 64) == 0);	/* main key from block 1 */
-	unhex(KS_TV1, ks, sizeof(ks));
-	CHECK(poly1305_memory(ks, 32, pkt, 4 + 64, tag, &taglen) == CRYPT_OK);
-	CHECK(memcmp(pkt + 4 + 64, tag, TAG) == 0);
-
-	/* sequence number 2 is the 64-bit nonce 2 (big-endian), RFC 8439 A.1 #5 */
-	memset(pkt, 0, sizeof(pkt));
-	CHECK(ws_chachapoly_crypt(&st, 2, pkt, pkt, 4 + 64, 1) == 0);
-	CHECK(same_hex(pkt, 4, "c2c64d37"));
-	unhex(KS_TV5, ks, sizeof(ks));
-	CHECK(poly1305_memory(ks, 32, pkt, 4 + 64, tag, &taglen) == CRYPT_OK);
-	CHECK(memcmp(pkt + 4 + 64, tag, TAG) == 0);
-	CHECK(ws_chachapoly_length(&st, 2, pkt, &plen) == 0 && plen == 0);
+	if (ws_chachapoly_init(&st, key) != 0) {
+		return -1;
+	}
+	rc = ws_chachapoly_crypt(&st, seq, in, out, len, 1);
+	if (rc == 0 && (ws_chachapoly_length(&st, seq, out, &plen) != 0 || plen != want)) {
+		rc = -1;
+	}
 	ws_chachapoly_free(&st);
+	return rc;
+}
+
+static void test_evp_chachapoly_key_streams(void) {
+	chachapoly_key_streams(evp_chachapoly);
 }
 
 static void test_chachapoly_matches_reference(void) {
@@ -326,12 +354,14 @@ UNIT_SUITE(cipher_tests) = {
 	{ "ref: libtomcrypt AES-GCM reproduces McGrew-Viega/NIST vectors", test_ref_gcm_vectors },
 	{ "ref: libtomcrypt ChaCha20/Poly1305 reproduce RFC 8439 vectors",
 	  test_ref_chacha_poly_vectors },
+	{ "ref: chacha20-poly1305 packets carry the RFC 8439 key streams",
+	  test_ref_chachapoly_key_streams },
 #if WS_LIBCRYPTO_CIPHERS
 	{ "evp: aes128-gcm packets equal the reference", test_gcm128_matches_reference },
 	{ "evp: aes256-gcm packets equal the reference", test_gcm256_matches_reference },
 	{ "evp: aes-gcm rejects any altered byte", test_gcm_rejects_tampering },
 	{ "evp: chacha20-poly1305 packets carry the RFC 8439 key streams",
-	  test_chachapoly_rfc8439_key_streams },
+	  test_evp_chachapoly_key_streams },
 	{ "evp: chacha20-poly1305 packets equal the reference", test_chachapoly_matches_reference },
 	{ "evp: chacha20-poly1305 rejects altered bytes before decrypting",
 	  test_chachapoly_rejects_tampering },
