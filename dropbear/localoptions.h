@@ -66,6 +66,13 @@
  * and capped by MAX_RECV_WINDOW (10 MB); -W overrides it. */
 #define DEFAULT_RECV_WINDOW (2 * 1024 * 1024)
 
+/* Send channel data in packets of up to 32 KiB, as OpenSSH does (upstream:
+ * 16 KiB).  Half the packets for a download: half the per-packet syscalls,
+ * MACs and buffer allocations.  Every SSH implementation must accept
+ * 32768-byte payloads (RFC 4253 6.1), and the peer's maximum packet size
+ * from its channel open still caps it. */
+#define TRANS_MAX_PAYLOAD_LEN 32768
+
 /* Connections behind kubectl port-forward or a load balancer die silently:
  * keepalives find them (3 missed = gone) and keep idle NAT state alive.
  * -K overrides; idle timeout (-I) stays off, an idle-culler decides. */

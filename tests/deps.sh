@@ -7,7 +7,8 @@ install=0
 if [ "${1:-}" = "--install" ]; then install=1; shift; fi
 what=${1:-all}
 
-build="gcc make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev apt ca-certificates debian-archive-keyring"
+# libssl-dev: the libcrypto AEAD ciphers (./configure --with-libcrypto-ciphers, default auto)
+build="gcc make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev libssl-dev apt ca-certificates debian-archive-keyring"
 run="openssh-client openssh-sftp-server libnss-wrapper util-linux"
 # the interop matrix's clients (tests/integration/test_interop.py)
 interop="dropbear-bin putty-tools python3-paramiko python3-asyncssh nodejs"

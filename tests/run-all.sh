@@ -14,16 +14,19 @@ mkdir -p "$out"
 
 passed=0 failed=0 skipped=0 broken=""
 
-# unit tests print their own "N passed, N failed" as the last line
-"$build/tests/unit-tests" > "$out/unit.log" 2>&1
-unit_rc=$?
-cat "$out/unit.log"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/unit.log" | tail -n 1)
-if [ -n "$line" ]; then
-	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
-	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
-fi
-[ -n "$line" ] && [ $unit_rc -eq 0 -o "$(echo "$line" | cut -d' ' -f3)" != 0 ] || broken="$broken unit-tests(rc=$unit_rc)"
+# unit test binaries (the hook library's, the ciphers') print their own
+# "N passed, N failed" as the last line
+for unit in unit-tests cipher-tests; do
+	"$build/tests/$unit" > "$out/$unit.log" 2>&1
+	unit_rc=$?
+	cat "$out/$unit.log"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/$unit.log" | tail -n 1)
+	if [ -n "$line" ]; then
+		passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+		failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+	fi
+	[ -n "$line" ] && [ $unit_rc -eq 0 -o "$(echo "$line" | cut -d' ' -f3)" != 0 ] || broken="$broken $unit(rc=$unit_rc)"
+done
 
 # pytest SUITE DIR: runs the pytest suite in DIR and adds the counts from its
 # JUnit report.

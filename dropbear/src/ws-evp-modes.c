@@ -1,0 +1,90 @@
+/*
+ * ws-evp-modes.c - Dropbear cipher modes (struct dropbear_cipher_mode) for
+ * the AEAD ciphers on libcrypto, in place of gcm.c and chachapoly.c when
+ * ./configure enabled the libcrypto cipher backend (patch 0020 selects
+ * them in sshciphers[] and frees a state when a rekey replaces it).
+ * The SSH framing is in ws-evp-aead.c; this only maps Dropbear's calling
+ * convention (libtomcrypt's CRYPT_OK, LTC_ENCRYPT) onto it.
+ */
+#include "includes.h"
+#include "algo.h"
+#include "session.h"
+#include "ws-evp-modes.h"
+
+#if WS_LIBCRYPTO_CIPHERS
+
+/* What Dropbear reads of an AEAD "MAC": the tag length (and the key length,
+ * unused for AEAD modes), as gcm.c and chachapoly.c declare it. */
+static const struct dropbear_hash gcm_tag = { NULL, 0, WS_AEAD_TAG_LEN, 0 };
+static const struct dropbear_hash chachapoly_tag = { NULL, 32, WS_AEAD_TAG_LEN, 0 };
+
+static int gcm_start(int UNUSED(cipher), const unsigned char *iv, const unsigned char *key,
+		int keylen, int UNUSED(num_rounds), void *state) {
+	return ws_gcm_init(state, key, (size_t)keylen, iv) == 0 ? CRYPT_OK : CRYPT_ERROR;
+}
+
+static int gcm_crypt(unsigned int UNUSED(seq), const unsigned char *in, unsigned char *out,
+		unsigned long len, unsigned long taglen, void *state, int direction) {
+	if (taglen != WS_AEAD_TAG_LEN) {
+		return CRYPT_ERROR;
+	}
+	return ws_gcm_crypt(state, in, out, len, direction == LTC_ENCRYPT) == 0
+		? CRYPT_OK : CRYPT_ERROR;
+}
+
+/* GCM leaves the length field in the clear (it is only authenticated). */
+static int gcm_getlength(unsigned int UNUSED(seq), const unsigned char *in,
+		unsigned int *outlen, unsigned long len, void *UNUSED(state)) {
+	if (len < 4) {
+		return CRYPT_ERROR;
+	}
+	LOAD32H(*outlen, in);
+	return CRYPT_OK;
+}
+
+static void gcm_cleanup(void *state) {
+	ws_gcm_free(state);
+}
+
+static int chachapoly_start(int UNUSED(cipher), const unsigned char *UNUSED(iv),
+		const unsigned char *key, int keylen, int UNUSED(num_rounds), void *state) {
+	if (keylen != WS_CHACHAPOLY_KEY_LEN) {
+		return CRYPT_ERROR;
+	}
+	return ws_chachapoly_init(state, key) == 0 ? CRYPT_OK : CRYPT_ERROR;
+}
+
+static int chachapoly_crypt(unsigned int seq, const unsigned char *in, unsigned char *out,
+		unsigned long len, unsigned long taglen, void *state, int direction) {
+	if (taglen != WS_AEAD_TAG_LEN) {
+		return CRYPT_ERROR;
+	}
+	return ws_chachapoly_crypt(state, seq, in, out, len, direction == LTC_ENCRYPT) == 0
+		? CRYPT_OK : CRYPT_ERROR;
+}
+
+static int chachapoly_getlength(unsigned int seq, const unsigned char *in,
+		unsigned int *outlen, unsigned long len, void *state) {
+	uint32_t plen;
+
+	if (len < 4 || ws_chachapoly_length(state, seq, in, &plen) != 0) {
+		return CRYPT_ERROR;
+	}
+	*outlen = plen;
+	return CRYPT_OK;
+}
+
+static void chachapoly_cleanup(void *state) {
+	ws_chachapoly_free(state);
+}
+
+const struct dropbear_cipher_mode ws_evp_mode_gcm = {
+	gcm_start, NULL, NULL, gcm_crypt, gcm_getlength, &gcm_tag, gcm_cleanup
+};
+
+const struct dropbear_cipher_mode ws_evp_mode_chachapoly = {
+	chachapoly_start, NULL, NULL, chachapoly_crypt, chachapoly_getlength,
+	&chachapoly_tag, chachapoly_cleanup
+};
+
+#endif /* WS_LIBCRYPTO_CIPHERS */
