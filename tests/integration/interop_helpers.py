@@ -37,11 +37,16 @@ def run_in_pty(args, typed, env=None, timeout=TIMEOUT):
     types `typed` and collects everything it prints until it exits."""
     import pty
     import select
+    import termios
     import time
     master, slave = pty.openpty()
     proc = subprocess.Popen(args, env=env, stdin=slave, stdout=slave, stderr=slave,
                             start_new_session=True)
     os.close(slave)
+    # Type only once the client has put the terminal in raw mode: it sets
+    # the mode with TCSAFLUSH, which throws away anything typed before.
+    wait_for(lambda: not termios.tcgetattr(master)[3] & termios.ICANON or proc.poll() is not None,
+             timeout)
     os.write(master, typed.encode())
     data, deadline = b"", time.monotonic() + timeout
     try:
