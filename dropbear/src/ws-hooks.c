@@ -479,14 +479,14 @@ void ws_hooks_activity(void) {
 	struct ws_activity a;
 	time_t now;
 
-	if (!HAS_HOOK(activity) || !conn.active || !ses.authstate.authdone
-			|| getpid() != owner_pid) {
+	if (!HAS_HOOK(activity) || !conn.active || !ses.authstate.authdone) {
 		return;
 	}
+	/* the main loop runs for every packet: at most one call a second, and
+	 * the cheap checks (clock_gettime is a vDSO call, getpid a syscall) first */
 	now = monotonic_now();
-	/* the main loop runs for every packet: at most one call a second */
 	if (now == last_call || (ses.last_packet_time_idle == last_reported
-			&& ses.chancount == last_channels)) {
+			&& ses.chancount == last_channels) || getpid() != owner_pid) {
 		return;
 	}
 	last_call = now;

@@ -269,13 +269,15 @@ def plot(res, path):
     with open(data, "w") as f:
         for label, a, c in rows:
             f.write(f'"{label}" {a:.3f} {c:.3f}\n')
-    script = f"""set terminal svg size 900,420 font "sans,12"
+    term = "pngcairo size 900,420" if path.endswith(".png") else 'svg size 900,420 font "sans,12"'
+    script = f"""set terminal {term}
 set output "{path}"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
-set ylabel "ratio (ours / peer)"
-set yrange [0:*]
+set ylabel "ratio ours / peer (log scale; 1 = same)"
+set logscale y 2
+set yrange [0.125:64]
 set grid ytics
 set xtics rotate by -20
 set key top left
@@ -286,7 +288,17 @@ plot "{data}" using 2:xtic(1) title "ours / OpenSSH", "" using 3 title "ours / u
     return path
 
 
+def replot(path):
+    """Redraws the plot of an earlier run: bench.py --plot results.json"""
+    with open(path) as f:
+        res = json.load(f)
+    for name in ("ratios.svg", "ratios.png"):
+        print(plot(res, os.path.join(os.path.dirname(path), name)))
+
+
 def main():
+    if "--plot" in sys.argv:
+        return replot(sys.argv[sys.argv.index("--plot") + 1])
     quick = "--quick" in sys.argv
     n, mib, counts, burst_n = (10, 128, [5, 20], 50) if quick else (30, 1024, [20, 100], 200)
     for path, what in ((UPSTREAM, "make upstream"), (SSHD, "tests/deps.sh --install bench")):
@@ -317,6 +329,7 @@ def main():
         f.write(text + "\n")
     print(text)
     svg = plot(res, os.path.join(OUT, "ratios.svg"))
+    plot(res, os.path.join(OUT, "ratios.png"))
     print(f"\nresults: {OUT}/results.json, results.txt" + (f", plot {svg}" if svg else ""))
 
 
