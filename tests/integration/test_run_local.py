@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, REPO, free_port, listening, wait_for
+from conftest import BUILD, REPO, free_port, listening, stop_process, wait_for
 
 
 @pytest.fixture
@@ -68,9 +68,4 @@ def test_make_run_prints_a_working_ssh_line_and_never_runs_as_root(run_dir):
         real_uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
         assert real_uid == int(uid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
