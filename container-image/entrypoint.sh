@@ -95,8 +95,15 @@ say "user $user (uid $uid, gid $gid), home $home, $nkeys authorized key(s) from 
 # --- host key: mounted, or an ephemeral one in /run ---
 if [ -e "$host_key" ]; then
 	[ -r "$host_key" ] || die "cannot read the host key $host_key as uid $uid gid $gid"
-	dropbearkey -y -f "$host_key" > "$run/hostkey.pub" 2>/dev/null ||
-		die "$host_key is not a Dropbear private key (make one with: dropbearkey -t ed25519 -f FILE)"
+	# Dropbear's own format, or an OpenSSH/PEM key (ssh-keygen, Helm's
+	# genPrivateKey) converted into /run: the mounted file stays as it is
+	if ! dropbearkey -y -f "$host_key" > "$run/hostkey.pub" 2>/dev/null; then
+		rm -f "$run/hostkey_converted"
+		dropbearconvert openssh dropbear "$host_key" "$run/hostkey_converted" >/dev/null 2>&1 &&
+			dropbearkey -y -f "$run/hostkey_converted" > "$run/hostkey.pub" 2>/dev/null ||
+			die "$host_key is neither a Dropbear nor an OpenSSH/PEM private key (make one with: dropbearkey -t ed25519 -f FILE, or ssh-keygen -t ed25519 -f FILE)"
+		host_key=$run/hostkey_converted
+	fi
 else
 	host_key=$run/hostkey_ed25519
 	rm -f "$host_key"

@@ -59,7 +59,7 @@ def test_bad_host_key(workspace, tmp_root):
     _, mounts = workspace.home_and_keys()
     d = mounted_file(tmp_root, "host-key", "hostkey", "not a key\n")
     out = refuse(workspace, mounts=mounts + [f"{d}:{HOSTKEY_DIR}:ro"])
-    assert f"{HOSTKEY_DIR}/hostkey is not a Dropbear private key" in out
+    assert f"{HOSTKEY_DIR}/hostkey is neither a Dropbear nor an OpenSSH/PEM private key" in out
 
 
 def test_bad_hook_config_stops_the_server(workspace, tmp_root):

@@ -108,6 +108,27 @@ def test_mounted_host_key_is_stable_across_restarts(workspace, tmp_root):
         workspace.cleanup()
 
 
+@pytest.mark.parametrize("kind", [["-t", "ed25519"], ["-t", "rsa", "-b", "3072", "-m", "PEM"]],
+                         ids=["openssh-ed25519", "pem-rsa"])
+def test_an_openssh_or_pem_host_key_is_converted(workspace, tmp_root, kind):
+    d = os.path.join(tmp_root, "host-key")
+    os.mkdir(d, 0o755)
+    path = os.path.join(d, "hostkey")
+    subprocess.run(["ssh-keygen", "-q", "-N", "", "-f", path] + kind, check=True)
+    os.chmod(path, 0o644)
+    with open(path + ".pub") as f:
+        pub = " ".join(f.read().split()[:2])
+    fp = subprocess.run(["ssh-keygen", "-lf", path + ".pub"], check=True, capture_output=True,
+                        text=True).stdout.split()[1]
+    start_default(workspace, extra_mounts=[f"{d}:{HOSTKEY_DIR}:ro"])
+    known = os.path.join(tmp_root, "known_hosts")
+    with open(known, "w") as f:
+        f.write(f"[127.0.0.1]:{workspace.port} {pub}\n")
+    r = workspace.ssh("true", known_hosts=known)
+    assert r.returncode == 0, text(r)
+    assert f"host key {fp}" in workspace.logs()
+
+
 def test_generated_host_key_warns_and_changes(workspace):
     fps = []
     for _round in range(2):
