@@ -21,3 +21,8 @@ command -v podman >/dev/null 2>&1 ||
 # bridge network needs iptables setup these machines do not have.
 podman build --pull=never --network=host --build-arg VERSION="$version" \
 	-f "$here/Containerfile" -t "$image" "$top"
+# Rebuilds leave untagged images of ours behind (the build stage, and the
+# previous image when the tag moves): remove those, not other projects'.
+for label in io.ssh-workspace.stage=build org.opencontainers.image.title=ssh-workspace; do
+	podman image prune -f --filter "label=$label" >/dev/null 2>&1 || true
+done
