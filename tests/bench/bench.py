@@ -82,6 +82,14 @@ class Peer:
             todo += children.get(p, [])
         return out
 
+    def cpu_ms(self):
+        """CPU time of the listener and every reaped child (connection
+        processes reap their sessions, the listener reaps them)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
     def pss_kib(self):
         total = 0
         for pid in self.pids():
@@ -127,6 +135,7 @@ def run(args, **kw):
 
 def connection_times(peers, n):
     times = {p.name: [] for p in peers}
+    cpu0 = {p.name: p.cpu_ms() for p in peers}
     for _ in range(n):
         for p in peers:  # interleaved: machine noise hits every server alike
             t0 = time.perf_counter()
@@ -134,10 +143,12 @@ def connection_times(peers, n):
             times[p.name].append((time.perf_counter() - t0) * 1000)
             if r.returncode != 0:
                 sys.exit(f"{p.name}: login failed: {r.stderr.decode()}")
+    time.sleep(0.5)  # the last connection process is reaped
     out = {}
-    for name, t in times.items():
-        t.sort()
-        out[name] = {"median_ms": statistics.median(t), "p90_ms": t[int(0.9 * (len(t) - 1))]}
+    for p in peers:
+        t = sorted(times[p.name])
+        out[p.name] = {"median_ms": statistics.median(t), "p90_ms": t[int(0.9 * (len(t) - 1))],
+                       "server_cpu_ms": (p.cpu_ms() - cpu0[p.name]) / n}
     return out
 
 
@@ -234,6 +245,7 @@ def report(res):
     ct = res["connect"]
     row(f"connect median ms (n={res['n']})", {k: v["median_ms"] for k, v in ct.items()})
     row("connect p90 ms", {k: v["p90_ms"] for k, v in ct.items()})
+    row("server CPU ms per login (incl. the shell)", {k: v["server_cpu_ms"] for k, v in ct.items()})
     for cipher, per in res["throughput"].items():
         for d in ("upload", "download"):
             row(f"{d} MiB/s {cipher}", {k: v.get(d) for k, v in per.items()})
