@@ -94,16 +94,22 @@ def host_key(tmp_root):
     return d, pub, fp
 
 
+def login_with_mounted_host_key(workspace, tmp_root, key_dir, pub):
+    """Starts the image with key_dir as the host key mount, logs in trusting
+    only `pub`; returns the container's log."""
+    start_default(workspace, extra_mounts=[f"{key_dir}:{HOSTKEY_DIR}:ro"])
+    known = os.path.join(tmp_root, "known_hosts")
+    with open(known, "w") as f:
+        f.write(f"[127.0.0.1]:{workspace.port} {' '.join(pub.split()[:2])}\n")
+    r = workspace.ssh("true", known_hosts=known)
+    assert r.returncode == 0, text(r)
+    return workspace.logs()
+
+
 def test_mounted_host_key_is_stable_across_restarts(workspace, tmp_root):
     d, pub, fp = host_key(tmp_root)
     for _round in range(2):
-        start_default(workspace, extra_mounts=[f"{d}:{HOSTKEY_DIR}:ro"])
-        known = os.path.join(tmp_root, "known_hosts")
-        with open(known, "w") as f:
-            f.write(f"[127.0.0.1]:{workspace.port} {' '.join(pub.split()[:2])}\n")
-        r = workspace.ssh("true", known_hosts=known)
-        assert r.returncode == 0, text(r)
-        logs = workspace.logs()
+        logs = login_with_mounted_host_key(workspace, tmp_root, d, pub)
         assert f"host key {fp}" in logs and "WARNING" not in logs, logs
         workspace.cleanup()
 
@@ -117,16 +123,10 @@ def test_an_openssh_or_pem_host_key_is_converted(workspace, tmp_root, kind):
     subprocess.run(["ssh-keygen", "-q", "-N", "", "-f", path] + kind, check=True)
     os.chmod(path, 0o644)
     with open(path + ".pub") as f:
-        pub = " ".join(f.read().split()[:2])
+        pub = f.read()
     fp = subprocess.run(["ssh-keygen", "-lf", path + ".pub"], check=True, capture_output=True,
                         text=True).stdout.split()[1]
-    start_default(workspace, extra_mounts=[f"{d}:{HOSTKEY_DIR}:ro"])
-    known = os.path.join(tmp_root, "known_hosts")
-    with open(known, "w") as f:
-        f.write(f"[127.0.0.1]:{workspace.port} {pub}\n")
-    r = workspace.ssh("true", known_hosts=known)
-    assert r.returncode == 0, text(r)
-    assert f"host key {fp}" in workspace.logs()
+    assert f"host key {fp}" in login_with_mounted_host_key(workspace, tmp_root, d, pub)
 
 
 def test_generated_host_key_warns_and_changes(workspace):
