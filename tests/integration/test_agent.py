@@ -250,12 +250,10 @@ def test_parallel_connects_and_disconnects_leave_the_link_absent_or_live(agent_s
                                                                           agents):
     server = agent_server()
     client = agents("client")
-    # 4 loops: upstream's compile-time limit is 5 unauthenticated connections
-    # per address, and these all come from 127.0.0.1
     loop = ("for i in 1 2 3 4 5; do "
             f"ssh {' '.join(server.ssh_args(options=forward(client))[1:])} 'sleep 0.$i'; done")
     loops = [subprocess.Popen(["sh", "-c", loop], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for _ in range(4)]
+                              stderr=subprocess.DEVNULL) for _ in range(8)]
     samples = []
     deadline = time.monotonic() + 60
     while any(p.poll() is None for p in loops) and time.monotonic() < deadline:
