@@ -63,7 +63,10 @@ def run_in_pty(args, typed, env=None, timeout=TIMEOUT):
                 break
     finally:
         os.close(master)
-        if proc.poll() is None:
+        # the terminal closes (EIO) a moment before the client exits
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             proc.kill()
     return Result(proc.wait(), data.decode(errors="replace"))
 
