@@ -66,33 +66,6 @@ static unsigned long long start_time(long pid) {
 	return t;
 }
 
-static int expand_dir(const struct ws_agent_config *cfg, const char *user, char *out, size_t len) {
-	const char *pattern = cfg->dir ? cfg->dir : DEFAULT_AGENT_DIR;
-	const char *u = strstr(pattern, "%u");
-	int n;
-
-	if (u == NULL) {
-		n = snprintf(out, len, "%s", pattern);
-	} else if (user == NULL || user[0] == '\0' || user[0] == '.' || strchr(user, '/') != NULL) {
-		return -1;
-	} else {
-		n = snprintf(out, len, "%.*s%s%s", (int)(u - pattern), pattern, user, u + 2);
-	}
-	return n > 0 && (size_t)n < len - sizeof("/" LINK_NAME ".tmp.4294967295") ? 0 : -1;
-}
-
-static void log_problem(struct ws_plugin *p, const struct ws_session *s, const char *what,
-		const char *path, const char *reason) {
-	struct ws_event ev;
-	ws_event_begin(&ev, "agent_problem");
-	ws_event_str(&ev, "session", s->conn->session_id, 64);
-	ws_event_str(&ev, "user", s->conn->user, 256);
-	ws_event_str(&ev, "problem", what, 0);
-	ws_event_str(&ev, "path", path, 512);
-	ws_event_str(&ev, "reason", reason, 256);
-	ws_eventlog_write(&p->log, &ev);
-}
-
 /* Creates the directory, or checks the one that is there: ours, a real
  * directory (not a symlink someone planted in /tmp), no access for others. */
 static int prepare_dir(struct ws_plugin *p, const struct ws_session *s) {
@@ -103,22 +76,24 @@ static int prepare_dir(struct ws_plugin *p, const struct ws_session *s) {
 		return p->agent_dir_state > 0 ? 0 : -1;
 	}
 	p->agent_dir_state = -1;
-	if (expand_dir(&p->cfg.agent, s->conn->user, p->agent_dir, sizeof(p->agent_dir)) != 0) {
-		log_problem(p, s, "agent_dir", p->cfg.agent.dir, "cannot expand %u for this user, or too long");
+	/* room left for "/agent.sock.tmp.PID" */
+	if (ws_expand_user_path(p->cfg.agent.dir ? p->cfg.agent.dir : DEFAULT_AGENT_DIR,
+			s->conn->user, p->agent_dir, sizeof(p->agent_dir) - 32) != 0) {
+		ws_events_agent_problem(p, s, "agent_dir", p->cfg.agent.dir, "cannot expand %u for this user, or too long");
 		return -1;
 	}
 	if (mkdir(p->agent_dir, 0700) != 0 && errno != EEXIST) {
-		log_problem(p, s, "agent_dir", p->agent_dir, strerror(errno));
+		ws_events_agent_problem(p, s, "agent_dir", p->agent_dir, strerror(errno));
 		return -1;
 	}
 	if (lstat(p->agent_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		log_problem(p, s, "agent_dir", p->agent_dir, "not a directory");
+		ws_events_agent_problem(p, s, "agent_dir", p->agent_dir, "not a directory");
 		return -1;
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
 		snprintf(why, sizeof(why), "owned by uid %u with mode %03o; must be ours with mode 0700",
 			(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 0777));
-		log_problem(p, s, "agent_dir", p->agent_dir, why);
+		ws_events_agent_problem(p, s, "agent_dir", p->agent_dir, why);
 		return -1;
 	}
 	p->agent_dir_state = 1;
@@ -129,7 +104,7 @@ static int prepare_dir(struct ws_plugin *p, const struct ws_session *s) {
 static void log_workspace_problem(struct ws_plugin *p, const struct ws_session *s, const char *why) {
 	if (!p->agent_workspace_logged) {
 		p->agent_workspace_logged = 1;
-		log_problem(p, s, "workspace_socket", p->cfg.agent.workspace_socket, why);
+		ws_events_agent_problem(p, s, "workspace_socket", p->cfg.agent.workspace_socket, why);
 	}
 }
 
@@ -197,15 +172,6 @@ static int entry_live(const struct ws_plugin *p, const char *name, char *target,
 	return is_socket(target);
 }
 
-static void log_link(struct ws_plugin *p, const struct ws_session *s, const char *target) {
-	struct ws_event ev;
-	ws_event_begin(&ev, "agent_link");
-	ws_event_str(&ev, "session", s->conn->session_id, 64);
-	ws_event_str(&ev, "user", s->conn->user, 256);
-	ws_event_str(&ev, "target", target ? target : "none", 512);
-	ws_eventlog_write(&p->log, &ev);
-}
-
 /* Points agent.sock at the best live agent, pruning dead entries.  Called
  * with the lock held. */
 static void repoint(struct ws_plugin *p, const struct ws_session *s) {
@@ -245,7 +211,7 @@ static void repoint(struct ws_plugin *p, const struct ws_session *s) {
 	old[n > 0 ? n : 0] = '\0';
 	if (chosen == NULL) {
 		if (unlink(path) == 0) {
-			log_link(p, s, NULL);
+			ws_events_agent_link(p, s, NULL);
 		}
 		return;
 	}
@@ -256,11 +222,11 @@ static void repoint(struct ws_plugin *p, const struct ws_session *s) {
 	snprintf(tmp, sizeof(tmp), "%s/" LINK_NAME ".tmp.%ld", p->agent_dir, (long)getpid());
 	unlink(tmp);
 	if (symlink(chosen, tmp) != 0 || rename(tmp, path) != 0) {
-		log_problem(p, s, "agent_link", path, strerror(errno));
+		ws_events_agent_problem(p, s, "agent_link", path, strerror(errno));
 		unlink(tmp);
 		return;
 	}
-	log_link(p, s, chosen);
+	ws_events_agent_link(p, s, chosen);
 }
 
 enum registry_change {
@@ -303,7 +269,7 @@ static void update(struct ws_plugin *p, const struct ws_session *s, enum registr
 			start_time(getpid()), s->channel);
 		unlink(entry);
 		if (change == REGISTRY_ADD && symlink(target, entry) != 0) {
-			log_problem(p, s, "agent_registry", entry, strerror(errno));
+			ws_events_agent_problem(p, s, "agent_registry", entry, strerror(errno));
 		}
 	}
 	repoint(p, s);

@@ -463,3 +463,33 @@ int ws_config_load(struct ws_config *cfg, const char *path, char *err, size_t er
 	free(text);
 	return ret;
 }
+
+int ws_user_name_safe(const char *user) {
+	return user != NULL && user[0] != '\0' && user[0] != '.' && strchr(user, '/') == NULL
+		&& strlen(user) <= 255;
+}
+
+int ws_expand_user_path(const char *pattern, const char *user, char *out, size_t outlen) {
+	size_t n = 0;
+	const char *p;
+
+	for (p = pattern; *p != '\0'; p++) {
+		const char *insert = p;
+		size_t len = 1;
+		if (p[0] == '%' && p[1] == 'u') {
+			if (!ws_user_name_safe(user)) {
+				return -1;
+			}
+			insert = user;
+			len = strlen(user);
+			p++;
+		}
+		if (n + len >= outlen) {
+			return -1;
+		}
+		memcpy(out + n, insert, len);
+		n += len;
+	}
+	out[n] = '\0';
+	return 0;
+}

@@ -71,4 +71,13 @@ int ws_config_parse(struct ws_config *cfg, const char *name, const char *text,
 
 void ws_config_free(struct ws_config *cfg);
 
+/* A user name that is safe as one path component: not empty, no '/', no
+ * leading '.', at most 255 bytes. */
+int ws_user_name_safe(const char *user);
+
+/* A configured path with every "%u" replaced by the user name (the only
+ * expansion paths have).  0, or -1 if the name is not safe or out[] is too
+ * small. */
+int ws_expand_user_path(const char *pattern, const char *user, char *out, size_t outlen);
+
 #endif

@@ -50,7 +50,5 @@ struct ws_envsrc_sink {
 	const struct ws_env_config *cfg;
 };
 void ws_envsrc_put(void *sink, const char *name, size_t nlen, const char *value, size_t vlen);
-/* A user name that is safe as one path component. */
-int ws_user_name_safe(const char *user);
 
 #endif

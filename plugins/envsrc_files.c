@@ -95,11 +95,6 @@ void ws_free_secret(char *buf, size_t len) {
 	}
 }
 
-int ws_user_name_safe(const char *user) {
-	return user != NULL && user[0] != '\0' && user[0] != '.' && strchr(user, '/') == NULL
-		&& strlen(user) <= 255;
-}
-
 void ws_envsrc_put(void *sink, const char *name, size_t nlen, const char *value, size_t vlen) {
 	struct ws_envsrc_sink *to = sink;
 	ws_envlist_put(to->list, to->cfg, name, nlen, value, vlen);
@@ -203,32 +198,6 @@ int ws_envsrc_dir(const struct ws_env_config *cfg, const struct ws_env_request *
 	return ret == 1 ? 0 : ret;
 }
 
-/* env_file with "%u" replaced by the user name; the only expansion. */
-static int expand_file_path(const char *pattern, const char *user, char *out, size_t outlen) {
-	size_t n = 0;
-	const char *p;
-
-	for (p = pattern; *p != '\0'; p++) {
-		const char *insert = NULL;
-		size_t len = 1;
-		if (p[0] == '%' && p[1] == 'u') {
-			if (!ws_user_name_safe(user)) {
-				return -1;
-			}
-			insert = user;
-			len = strlen(user);
-			p++;
-		}
-		if (n + len >= outlen) {
-			return -1;
-		}
-		memcpy(out + n, insert ? insert : p, len);
-		n += len;
-	}
-	out[n] = '\0';
-	return 0;
-}
-
 int ws_envsrc_file(const struct ws_env_config *cfg, const struct ws_env_request *req,
 		struct ws_envlist *list, char *err, size_t errlen) {
 	char path[4096], why[256];
@@ -238,7 +207,7 @@ int ws_envsrc_file(const struct ws_env_config *cfg, const struct ws_env_request 
 	size_t len = 0;
 	int fd, ret;
 
-	if (expand_file_path(cfg->file, req->user, path, sizeof(path)) != 0) {
+	if (ws_expand_user_path(cfg->file, req->user, path, sizeof(path)) != 0) {
 		snprintf(err, errlen, "%s: cannot expand %%u for this user", cfg->file);
 		return -1;
 	}

@@ -117,6 +117,27 @@ void ws_events_client_env_refused(struct ws_plugin *p, const struct ws_session *
 	ws_eventlog_write(&p->log, &ev);
 }
 
+void ws_events_agent_link(struct ws_plugin *p, const struct ws_session *s, const char *target) {
+	struct ws_event ev;
+
+	begin(&ev, "agent_link", s->conn);
+	ws_event_str(&ev, "user", s->conn->user, CAP_NAME);
+	ws_event_str(&ev, "target", target ? target : "none", CAP_PATH);
+	ws_eventlog_write(&p->log, &ev);
+}
+
+void ws_events_agent_problem(struct ws_plugin *p, const struct ws_session *s, const char *what,
+		const char *path, const char *reason) {
+	struct ws_event ev;
+
+	begin(&ev, "agent_problem", s->conn);
+	ws_event_str(&ev, "user", s->conn->user, CAP_NAME);
+	ws_event_str(&ev, "problem", what, 0);
+	ws_event_str(&ev, "path", path, CAP_PATH);
+	ws_event_str(&ev, "reason", reason, CAP_REASON);
+	ws_eventlog_write(&p->log, &ev);
+}
+
 void ws_events_disconnect(struct ws_plugin *p, const struct ws_conn *c, const char *reason) {
 	struct ws_event ev;
 	struct timespec now;

@@ -55,6 +55,10 @@ void ws_events_env_source(struct ws_plugin *p, const struct ws_session *s,
 	const struct ws_env_source_result *r);
 void ws_events_client_env_refused(struct ws_plugin *p, const struct ws_session *s,
 	const char *name, const char *why);
+/* target NULL: the stable agent link was removed. */
+void ws_events_agent_link(struct ws_plugin *p, const struct ws_session *s, const char *target);
+void ws_events_agent_problem(struct ws_plugin *p, const struct ws_session *s, const char *what,
+	const char *path, const char *reason);
 void ws_events_disconnect(struct ws_plugin *p, const struct ws_conn *c, const char *reason);
 
 /* envfetch.c: the per-user environment and client env requests. */
