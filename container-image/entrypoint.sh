@@ -98,10 +98,20 @@ if [ -e "$host_key" ]; then
 	# Dropbear's own format, or an OpenSSH/PEM key (ssh-keygen, Helm's
 	# genPrivateKey) converted into /run: the mounted file stays as it is
 	if ! dropbearkey -y -f "$host_key" > "$run/hostkey.pub" 2>/dev/null; then
-		rm -f "$run/hostkey_converted"
-		dropbearconvert openssh dropbear "$host_key" "$run/hostkey_converted" >/dev/null 2>&1 &&
+		rm -f "$run/hostkey_converted" "$run/hostkey_openssh"
+		src=$host_key
+		# A PKCS#8 PEM key ("BEGIN PRIVATE KEY": Helm's genPrivateKey
+		# "ed25519", openssl genpkey) is first rewritten by ssh-keygen in
+		# OpenSSH's format, which dropbearconvert reads.
+		if grep -q '^-----BEGIN PRIVATE KEY-----' "$host_key" 2>/dev/null; then
+			(umask 077 && cp "$host_key" "$run/hostkey_openssh") &&
+				ssh-keygen -q -p -N '' -P '' -f "$run/hostkey_openssh" >/dev/null 2>&1 &&
+				src=$run/hostkey_openssh
+		fi
+		dropbearconvert openssh dropbear "$src" "$run/hostkey_converted" >/dev/null 2>&1 &&
 			dropbearkey -y -f "$run/hostkey_converted" > "$run/hostkey.pub" 2>/dev/null ||
 			die "$host_key is neither a Dropbear nor an OpenSSH/PEM private key (make one with: dropbearkey -t ed25519 -f FILE, or ssh-keygen -t ed25519 -f FILE)"
+		rm -f "$run/hostkey_openssh"
 		host_key=$run/hostkey_converted
 	fi
 else

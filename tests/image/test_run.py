@@ -1,5 +1,7 @@
 """The image run like a restricted pod: login, any uid, home and host key
 across restarts, authorized keys swapped by the kubelet, the health check."""
+import base64
+import hashlib
 import os
 import socket
 import subprocess
@@ -126,6 +128,25 @@ def test_an_openssh_or_pem_host_key_is_converted(workspace, tmp_root, kind):
         pub = f.read()
     fp = subprocess.run(["ssh-keygen", "-lf", path + ".pub"], check=True, capture_output=True,
                         text=True).stdout.split()[1]
+    assert f"host key {fp}" in login_with_mounted_host_key(workspace, tmp_root, d, pub)
+
+
+def test_a_pkcs8_ed25519_host_key_is_converted(workspace, tmp_root):
+    """"BEGIN PRIVATE KEY" (PKCS#8), as Helm's genPrivateKey "ed25519" and
+    openssl genpkey write it; this host's ssh-keygen cannot read it, so the
+    expected public key is built from openssl's raw key."""
+    d = os.path.join(tmp_root, "host-key")
+    os.mkdir(d, 0o755)
+    path = os.path.join(d, "hostkey")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", path], check=True)
+    os.chmod(path, 0o644)
+    with open(path) as f:
+        assert f.readline().strip() == "-----BEGIN PRIVATE KEY-----"
+    der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    blob = b"".join(len(p).to_bytes(4, "big") + p for p in (b"ssh-ed25519", der[-32:]))
+    fp = "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    pub = "ssh-ed25519 " + base64.b64encode(blob).decode()
     assert f"host key {fp}" in login_with_mounted_host_key(workspace, tmp_root, d, pub)
 
 
