@@ -1,0 +1,363 @@
+"""The rendered chart run by `podman kube play` (podman 4.3, as root, the
+image the test run built: WS_IMAGE): an ssh login through the hostPort on
+127.0.0.1 runs a command; a file in the home and the host key survive
+`podman kube down` + `podman kube play`; the helm test pod passes against
+the server and fails against something that is not SSH; podman mode's
+seccomp profile allows what `podman build` needs.
+
+podman kube play 4.3.1 differs from a cluster in ways these tests work
+around openly, on a copy of the rendered objects (tests/helm/test_render.py
+checks the real layout):
+- Secrets: a Secret volume without `optional` panics, and Secret volume
+  files keep the base64 text (stringData is dropped too).  For podman only,
+  every Secret becomes a ConfigMap holding the decoded data, and every
+  secret volume a configMap volume with the same items.
+- podman makes a named volume for each ConfigMap and keeps it after `kube
+  down`; the kubelet builds Secret and ConfigMap volumes afresh from the API
+  objects, so the tests remove those volumes between plays.
+- A PersistentVolumeClaim becomes a named volume, but a second play of a
+  claim whose volume exists fails ("volume already exists"): the second play
+  leaves the claim out and the pod mounts the existing volume, as a pod
+  re-created by Kubernetes mounts the bound claim.
+- No Service (no cluster network): the chart's hostPort, bound to 127.0.0.1.
+- The helm test pod reaches the server through the host network at the
+  hostPort instead of the Service's DNS name.
+- podman ignores seccompProfile; podman mode's Localhost profile is given
+  with the legacy pod annotation and --seccomp-profile-root (the chart's
+  files/ directory stands in for the kubelet's seccomp directory).
+  podman mode's `hostUsers: false` makes podman ask for an automatic user
+  namespace, which needs /etc/subuid ranges for the user "containers" that
+  this machine does not have: the copy leaves it out.
+- podman adds its own passwd entry for the pod's uid (kube play has no
+  --passwd=false), named by the number: `id -un` shows the uid here, where
+  Kubernetes shows the workspace user; $USER is the login name either way.
+"""
+import base64
+import copy
+import hashlib
+import importlib.util
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+import yaml
+
+from conftest import CHART, REPO, find
+
+_spec = importlib.util.spec_from_file_location(
+    "integration_helpers", os.path.join(REPO, "tests", "integration", "conftest.py"))
+_helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_helpers)
+free_port, wait_for = _helpers.free_port, _helpers.wait_for
+
+IMAGE = os.environ.get("WS_IMAGE", "localhost/ssh-workspace:test")
+PODMAN_CONF = os.environ.get("WS_PODMAN_CONF",
+                             os.path.join(REPO, "container-image", "host-containers.conf"))
+START_TIMEOUT = 60
+
+pytestmark = [
+    pytest.mark.skipif(os.environ.get("WS_IMAGE_TESTS", "1") == "0",
+                       reason="WS_IMAGE_TESTS=0: no image, no podman tests"),
+    pytest.mark.skipif(os.getuid() != 0, reason="podman kube play runs as root here"),
+]
+
+
+def podman(*args, check=True, timeout=120):
+    env = dict(os.environ)
+    if PODMAN_CONF:
+        env["CONTAINERS_CONF"] = PODMAN_CONF
+    r = subprocess.run(["podman", *args], capture_output=True, text=True, env=env,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    if check and r.returncode != 0:
+        raise AssertionError(f"podman {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
+    return r
+
+
+@pytest.fixture(scope="module", autouse=True)
+def image_ready():
+    assert podman("image", "exists", IMAGE, check=False).returncode == 0, \
+        f"no image {IMAGE}: tests/run-all.sh builds it (or make image)"
+
+
+def for_podman(objects, keep_claims=True, seccomp_annotation=False):
+    """A copy of the rendered objects that podman kube play 4.3 runs (see
+    the module docstring for each change)."""
+    out = []
+    for obj in copy.deepcopy(objects):
+        kind = obj["kind"]
+        if kind == "Service" or (kind == "PersistentVolumeClaim" and not keep_claims):
+            continue
+        if kind == "Secret":
+            obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj["metadata"],
+                   "data": {k: base64.b64decode(v).decode() for k, v in obj["data"].items()}}
+        if kind in ("Deployment", "Pod"):
+            tmpl = obj["spec"]["template"] if kind == "Deployment" else obj
+            for vol in tmpl["spec"].get("volumes", []):
+                if "secret" in vol:
+                    s = vol.pop("secret")
+                    vol["configMap"] = {"name": s["secretName"],
+                                        **{k: s[k] for k in ("items", "defaultMode") if k in s}}
+            tmpl["spec"].pop("hostUsers", None)
+            profile = tmpl["spec"].get("securityContext", {}).get("seccompProfile", {})
+            if seccomp_annotation and profile.get("type") == "Localhost":
+                tmpl["metadata"].setdefault("annotations", {})[
+                    "seccomp.security.alpha.kubernetes.io/pod"] = \
+                    "localhost/" + os.path.basename(profile["localhostProfile"])
+        out.append(obj)
+    return out
+
+
+class Kube:
+    """Plays object lists with podman and removes everything it made."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.files = []
+        self.volumes = set()
+
+    def play(self, objects):
+        path = os.path.join(self.tmp, f"play-{len(self.files)}.yaml")
+        with open(path, "w") as f:
+            yaml.safe_dump_all(objects, f)
+        self.files.append(path)
+        for o in objects:
+            if o["kind"] in ("ConfigMap", "PersistentVolumeClaim"):
+                self.volumes.add(o["metadata"]["name"])
+        podman("kube", "play", "--seccomp-profile-root", os.path.join(CHART, "files"), path)
+        return path
+
+    def down(self, path, config_volumes=True):
+        podman("kube", "down", path, check=False)
+        if config_volumes:
+            with open(path) as f:
+                names = [o["metadata"]["name"] for o in yaml.safe_load_all(f)
+                         if o and o["kind"] == "ConfigMap"]
+            if names:
+                podman("volume", "rm", "-f", *names, check=False)
+
+    def container(self, pod_prefix, name):
+        r = podman("ps", "-a", "--format", "{{.Names}}")
+        hits = [n for n in r.stdout.split() if n.startswith(pod_prefix) and n.endswith("-" + name)]
+        assert len(hits) == 1, r.stdout
+        return hits[0]
+
+    def cleanup(self):
+        for path in reversed(self.files):
+            podman("kube", "down", path, check=False)
+        if self.volumes:
+            podman("volume", "rm", "-f", *sorted(self.volumes), check=False)
+
+
+@pytest.fixture
+def kube(tmp_path):
+    k = Kube(str(tmp_path))
+    yield k
+    k.cleanup()
+
+
+def render(helm4, client_key, port, values=None, release=None, skip_tests=True):
+    repo, tag = IMAGE.rsplit(":", 1)
+    base = {"ssh": {"publicKeys": {"authorizedKeys": client_key[1]}},
+            "image": {"repository": repo, "tag": tag, "pullPolicy": "Never"},
+            "hostPort": {"enabled": True, "port": port, "hostIP": "127.0.0.1"}}
+    for k, v in (values or {}).items():
+        base[k] = {**base.get(k, {}), **v} if isinstance(v, dict) else v
+    release = release or f"wse2e-{uuid.uuid4().hex[:6]}"
+    return release, helm4.template(base, release=release, namespace="e2e",
+                                   extra=["--skip-tests"] if skip_tests else [])
+
+
+def host_key_line(objects):
+    """The chart's generated ed25519 host key (PKCS#8) as a known_hosts key
+    and fingerprint, through openssl (this host's ssh-keygen cannot read
+    PKCS#8 ed25519)."""
+    pem = base64.b64decode(find(objects, "Secret", "-host-key")["data"]["hostkey"])
+    der = subprocess.run(["openssl", "pkey", "-pubout", "-outform", "DER"], input=pem,
+                         capture_output=True, check=True).stdout
+    blob = b"".join(len(p).to_bytes(4, "big") + p for p in (b"ssh-ed25519", der[-32:]))
+    fp = "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    return "ssh-ed25519 " + base64.b64encode(blob).decode(), fp, pem
+
+
+def ssh(client_key, port, known_hosts, command, user="developer", timeout=30):
+    return subprocess.run(
+        ["ssh", "-F", "/dev/null", "-p", str(port), "-i", client_key[0],
+         "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
+         "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", "-o", "StrictHostKeyChecking=yes",
+         "-o", f"UserKnownHostsFile={known_hosts}", f"{user}@127.0.0.1", command],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def wait_login(kube, client_key, port, known_hosts, pod_prefix):
+    """Logs in as soon as the pod serves SSH (bounded); fails with the
+    container's log if it exited or never answered."""
+    name = kube.container(pod_prefix, "workspace")
+
+    def attempt():
+        r = ssh(client_key, port, known_hosts, "true")
+        if r.returncode == 0:
+            return True
+        state = podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
+        assert state == "running", f"{name} is {state}:\n{logs(name)}"
+        time.sleep(0.2)
+        return False
+    start = time.monotonic()
+    assert wait_for(attempt, START_TIMEOUT), f"no login after {START_TIMEOUT}s:\n{logs(name)}"
+    return name, time.monotonic() - start
+
+
+def logs(name):
+    r = podman("logs", name, check=False)
+    return r.stdout + r.stderr
+
+
+def test_login_and_persistence_across_kube_down_and_play(helm4, client_key, kube, tmp_path):
+    port = free_port()
+    release, objects = render(helm4, client_key, port)
+    pub, fp, pem = host_key_line(objects)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {pub}\n")
+    stamp = uuid.uuid4().hex
+
+    first = kube.play(for_podman(objects))
+    name, took = wait_login(kube, client_key, port, known, release)
+    print(f"first start: login after {took:.1f}s")
+    # the known_hosts holds only the chart's key: StrictHostKeyChecking proves it
+    r = ssh(client_key, port, known,
+            f"echo {stamp} > ~/kept.txt; echo $USER; pwd; touch /etc/x 2>&1; "
+            "cat /etc/ssh-workspace/hooks/hooks.conf")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "developer" and lines[1] == "/home/developer", r.stdout
+    assert "Read-only file system" in lines[2]
+    assert "agent_forwarding = yes" in lines
+    log = logs(name)
+    assert f"host key {fp}" in log and "WARNING" not in log, log
+    assert '"event":"auth"' in log
+    # the probe's command (podman made it the health check) speaks SSH
+    assert podman("healthcheck", "run", name, check=False).returncode == 0
+    # the home volume holds the file, and nothing of the host key
+    claim = find(objects, "PersistentVolumeClaim")["metadata"]["name"]
+    home = podman("volume", "inspect", "--format", "{{.Mountpoint}}", claim).stdout.strip()
+    with open(os.path.join(home, "kept.txt")) as f:
+        assert f.read().strip() == stamp
+    key_body = b"".join(pem.strip().splitlines()[1:-1])
+    for root, _dirs, files in os.walk(home):
+        for fname in files:
+            path = os.path.join(root, fname)
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as f:
+                    assert key_body not in f.read(), f"host key material in {path}"
+
+    kube.down(first)
+    assert podman("volume", "exists", claim, check=False).returncode == 0
+    kube.play(for_podman(objects, keep_claims=False))
+    name, took = wait_login(kube, client_key, port, known, release)
+    print(f"second start: login after {took:.1f}s")
+    r = ssh(client_key, port, known, "cat ~/kept.txt; cat ~/.ssh-workspace-initialized")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == stamp
+    log = logs(name)
+    assert f"host key {fp}" in log and "initialised home" not in log, log
+
+
+class NotSSH:
+    """A TCP server on 127.0.0.1 that answers like a web server."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    def close(self):
+        self.sock.close()
+
+
+def helm_test_pod(objects, host, port, tries):
+    pod = copy.deepcopy(find(objects, "Pod"))
+    pod["spec"]["hostNetwork"] = True
+    for e in pod["spec"]["containers"][0]["env"]:
+        e["value"] = {"WS_TEST_HOST": host, "WS_TEST_PORT": str(port),
+                      "WS_TEST_TRIES": str(tries)}.get(e["name"], e["value"])
+    return pod
+
+
+def run_test_pod(kube, pod):
+    kube.play(for_podman([pod]))
+    name = kube.container(pod["metadata"]["name"], "ssh-check")
+
+    def exited():
+        state = podman("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}",
+                       name).stdout.split()
+        return state if state[0] == "exited" else None
+    state = wait_for(exited, 90)
+    assert state, f"the test pod did not finish:\n{logs(name)}"
+    return int(state[1]), logs(name)
+
+
+def test_helm_test_pod_speaks_ssh(helm4, client_key, kube, tmp_path):
+    port = free_port()
+    release, objects = render(helm4, client_key, port, {"persistence": {"enabled": False}},
+                              skip_tests=False)
+    pub, fp, _ = host_key_line(objects)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {pub}\n")
+    workspace = [o for o in objects if o["kind"] != "Pod"]
+    kube.play(for_podman(workspace))
+    wait_login(kube, client_key, port, known, release)
+
+    rc, out = run_test_pod(kube, helm_test_pod(objects, "127.0.0.1", port, 3))
+    assert rc == 0, out
+    assert f"host key: 256 {fp} [127.0.0.1]:{port} (ED25519)" in out, out
+    assert "speaks SSH and accepts only public keys" in out
+
+    # something that accepts TCP but is no SSH server fails the test
+    not_ssh = NotSSH()
+    try:
+        pod = helm_test_pod(objects, "127.0.0.1", not_ssh.port, 1)
+        pod["metadata"]["name"] += "-neg"
+        rc, out = run_test_pod(kube, pod)
+    finally:
+        not_ssh.close()
+    assert rc == 1, out
+    assert f"FAIL: no SSH host key from 127.0.0.1:{not_ssh.port}" in out, out
+
+
+@pytest.mark.parametrize("podman_mode", [True, False], ids=["podman-mode", "default"])
+def test_podman_mode_profile_allows_what_podman_build_needs(helm4, client_key, kube, tmp_path,
+                                                            podman_mode):
+    """podman build's RUN steps chroot inside a user namespace: allowed by
+    the chart's Localhost profile, refused under the runtime's default one."""
+    port = free_port()
+    release, objects = render(helm4, client_key, port, {"persistence": {"enabled": False},
+                                                        "podman": {"enabled": podman_mode}})
+    pub, _, _ = host_key_line(objects)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {pub}\n")
+    kube.play(for_podman(objects, seccomp_annotation=True))
+    wait_login(kube, client_key, port, known, release)
+    r = ssh(client_key, port, known,
+            "unshare --user --map-root-user /usr/sbin/chroot / true && echo chroot-ok; "
+            "podman info --format '{{.Host.Security.Rootless}}'", timeout=60)
+    if podman_mode:
+        assert r.returncode == 0 and r.stdout.splitlines() == ["chroot-ok", "true"], \
+            r.stdout + r.stderr
+    else:
+        assert "chroot-ok" not in r.stdout, r.stdout
+        assert "Operation not permitted" in r.stderr, r.stderr

@@ -1,0 +1,375 @@
+"""The chart lints and renders with helm v4 and v3 for a matrix of values;
+every rendered object passes the Kubernetes schema (kubernetes-models) and
+the "restricted" checker; labels, probes, mounts, checksums, NOTES and the
+packaged chart are what the README says."""
+import base64
+import hashlib
+import os
+import re
+import tarfile
+
+import pytest
+import yaml
+
+import restricted
+from conftest import CHART, REPO, container, find, pod_spec, validate_k8s
+
+# name -> values (the authorized keys are added by keys())
+MATRIX = {
+    "defaults": {},
+    "no-persistence": {"persistence": {"enabled": False}},
+    "existing-claim": {"persistence": {"existingClaim": "my-home"}},
+    "storage-class": {"persistence": {"storageClass": "fast", "size": "50Gi",
+                                      "accessModes": ["ReadWriteOncePod"]}},
+    "podman": {"podman": {"enabled": True}},
+    "podman-no-userns": {"podman": {"enabled": True, "hostUsers": None}},
+    "agent-sidecar": {"agent": {"sidecar": {"enabled": True, "keysSecret": "deploy-keys"}}},
+    "existing-secrets": {"ssh": {"publicKeys": {"existingSecret": "team-keys",
+                                                "existingSecretKey": "keys"},
+                                 "hostKey": {"existingSecret": "ws-host-key"}}},
+    "custom-user": {"user": {"name": "alice", "uid": 4242, "gid": 4242}},
+    "openshift-uid": {"user": {"uid": 1000680000, "gid": 0}},
+    "env-and-policy": {
+        "env": {"values": {"GIT_AUTHOR_NAME": "Alice", "DEBUG": 1},
+                "secrets": [{"name": "tokens", "items": [{"key": "gh", "path": "alice/GH_TOKEN"}]}],
+                "configMaps": [{"name": "settings", "optional": True}], "onFailure": "closed"},
+        "agent": {"forwarding": False},
+        "ssh": {"cryptoProfile": "pq-only", "port": 2022,
+                "forwarding": {"local": False, "remote": False},
+                "limits": {"maxUnauth": 32, "maxUnauthPerAddress": 4, "authTimeout": 20,
+                           "keepalive": 0, "idleTimeout": 3600},
+                "extraArgs": ["-W", "1048576"]},
+        "hooks": {"logCommands": False, "extraConfig": "activity_dir = /run/activity"},
+        "networkPolicy": {"enabled": True, "egress": [],
+                          "ingressFrom": [{"podSelector": {"matchLabels": {"role": "bastion"}}}]},
+        "service": {"type": "LoadBalancer", "port": 2200, "annotations": {"a": "b"},
+                    "loadBalancerSourceRanges": ["10.0.0.0/8"]},
+    },
+    "everything": {
+        "persistence": {"enabled": True}, "podman": {"enabled": True},
+        "agent": {"sidecar": {"enabled": True, "keysSecret": "deploy-keys", "uid": 2000,
+                              "gid": 2000}},
+        "user": {"name": "bob", "uid": 3000, "gid": 3000},
+        "image": {"repository": "registry.example/ws", "digest": "sha256:" + "a" * 64},
+        "imagePullSecrets": [{"name": "pull"}],
+        "service": {"type": "NodePort", "nodePort": 30022},
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ws",
+                         "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "zone", "operator": "In", "values": ["a"]}]}]}}},
+        "extraEnv": [{"name": "TZ", "value": "UTC"}],
+        "extraVolumes": [{"name": "ca", "configMap": {"name": "ca-bundle"}}],
+        "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ssl/extra", "readOnly": True}],
+        "podAnnotations": {"example.com/owner": "team-a"}, "podLabels": {"team": "a"},
+        "priorityClassName": "high", "serviceAccountName": "ws",
+        "networkPolicy": {"enabled": True},
+    },
+    # a hostPort is outside "baseline": checked apart
+    "host-port": {"hostPort": {"enabled": True, "port": 2222, "hostIP": "127.0.0.1"}},
+}
+
+
+@pytest.fixture(scope="module")
+def keys(client_key):
+    return {"ssh": {"publicKeys": {"authorizedKeys": client_key[1]}}}
+
+
+def merge(a, b):
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def render(helm, keys, values=None, **kw):
+    return helm.template(merge(keys, values or {}), **kw)
+
+
+@pytest.mark.parametrize("case", MATRIX)
+def test_lint_render_schema_restricted(helm, keys, case):
+    values = merge(keys, MATRIX[case])
+    r = helm.lint(values)
+    assert "0 chart(s) failed" in r.stdout, r.stdout
+    objects = helm.template(values)
+    ok, out = validate_k8s(objects)
+    assert ok, out
+    assert out.count("\nok ") + out.startswith("ok ") == len(objects), out
+    found = restricted.problems(objects)
+    if case == "host-port":
+        assert found == ["Deployment/ws-ssh-workspace: container workspace: hostPort 2222 "
+                         "(not allowed by baseline)"]
+    else:
+        assert found == [], found
+
+
+def test_schema_check_rejects_an_invalid_object(helm4, keys):
+    """validate.js must be able to fail: a port as a string, a bad quantity."""
+    objects = render(helm4, keys)
+    container(objects)["ports"][0]["containerPort"] = "ssh"
+    pod_spec(objects)["volumes"][2]["emptyDir"]["sizeLimit"] = "lots"
+    ok, out = validate_k8s(objects)
+    assert not ok
+    assert "containerPort must be integer" in out and 'must match format "quantity"' in out, out
+
+
+def test_default_objects_and_labels(helm, keys):
+    objects = render(helm, keys)
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in objects) == [
+        ("ConfigMap", "ws-ssh-workspace-hooks"),
+        ("Deployment", "ws-ssh-workspace"),
+        ("PersistentVolumeClaim", "ws-ssh-workspace-home"),
+        ("Pod", "ws-ssh-workspace-test-ssh"),
+        ("Secret", "ws-ssh-workspace-authorized-keys"),
+        ("Secret", "ws-ssh-workspace-host-key"),
+        ("Service", "ws-ssh-workspace"),
+    ]
+    with open(os.path.join(CHART, "Chart.yaml")) as f:
+        chart = yaml.safe_load(f)
+    for o in objects:
+        labels = o["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "ssh-workspace"
+        assert labels["app.kubernetes.io/instance"] == "ws"
+        assert labels["app.kubernetes.io/version"] == chart["appVersion"]
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["helm.sh/chart"] == f"ssh-workspace-{chart['version']}"
+    deploy = find(objects, "Deployment")
+    pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
+    selector = deploy["spec"]["selector"]["matchLabels"]
+    assert selector == {"app.kubernetes.io/name": "ssh-workspace",
+                        "app.kubernetes.io/instance": "ws"}
+    assert selector.items() <= pod_labels.items()
+    svc = find(objects, "Service")
+    assert svc["spec"]["selector"] == selector
+    assert svc["spec"]["ports"] == [{"name": "ssh", "port": 22, "targetPort": "ssh",
+                                     "protocol": "TCP"}]
+    assert container(objects)["ports"] == [{"name": "ssh", "containerPort": 2222,
+                                            "protocol": "TCP"}]
+    assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"] == {"type": "Recreate"}
+    assert container(objects)["image"] == f"localhost/ssh-workspace:{chart['appVersion']}"
+
+
+def test_probes_speak_ssh(helm4, keys):
+    c = container(render(helm4, keys))
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["exec"]["command"] == ["/usr/lib/ssh-workspace/healthcheck"], probe
+    env = {e["name"]: e["value"] for e in c["env"]}
+    # the health check reaches the server through WS_LISTEN, as the entrypoint does
+    assert env["WS_LISTEN"] == "2222"
+
+
+def test_mounts_keys_and_host_key_not_in_home(helm, keys):
+    """Keys and the host key come from Secrets mounted outside the home; the
+    home volume is the only thing on the PVC."""
+    for values, user in (({}, "developer"), ({"user": {"name": "alice"}}, "alice")):
+        objects = render(helm, keys, values)
+        spec = pod_spec(objects)
+        mounts = {m["name"]: m for m in container(objects)["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        home = f"/home/{user}"
+        assert mounts["home"] == {"name": "home", "mountPath": home}
+        assert volumes["home"]["persistentVolumeClaim"] == {"claimName": "ws-ssh-workspace-home"}
+        assert mounts["host-key"]["mountPath"] == "/etc/ssh-workspace/host-key"
+        assert volumes["host-key"]["secret"] == {
+            "secretName": "ws-ssh-workspace-host-key", "defaultMode": 0o440,
+            "items": [{"key": "hostkey", "path": "hostkey"}]}
+        assert volumes["authorized-keys"]["secret"]["defaultMode"] == 0o444
+        for m in mounts.values():
+            if m["name"] != "home":
+                assert not m["mountPath"].startswith(home), m
+        # only the home is a PVC; the claim asks for what persistence.* says
+        claims = [v for v in spec["volumes"] if "persistentVolumeClaim" in v]
+        assert [v["name"] for v in claims] == ["home"]
+        pvc = find(objects, "PersistentVolumeClaim")
+        assert pvc["spec"] == {"accessModes": ["ReadWriteOnce"],
+                               "resources": {"requests": {"storage": "10Gi"}}}
+        env = {e["name"]: e["value"] for e in container(objects)["env"]}
+        assert env["WS_USER"] == user
+
+
+def test_user_and_security_context(helm, keys):
+    objects = render(helm, keys, {"user": {"name": "alice", "uid": 4242, "gid": 4343}})
+    psc = pod_spec(objects)["securityContext"]
+    assert psc == {"runAsNonRoot": True, "runAsUser": 4242, "runAsGroup": 4343, "fsGroup": 4343,
+                   "fsGroupChangePolicy": "OnRootMismatch",
+                   "seccompProfile": {"type": "RuntimeDefault"}}
+    assert container(objects)["securityContext"] == {
+        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
+    spec = pod_spec(objects)
+    assert spec["automountServiceAccountToken"] is False
+    assert "hostUsers" not in spec and "initContainers" not in spec
+
+
+def test_podman_mode_relaxes_only_seccomp_and_adds_a_user_namespace(helm, keys):
+    plain = render(helm, keys)
+    podman = render(helm, keys, {"podman": {"enabled": True}})
+    a, b = pod_spec(plain), pod_spec(podman)
+    assert b["securityContext"]["seccompProfile"] == {
+        "type": "Localhost", "localhostProfile": "ssh-workspace/seccomp-podman.json"}
+    assert b.pop("hostUsers") is False
+    b["securityContext"]["seccompProfile"] = a["securityContext"]["seccompProfile"]
+    assert a == b, "podman mode changes more than the seccomp profile and hostUsers"
+    no_userns = pod_spec(render(helm, keys, {"podman": {"enabled": True, "hostUsers": None}}))
+    assert "hostUsers" not in no_userns
+
+
+def test_seccomp_profile_shipped_with_the_chart_is_the_images():
+    with open(os.path.join(CHART, "files", "seccomp-podman.json"), "rb") as a, \
+            open(os.path.join(REPO, "container-image", "seccomp-podman.json"), "rb") as b:
+        assert a.read() == b.read(), "helm/ssh-workspace/files/seccomp-podman.json is stale: " \
+                                     "copy container-image/seccomp-podman.json"
+
+
+def test_server_args_and_hook_config(helm, keys):
+    objects = render(helm, keys, MATRIX["env-and-policy"])
+    c = container(objects)
+    assert c["args"] == ["--crypto-profile=pq-only", "--max-unauth=32",
+                         "--max-unauth-per-address=4", "--auth-timeout=20", "-K", "0",
+                         "-I", "3600", "-j", "-k", "-W", "1048576"]
+    assert c["ports"][0]["containerPort"] == 2022
+    conf = find(objects, "ConfigMap")["data"]["hooks.conf"]
+    lines = [x for x in conf.splitlines() if x and not x.startswith("#")]
+    assert lines == ["event_log = stderr", "log_commands = no",
+                     'client_env_allow = "LANG LC_* TERM COLORTERM TZ"',
+                     "env_on_failure = closed", "env_dir = /etc/ssh-workspace/env",
+                     "agent_forwarding = no", "activity_dir = /run/activity"]
+    env_vol = next(v for v in pod_spec(objects)["volumes"] if v["name"] == "env")
+    assert env_vol["projected"]["sources"] == [
+        {"secret": {"name": "ws-ssh-workspace-env"}},
+        {"secret": {"name": "tokens", "items": [{"key": "gh", "path": "alice/GH_TOKEN"}]}},
+        {"configMap": {"name": "settings", "optional": True}}]
+    secret = find(objects, "Secret", "-env")
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == \
+        {"GIT_AUTHOR_NAME": "Alice", "DEBUG": "1"}
+    svc = find(objects, "Service")
+    assert svc["spec"]["type"] == "LoadBalancer"
+    assert svc["spec"]["loadBalancerSourceRanges"] == ["10.0.0.0/8"]
+    policy = find(objects, "NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["spec"]["egress"] == []
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": "ssh", "protocol": "TCP"}],
+                                          "from": [{"podSelector": {"matchLabels":
+                                                                    {"role": "bastion"}}}]}]
+    default = render(helm, keys)
+    assert container(default)["args"] == ["--crypto-profile=modern", "--max-unauth=256",
+                                          "--auth-timeout=60", "-K", "30"]
+    assert "env_dir" not in find(default, "ConfigMap")["data"]["hooks.conf"]
+
+
+def test_agent_sidecar_gets_the_keys_and_the_workspace_does_not(helm, keys):
+    objects = render(helm, keys, MATRIX["agent-sidecar"])
+    spec = pod_spec(objects)
+    ws, agent = container(objects), container(objects, "workspace-agent")
+    assert "deploy-keys" not in [m["name"] for m in ws["volumeMounts"]]
+    assert "deploy-keys" in [m["name"] for m in agent["volumeMounts"]]
+    assert agent["securityContext"]["runAsUser"] == 1001
+    env = {e["name"]: e["value"] for e in agent["env"]}
+    assert env["ALLOW_UID"] == "1000" and env["LISTEN"] == "/run/workspace-agent/agent.sock"
+    shared = [m for m in ws["volumeMounts"] if m["name"] == "workspace-agent"]
+    assert shared == [{"name": "workspace-agent", "mountPath": "/run/workspace-agent"}]
+    keys_vol = next(v for v in spec["volumes"] if v["name"] == "deploy-keys")
+    assert keys_vol["secret"] == {"secretName": "deploy-keys", "defaultMode": 0o440}
+    assert "agent_workspace_socket = /run/workspace-agent/agent.sock" in \
+        find(objects, "ConfigMap")["data"]["hooks.conf"]
+
+
+def annotations(objects):
+    return find(objects, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_checksums_are_of_contents(helm, keys):
+    objects = render(helm, keys)
+    ann = annotations(objects)
+    conf = find(objects, "ConfigMap")["data"]["hooks.conf"]
+    assert ann["checksum/hooks-config"] == hashlib.sha256(conf.encode()).hexdigest()
+    host_key = find(objects, "Secret", "-host-key")["data"]["hostkey"]
+    assert ann["checksum/host-key"] == hashlib.sha256(host_key.encode()).hexdigest()
+    # another release name (so other object names): the config checksum stays
+    renamed = render(helm, keys, {"fullnameOverride": "other"}, release="other")
+    assert annotations(renamed)["checksum/hooks-config"] == ann["checksum/hooks-config"]
+    # a change of contents moves it
+    changed = render(helm, keys, {"agent": {"forwarding": False}})
+    assert annotations(changed)["checksum/hooks-config"] != ann["checksum/hooks-config"]
+    # existing Secrets' names do not enter the checksum (no cluster: no contents)
+    a = annotations(render(helm, keys, {"ssh": {"hostKey": {"existingSecret": "a"}}}))
+    b = annotations(render(helm, keys, {"ssh": {"hostKey": {"existingSecret": "b"}}}))
+    assert a["checksum/host-key"] == b["checksum/host-key"]
+
+
+def test_generated_host_key(helm, keys):
+    """An ed25519 PKCS#8 key (the image converts it); without a cluster every
+    render makes a new one, and the checksum follows the key."""
+    first = render(helm, keys)
+    second = render(helm, keys)
+    pem = base64.b64decode(find(first, "Secret", "-host-key")["data"]["hostkey"]).decode()
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----\n")
+    # the PKCS#8 prefix of an ed25519 key (OID 1.3.101.112)
+    der = base64.b64decode("".join(pem.strip().splitlines()[1:-1]))
+    assert der[:16] == bytes.fromhex("302e020100300506032b657004220420") and len(der) == 48
+    assert annotations(first)["checksum/host-key"] != annotations(second)["checksum/host-key"]
+    existing = render(helm, keys, {"ssh": {"hostKey": {"existingSecret": "mine",
+                                                       "existingSecretKey": "key"}}})
+    assert [o for o in existing if o["metadata"]["name"].endswith("-host-key")] == []
+    vol = next(v for v in pod_spec(existing)["volumes"] if v["name"] == "host-key")
+    assert vol["secret"]["secretName"] == "mine"
+    assert vol["secret"]["items"] == [{"key": "key", "path": "hostkey"}]
+
+
+def test_host_key_lookup_is_used(helm, keys):
+    """The kept-across-upgrades path cannot run without a cluster; check that
+    the template reads the release's own Secret back with lookup before it
+    generates a key."""
+    with open(os.path.join(CHART, "templates", "_helpers.tpl")) as f:
+        helpers = f.read()
+    block = helpers[helpers.index('define "ssh-workspace.hostKeyData"'):]
+    block = block[:block.index("{{- end }}\n{{- index")]
+    assert block.index('lookup "v1" "Secret" .Release.Namespace') < block.index("genPrivateKey")
+
+
+def test_helm_test_pod(helm, keys):
+    objects = render(helm, keys, {"service": {"port": 2200}}, namespace="team-a")
+    pod = find(objects, "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    c = pod["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env == {"WS_TEST_HOST": "ws-ssh-workspace.team-a.svc", "WS_TEST_PORT": "2200",
+                   "WS_TEST_USER": "developer", "WS_TEST_TRIES": "10"}
+    script = c["command"][-1]
+    assert "ssh-keyscan" in script and "Permission denied (publickey)" in script
+    skipped = render(helm, keys, extra=["--skip-tests"])
+    assert [o for o in skipped if o["kind"] == "Pod"] == []
+
+
+def test_notes_print_the_port_forward_and_ssh_lines(helm4, keys):
+    """helm v4 renders NOTES in a client-only dry run (v3 wants a cluster)."""
+    args = helm4.template_args(merge(keys, {"user": {"name": "alice"}, "service": {"port": 2200}}),
+                               release="dev", namespace="team-a")
+    args[0] = "install"
+    r = helm4.run(*args, "--dry-run=client")
+    notes = r.stdout[r.stdout.index("NOTES:"):]
+    assert "  kubectl --namespace team-a port-forward service/dev-ssh-workspace 2222:2200\n" \
+           "  ssh -p 2222 alice@127.0.0.1\n" in notes, notes
+    assert "  helm test dev --namespace team-a\n" in notes
+    assert "logs deployment/dev-ssh-workspace -c workspace | grep 'host key'" in notes
+
+
+def test_package_is_an_oci_ready_chart(helm, keys, tmp_path):
+    r = helm.run("package", CHART, "--destination", str(tmp_path))
+    with open(os.path.join(CHART, "Chart.yaml")) as f:
+        chart = yaml.safe_load(f)
+    tgz = tmp_path / f"ssh-workspace-{chart['version']}.tgz"
+    assert tgz.exists(), r.stdout
+    # OCI registries take SemVer 2 versions; the name is the repository's
+    assert re.fullmatch(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", chart["version"])
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", chart["name"])
+    with tarfile.open(tgz) as t:
+        names = set(t.getnames())
+    for name in ("Chart.yaml", "values.yaml", "values.schema.json", "README.md",
+                 "files/seccomp-podman.json", "templates/deployment.yaml",
+                 "templates/NOTES.txt", "templates/tests/test-ssh.yaml"):
+        assert f"ssh-workspace/{name}" in names, name
+    # the packaged chart renders like the directory
+    objects = helm.template(keys, chart=str(tgz))
+    assert restricted.problems(objects) == []
