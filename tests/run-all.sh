@@ -2,7 +2,7 @@
 # Every test of `make check`: the C unit tests (ASan/UBSan build), the
 # integration tests (pytest, real OpenSSH client against the built server),
 # then the container image: built offline and tested with podman
-# (tests/image; WS_IMAGE_TESTS=0 leaves it out).
+# (tests/image; WS_IMAGE_TESTS=0 leaves it out), then the Helm chart.
 # Ends with one line the CI reads: "N passed, N failed[, N skipped]".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,6 +68,10 @@ if [ "${WS_IMAGE_TESTS:-1}" != 0 ]; then
 		broken="$broken image-build"
 	fi
 fi
+
+# The Helm chart (tests/helm): lint, render, schemas, "restricted", package;
+# with the image (WS_IMAGE_TESTS != 0), also `podman kube play` end to end.
+pytest_suite helm "$top/tests/helm"
 
 if [ -n "$broken" ]; then
 	echo "test runner problems:$broken"

@@ -3,6 +3,7 @@ every rendered object passes the Kubernetes schema (kubernetes-models) and
 the "restricted" checker; labels, probes, mounts, checksums, NOTES and the
 packaged chart are what the README says."""
 import base64
+import json
 import hashlib
 import os
 import re
@@ -11,8 +12,9 @@ import tarfile
 import pytest
 import yaml
 
+import oci_registry
 import restricted
-from conftest import CHART, REPO, container, find, pod_spec, validate_k8s
+from conftest import CHART, HELMS, REPO, Helm, container, find, pod_spec, validate_k8s
 
 # name -> values (the authorized keys are added by keys())
 MATRIX = {
@@ -373,3 +375,57 @@ def test_package_is_an_oci_ready_chart(helm, keys, tmp_path):
     # the packaged chart renders like the directory
     objects = helm.template(keys, chart=str(tgz))
     assert restricted.problems(objects) == []
+
+
+def without_host_key(objects):
+    for o in objects:
+        if o["kind"] == "Secret" and o["metadata"]["name"].endswith("-host-key"):
+            o["data"]["hostkey"] = "generated"
+        if o["kind"] == "Deployment":
+            o["spec"]["template"]["metadata"]["annotations"]["checksum/host-key"] = "generated"
+    return objects
+
+
+@pytest.mark.skipif(len(HELMS) < 2, reason="needs helm v4 and v3")
+@pytest.mark.parametrize("case", MATRIX)
+def test_helm_v4_and_v3_render_the_same(tmp_root, keys, case):
+    """Numbers reach templates as float64 (v4) or json.Number (v3.18): the
+    templates must not depend on which."""
+    renders = []
+    for major in ("v4", "v3"):
+        version, path = HELMS[major]
+        os.makedirs(os.path.join(tmp_root, version), exist_ok=True)
+        h = Helm(version, path, os.path.join(tmp_root, version))
+        renders.append(without_host_key(h.template(merge(keys, MATRIX[case]))))
+    assert renders[0] == renders[1]
+
+
+def test_node_port(helm4, keys):
+    svc = find(render(helm4, keys, {"service": {"type": "NodePort", "nodePort": 30022}}), "Service")
+    assert svc["spec"]["ports"][0]["nodePort"] == 30022
+    svc = find(render(helm4, keys, {"service": {"type": "ClusterIP", "nodePort": 30022}}), "Service")
+    assert "nodePort" not in svc["spec"]["ports"][0]
+
+
+def test_package_push_and_pull_through_an_oci_registry(helm, keys, tmp_path):
+    """helm push to a registry (a minimal one on 127.0.0.1, plain HTTP) and
+    helm pull back: the same chart, with Helm's OCI media types."""
+    helm.run("package", CHART, "--destination", str(tmp_path))
+    with open(os.path.join(CHART, "Chart.yaml")) as f:
+        version = yaml.safe_load(f)["version"]
+    tgz = tmp_path / f"ssh-workspace-{version}.tgz"
+    registry = oci_registry.Registry()
+    try:
+        url = f"oci://127.0.0.1:{registry.port}/charts"
+        r = helm.run("push", str(tgz), url, "--plain-http")
+        manifest = json.loads(registry.manifests[("charts/ssh-workspace", version)][1])
+        assert manifest["config"]["mediaType"] == "application/vnd.cncf.helm.config.v1+json"
+        assert [layer["mediaType"] for layer in manifest["layers"]] == \
+            ["application/vnd.cncf.helm.chart.content.v1.tar+gzip"]
+        out = tmp_path / "pulled"
+        out.mkdir()
+        helm.run("pull", f"{url}/ssh-workspace", "--version", version, "--plain-http",
+                 "--destination", str(out))
+    finally:
+        registry.close()
+    assert (out / tgz.name).read_bytes() == tgz.read_bytes(), r.stdout + r.stderr

@@ -1,0 +1,125 @@
+"""Values the chart must refuse, each with a message that names the value:
+missing or unusable authorized keys (template-time checks), wrong types,
+out-of-range numbers and unknown keys (values.schema.json; helm v4 and v3.18
+word schema errors differently), and inconsistent sidecar settings."""
+import pytest
+
+SCHEMA_HEADER = "values don't meet the specifications of the schema(s)"
+MISSING_KEYS = ("ssh.publicKeys.authorizedKeys is required: set it to your public key(s), e.g. "
+                "--set-file ssh.publicKeys.authorizedKeys=$HOME/.ssh/id_ed25519.pub")
+NO_KEY_LINE = "ssh.publicKeys.authorizedKeys has no public key line"
+
+
+def failure(helm, values):
+    r = helm.template(values, check=False)
+    assert not isinstance(r, list), f"helm {helm.version} accepted {values}"
+    assert r.returncode != 0
+    return r.stdout + r.stderr
+
+
+def test_missing_authorized_keys(helm):
+    out = failure(helm, {})
+    assert MISSING_KEYS in out, out
+
+
+def test_lint_of_the_defaults_passes_and_names_the_missing_keys(helm):
+    """helm lint renders in lint mode, where `fail` is reported, not fatal
+    (so chart CI can lint the defaults)."""
+    r = helm.lint({})
+    assert "0 chart(s) failed" in r.stdout
+    assert MISSING_KEYS in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t\n"], ids=["empty", "blank"])
+def test_empty_authorized_keys(helm, text):
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": text}}})
+    assert MISSING_KEYS in out, out
+
+
+@pytest.mark.parametrize("text", [
+    "# only a comment\n",
+    "~/.ssh/id_ed25519.pub",
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n"
+    "-----END OPENSSH PRIVATE KEY-----\n",
+    "ssh-ed25519 not-base64 me@host\n",
+], ids=["comment", "file-name", "private-key", "bad-base64"])
+def test_authorized_keys_without_a_key_line(helm, text):
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": text}}})
+    assert NO_KEY_LINE in out, out
+
+
+def test_helm_install_refuses_missing_keys_too(helm4):
+    r = helm4.run("install", "ws", helm4.template_args({})[2], "--dry-run=client", check=False)
+    assert r.returncode != 0 and MISSING_KEYS in r.stderr, r.stderr
+
+
+# (values, helm v4 message, helm v3.18 message)
+SCHEMA_CASES = {
+    "uid-string": ({"user": {"uid": "abc"}},
+                   "at '/user/uid': got string, want integer",
+                   "user.uid: Invalid type. Expected: integer, given: string"),
+    "uid-zero": ({"user": {"uid": 0}},
+                 "at '/user/uid': minimum: got 0, want 1",
+                 "user.uid: Must be greater than or equal to 1"),
+    "user-name": ({"user": {"name": "Alice"}},
+                  "at '/user/name': 'Alice' does not match pattern",
+                  "user.name: Does not match pattern"),
+    "port-string": ({"ssh": {"port": "2222"}},
+                    "at '/ssh/port': got string, want integer",
+                    "ssh.port: Invalid type. Expected: integer, given: string"),
+    "privileged-port": ({"ssh": {"port": 22}},
+                        "at '/ssh/port': minimum: got 22, want 1,024",
+                        "ssh.port: Must be greater than or equal to 1024"),
+    "persistence-string": ({"persistence": {"enabled": "yes"}},
+                           "at '/persistence/enabled': got string, want boolean",
+                           "persistence.enabled: Invalid type. Expected: boolean, given: string"),
+    "env-values-list": ({"env": {"values": ["A=b"]}},
+                        "at '/env/values': got array, want object",
+                        "env.values: Invalid type. Expected: object, given: array"),
+    "env-name": ({"env": {"values": {"BAD-NAME": "x"}}},
+                 "invalid propertyName 'BAD-NAME'",
+                 'env.values: Property name of "BAD-NAME" does not match'),
+    "crypto-profile": ({"ssh": {"cryptoProfile": "fast"}},
+                       "at '/ssh/cryptoProfile': value must be one of 'modern', 'pq-only', 'compat'",
+                       "ssh.cryptoProfile: ssh.cryptoProfile must be one of the following: "
+                       '"modern", "pq-only", "compat"'),
+    "service-type": ({"service": {"type": "Ingress"}},
+                     "at '/service/type': value must be one of 'ClusterIP', 'NodePort', "
+                     "'LoadBalancer'",
+                     "service.type: service.type must be one of the following"),
+    "unknown-top-level": ({"persistance": {"enabled": True}},
+                          "at '': additional properties 'persistance' not allowed",
+                          "(root): Additional property persistance is not allowed"),
+    "unknown-nested": ({"ssh": {"hostkey": {"existingSecret": "x"}}},
+                       "at '/ssh': additional properties 'hostkey' not allowed",
+                       "ssh: Additional property hostkey is not allowed"),
+    "unknown-deep": ({"agent": {"sidecar": {"enable": True}}},
+                     "at '/agent/sidecar': additional properties 'enable' not allowed",
+                     "agent.sidecar: Additional property enable is not allowed"),
+}
+
+
+@pytest.mark.parametrize("case", SCHEMA_CASES)
+def test_schema_rejects(helm, client_key, case):
+    values, v4_message, v3_message = SCHEMA_CASES[case]
+    values = dict(values)
+    values.setdefault("ssh", {})
+    values["ssh"] = {**values["ssh"], "publicKeys": {"authorizedKeys": client_key[1]}}
+    out = failure(helm, values)
+    assert SCHEMA_HEADER in out, out
+    assert (v4_message if helm.version.startswith("v4") else v3_message) in out, out
+
+
+def test_schema_lists_every_problem_at_once(helm, client_key):
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": client_key[1]}},
+                         "user": {"uid": "abc"}, "persistance": {}})
+    assert "persistance" in out and "uid" in out, out
+
+
+def test_sidecar_needs_a_keys_secret_and_another_uid(helm, client_key):
+    keys = {"authorizedKeys": client_key[1]}
+    out = failure(helm, {"ssh": {"publicKeys": keys}, "agent": {"sidecar": {"enabled": True}}})
+    assert "agent.sidecar.keysSecret is required when agent.sidecar.enabled is true" in out, out
+    out = failure(helm, {"ssh": {"publicKeys": keys}, "user": {"uid": 1001},
+                         "agent": {"sidecar": {"enabled": True, "keysSecret": "k"}}})
+    assert "agent.sidecar.uid must differ from user.uid" in out, out
