@@ -3,13 +3,15 @@ image the test run built: WS_IMAGE): an ssh login through the hostPort on
 127.0.0.1 runs a command; a file in the home and the host key survive
 `podman kube down` + `podman kube play`; the helm test pod passes against
 the server and fails against something that is not SSH; podman mode's
-seccomp profile allows what `podman build` needs.
+seccomp profile allows what `podman build` needs; the agent sidecar's deploy
+key signs for sessions.
 
 podman kube play 4.3.1 differs from a cluster in ways these tests work
 around openly, on a copy of the rendered objects (tests/helm/test_render.py
 checks the real layout):
-- Secrets: a Secret volume without `optional` panics, and Secret volume
-  files keep the base64 text (stringData is dropped too).  For podman only,
+- Secrets: podman 4.3.1 panics on a Secret volume without `optional`; with
+  `optional: true` the files are missing (or keep the base64 text), and
+  stringData is dropped.  For podman only,
   every Secret becomes a ConfigMap holding the decoded data, and every
   secret volume a configMap volume with the same items.
 - podman makes a named volume for each ConfigMap and keeps it after `kube
@@ -28,6 +30,10 @@ checks the real layout):
   podman mode's `hostUsers: false` makes podman ask for an automatic user
   namespace, which needs /etc/subuid ranges for the user "containers" that
   this machine does not have: the copy leaves it out.
+- podman ignores fsGroup and gives an emptyDir (a named volume) to the uid
+  of a container that mounts it, mode 0755, where the kubelet makes a 0777
+  directory: an emptyDir that several containers share (the agent socket's)
+  becomes a 0777 hostPath directory in the test's temporary directory.
 - podman adds its own passwd entry for the pod's uid (kube play has no
   --passwd=false), named by the number: `id -un` shows the uid here, where
   Kubernetes shows the workspace user; $USER is the login name either way.
@@ -37,8 +43,10 @@ import copy
 import hashlib
 import importlib.util
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -83,6 +91,18 @@ def image_ready():
         f"no image {IMAGE}: tests/run-all.sh builds it (or make image)"
 
 
+SCRATCH = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scratch():
+    """Host directories that stand in for shared emptyDirs."""
+    global SCRATCH
+    SCRATCH = tempfile.mkdtemp(prefix="ws-helm-e2e-")
+    yield SCRATCH
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
 def for_podman(objects, keep_claims=True, seccomp_annotation=False):
     """A copy of the rendered objects that podman kube play 4.3 runs (see
     the module docstring for each change)."""
@@ -102,6 +122,14 @@ def for_podman(objects, keep_claims=True, seccomp_annotation=False):
                     vol["configMap"] = {"name": s["secretName"],
                                         **{k: s[k] for k in ("items", "defaultMode") if k in s}}
             tmpl["spec"].pop("hostUsers", None)
+            mounts = [m["name"] for c in tmpl["spec"]["containers"]
+                      for m in c.get("volumeMounts", [])]
+            for vol in tmpl["spec"].get("volumes", []):
+                if "emptyDir" in vol and mounts.count(vol["name"]) > 1:
+                    path = tempfile.mkdtemp(prefix=f"emptydir-{vol['name']}-", dir=SCRATCH)
+                    os.chmod(path, 0o777)
+                    del vol["emptyDir"]
+                    vol["hostPath"] = {"path": path, "type": "Directory"}
             profile = tmpl["spec"].get("securityContext", {}).get("seccompProfile", {})
             if seccomp_annotation and profile.get("type") == "Localhost":
                 tmpl["metadata"].setdefault("annotations", {})[
@@ -361,3 +389,44 @@ def test_podman_mode_profile_allows_what_podman_build_needs(helm4, client_key, k
     else:
         assert "chroot-ok" not in r.stdout, r.stdout
         assert "Operation not permitted" in r.stderr, r.stderr
+
+
+def test_agent_sidecar_signs_for_the_workspace(helm4, client_key, kube, tmp_path):
+    """The deploy key reaches sessions as SSH_AUTH_SOCK through the sidecar;
+    the workspace container has no mount of the key files."""
+    port = free_port()
+    release, objects = render(helm4, client_key, port, {
+        "persistence": {"enabled": False},
+        "agent": {"sidecar": {"enabled": True, "keysSecret": "deploy-keys"}}})
+    deploy_key = tmp_path / "deploy"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "deploy",
+                    "-f", str(deploy_key)], check=True)
+    fp = subprocess.run(["ssh-keygen", "-l", "-f", str(deploy_key)], check=True,
+                        capture_output=True, text=True).stdout.split()[1]
+    secret = {"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": "deploy-keys"}, "type": "Opaque",
+              "data": {"deploy": base64.b64encode(deploy_key.read_bytes()).decode()}}
+    pub, _, _ = host_key_line(objects)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {pub}\n")
+    kube.play(for_podman([secret] + objects))
+    wait_login(kube, client_key, port, known, release)
+    agent = kube.container(release, "workspace-agent")
+
+    def listed():
+        r = ssh(client_key, port, known, "echo $SSH_AUTH_SOCK; ssh-add -l")
+        return r if r.returncode == 0 else None
+    r = wait_for(listed, 30)
+    assert r, f"no agent in the session:\n{logs(agent)}"
+    lines = r.stdout.splitlines()
+    assert lines[0] == "/tmp/ssh-workspace-agent-developer/agent.sock"
+    assert fp in lines[1] and "deploy" in lines[1], r.stdout
+    # sign works, adding or removing keys does not; the key files are not there
+    r = ssh(client_key, port, known,
+            "echo data > /tmp/d && ssh-keygen -Y sign -n test -f <(ssh-add -L) /tmp/d "
+            ">/dev/null 2>&1 && echo signed; ssh-add -D 2>&1; "
+            "ls /etc/ssh-workspace/deploy-keys 2>&1")
+    out = r.stdout + r.stderr
+    assert "signed" in out, out
+    assert "All identities removed" not in out, out
+    assert "No such file or directory" in out, out
