@@ -284,6 +284,7 @@ def annotations(objects):
 def test_checksums_are_of_contents(helm, keys):
     objects = render(helm, keys)
     ann = annotations(objects)
+    assert ann["kubectl.kubernetes.io/default-container"] == "workspace"
     conf = find(objects, "ConfigMap")["data"]["hooks.conf"]
     assert ann["checksum/hooks-config"] == hashlib.sha256(conf.encode()).hexdigest()
     host_key = find(objects, "Secret", "-host-key")["data"]["hostkey"]
@@ -340,6 +341,9 @@ def test_helm_test_pod(helm, keys):
                    "WS_TEST_USER": "developer", "WS_TEST_TRIES": "10"}
     script = c["command"][-1]
     assert "ssh-keyscan" in script and "Permission denied (publickey)" in script
+    placed = find(render(helm, keys, MATRIX["everything"]), "Pod")["spec"]
+    assert placed["nodeSelector"] == MATRIX["everything"]["nodeSelector"]
+    assert placed["tolerations"] == MATRIX["everything"]["tolerations"]
     skipped = render(helm, keys, extra=["--skip-tests"])
     assert [o for o in skipped if o["kind"] == "Pod"] == []
 

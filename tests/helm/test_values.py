@@ -87,6 +87,9 @@ SCHEMA_CASES = {
                      "at '/service/type': value must be one of 'ClusterIP', 'NodePort', "
                      "'LoadBalancer'",
                      "service.type: service.type must be one of the following"),
+    "numeric-tag": ({"image": {"tag": 2}},
+                    "at '/image/tag': got number, want string",
+                    "image.tag: Invalid type. Expected: string, given: integer"),
     "unknown-top-level": ({"persistance": {"enabled": True}},
                           "at '': additional properties 'persistance' not allowed",
                           "(root): Additional property persistance is not allowed"),
