@@ -28,6 +28,7 @@ struct ws_plugin {
 	unsigned int client_env_refused;  /* to stop logging a flood */
 	int agent_dir_state;              /* 0 unchecked, 1 usable, -1 refused */
 	int agent_workspace_logged;       /* its problem was logged */
+	int agent_disconnecting;          /* the connection is ending */
 	char agent_dir[1024];             /* expanded agent_dir */
 	struct ws_activity_state activity;
 };
