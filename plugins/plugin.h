@@ -17,6 +17,7 @@ struct ws_activity_state {
 	int64_t connected_ms, last_activity_ms; /* wall clock */
 	unsigned int channels;
 	time_t written_at;            /* CLOCK_MONOTONIC seconds */
+	int problem_logged;           /* a failed write was logged */
 };
 
 struct ws_plugin {
@@ -61,6 +62,8 @@ void ws_events_agent_link(struct ws_plugin *p, const struct ws_session *s, const
 void ws_events_agent_problem(struct ws_plugin *p, const struct ws_session *s, const char *what,
 	const char *path, const char *reason);
 void ws_events_disconnect(struct ws_plugin *p, const struct ws_conn *c, const char *reason);
+void ws_events_activity_problem(struct ws_plugin *p, const struct ws_conn *c, const char *path,
+	const char *reason);
 
 /* envfetch.c: the per-user environment and client env requests. */
 int ws_env_any_source(const struct ws_env_config *cfg);
