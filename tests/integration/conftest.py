@@ -27,6 +27,12 @@ HOOK_LIB = os.path.join(BUILD, "lib", "ssh-workspace-hooks.so")
 USER = "developer"
 
 
+def pytest_configure(config):
+    # `make stress` runs these (WS_STRESS=1 pytest -m stress): the long load
+    # and fault variants; make check skips them
+    config.addinivalue_line("markers", "stress: a long load or fault variant (make stress)")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,8 +176,19 @@ def as_workspace_user(ws, args, tmpfs_tmp=False):
             "--inh-caps=-all", "--"] + args, dict(os.environ)
 
 
+def with_home_tmpfs(ws, size, args):
+    """args run with the workspace home on a tmpfs of `size` (e.g. "1m")
+    holding a copy of its files, in a mount namespace of their own (root
+    only): a small home volume that a test can fill."""
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec",
+            'cd "$1"; mount -t tmpfs -o "size=$2,mode=0700,uid=$3,gid=$4" tmpfs "$1"; '
+            'cp -a . "$1"; cd /; shift 4; exec "$@"',
+            "sh", ws.home, size, str(ws.uid), str(ws.gid)] + args
+
+
 class Server:
-    def __init__(self, ws, hook=HOOK_LIB, config="default", extra_args=(), tmpfs_tmp=False):
+    def __init__(self, ws, hook=HOOK_LIB, config="default", extra_args=(), tmpfs_tmp=False,
+                 home_size=None):
         self.ws = ws
         self.port = free_port()
         self.log_path = ws.path(f"server-{self.port}.log")
@@ -185,6 +202,8 @@ class Server:
             args.append(f"--hook-config={config}")
         args += list(extra_args)
         args, env = as_workspace_user(ws, args, tmpfs_tmp)
+        if home_size:
+            args = with_home_tmpfs(ws, home_size, args)
         self.known_hosts = ws.path(f"known_hosts-{self.port}")
         with open(self.known_hosts, "w") as f:
             f.write(f"[127.0.0.1]:{self.port} {ws.hostpub}\n")
