@@ -295,10 +295,10 @@ void ws_unauth_add(int slot, int pipefd, pid_t pid, char *addr) {
 /* How long the listener waits for its connection processes to end. */
 #define WS_SHUTDOWN_WAIT_MS 5000
 
-/* Sends sig (0: none, only counts) to every child of this process - the
- * connection processes - found through /proc; returns how many there are.
- * SIGCHLD must be blocked: a child that exited stays a zombie, so its pid
- * cannot name another process yet. */
+/* Sends sig (0: none, only counts) to every live child of this process -
+ * the connection processes - found through /proc; returns how many there
+ * are.  SIGCHLD must be blocked: a child that exited stays a zombie (not
+ * counted), so its pid cannot name another process yet. */
 static unsigned int signal_children(int sig) {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -309,6 +309,7 @@ static unsigned int signal_children(int sig) {
 		char path[64], buf[512];
 		const char *p;
 		long pid, ppid;
+		char state;
 		ssize_t len;
 		int fd;
 
@@ -328,7 +329,8 @@ static unsigned int signal_children(int sig) {
 		buf[len] = '\0';
 		/* "pid (comm) state ppid ...": comm may hold spaces and ')' */
 		p = strrchr(buf, ')');
-		if (p == NULL || sscanf(p + 1, " %*c %ld", &ppid) != 1 || ppid != self) {
+		if (p == NULL || sscanf(p + 1, " %c %ld", &state, &ppid) != 2 || ppid != self
+				|| state == 'Z' || state == 'X') {
 			continue;
 		}
 		if (sig == 0 || kill((pid_t)pid, sig) == 0) {

@@ -24,6 +24,10 @@ BUILD = os.environ.get("WS_BUILD", os.path.join(REPO, "build"))
 DROPBEAR = os.path.join(BUILD, "bin", "dropbear")
 DROPBEARKEY = os.path.join(BUILD, "bin", "dropbearkey")
 HOOK_LIB = os.path.join(BUILD, "lib", "ssh-workspace-hooks.so")
+# make stress: the fault tests again with the hook library built with ASan
+# and UBSan (WS_HOOK_LIB), its runtime preloaded into the server (WS_ASAN_PRELOAD)
+HOOK_LIB = os.environ.get("WS_HOOK_LIB") or HOOK_LIB
+ASAN_PRELOAD = os.environ.get("WS_ASAN_PRELOAD")
 USER = "developer"
 
 
@@ -202,6 +206,9 @@ class Server:
             args.append(f"--hook-config={config}")
         args += list(extra_args)
         args, env = as_workspace_user(ws, args, tmpfs_tmp)
+        if ASAN_PRELOAD:  # first, before nss_wrapper; reports go to the log
+            env["LD_PRELOAD"] = " ".join(filter(None, [ASAN_PRELOAD, env.get("LD_PRELOAD")]))
+            env["ASAN_OPTIONS"] = "detect_leaks=0"
         if home_size:
             args = with_home_tmpfs(ws, home_size, args)
         self.known_hosts = ws.path(f"known_hosts-{self.port}")

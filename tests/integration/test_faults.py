@@ -225,8 +225,7 @@ class Sidecar:
     def __init__(self, ws):
         self.ws = ws
         self.agent_sock, self.sock = ws.path("deploy-agent.sock"), ws.path("workspace-agent.sock")
-        self.key = keygen(ws.path("deploy_key")) if not os.path.exists(ws.path("deploy_key")) \
-            else ws.path("deploy_key")
+        self.key = keygen(ws.path("deploy_key"))
         self.agent = subprocess.Popen(["ssh-agent", "-D", "-a", self.agent_sock],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert wait_for(lambda: subprocess.run(
@@ -237,6 +236,8 @@ class Sidecar:
         self.start_proxy()
 
     def start_proxy(self):
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)  # a killed proxy's, so that the wait below means something
         self.proxy = subprocess.Popen([PROXY, "--listen", self.sock, "--agent", self.agent_sock,
                                        "--allow-uid", str(self.ws.uid)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

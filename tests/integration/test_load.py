@@ -2,8 +2,7 @@
 real logins while a flood of idle unauthenticated connections sits on the
 server.  `make check` runs the smaller sizes; `make stress` (WS_STRESS=1,
 pytest -m stress) the full ones.  Each test prints its figures to the
-terminal (so they land in the make check / make stress log) and records
-them in the JUnit report.
+terminal, so they land in the make check / make stress log.
 
 Clients: the sessions come from one asyncssh process (load_client.py), not
 from one OpenSSH process each, so that the client does not take the CPU the
@@ -91,9 +90,7 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def report(capsys, record_property, title, figures):
-    for name, value in figures.items():
-        record_property(name, value)
+def report(capsys, title, figures):
     with capsys.disabled():
         print(f"\n[load] {title}: " + ", ".join(f"{k} {v}" for k, v in figures.items()),
               flush=True)
@@ -208,7 +205,7 @@ def load_config(workspace):
 
 # --- concurrent sessions ---
 
-def concurrent_sessions(start_server, workspace, capsys, record_property, sessions,
+def concurrent_sessions(start_server, workspace, capsys, sessions,
                         during_peak=None):
     activity = load_config(workspace)
     server = start_server().wait_ready()
@@ -256,7 +253,7 @@ def concurrent_sessions(start_server, workspace, capsys, record_property, sessio
             "login_p95_s": round(percentile(opened["latency"], 95), 2),
         }
         figures.update(extra)
-        report(capsys, record_property, f"{sessions} concurrent sessions", figures)
+        report(capsys, f"{sessions} concurrent sessions", figures)
 
         assert conns_pss / sessions < PSS_PER_SESSION_BOUND, figures
         # afterwards: no connection process, record or listener descriptor left
@@ -274,19 +271,19 @@ def concurrent_sessions(start_server, workspace, capsys, record_property, sessio
         kill_session_leftovers(server)
 
 
-def test_150_concurrent_sessions(start_server, workspace, capsys, record_property):
-    concurrent_sessions(start_server, workspace, capsys, record_property, 150)
+def test_150_concurrent_sessions(start_server, workspace, capsys):
+    concurrent_sessions(start_server, workspace, capsys, 150)
 
 
 @pytest.mark.stress
 @stress_only
-def test_500_concurrent_sessions(start_server, workspace, capsys, record_property):
-    concurrent_sessions(start_server, workspace, capsys, record_property, 500)
+def test_500_concurrent_sessions(start_server, workspace, capsys):
+    concurrent_sessions(start_server, workspace, capsys, 500)
 
 
 # --- an idle flood against real logins ---
 
-def flood_and_logins(server, capsys, record_property, title, count, rate, logins_after):
+def flood_and_logins(server, capsys, title, count, rate, logins_after):
     pid = listener(server)
     fds_idle = open_fds(pid)
     flood = Flood(server.port, count, rate)
@@ -304,7 +301,7 @@ def flood_and_logins(server, capsys, record_property, title, count, rate, logins
                "login_p50_s": round(statistics.median(times), 2),
                "login_p95_s": round(percentile(times, 95), 2),
                "login_max_s": round(max(times), 2), "evictions": evictions}
-    report(capsys, record_property, title, figures)
+    report(capsys, title, figures)
     assert failed == [], server.output()[-3000:]
     assert max(times) < LOGIN_BOUND, figures
     # the flood filled the table: the oldest were closed to make room
@@ -316,33 +313,33 @@ def flood_and_logins(server, capsys, record_property, title, count, rate, logins
     return figures
 
 
-def test_logins_stay_fast_under_an_idle_flood_of_1000(server, capsys, record_property):
-    flood_and_logins(server, capsys, record_property, "1000 idle connections", 1000, 250, 5)
+def test_logins_stay_fast_under_an_idle_flood_of_1000(server, capsys):
+    flood_and_logins(server, capsys, "1000 idle connections", 1000, 250, 5)
 
 
 @pytest.mark.stress
 @stress_only
-def test_logins_stay_fast_under_an_idle_flood_of_3000(server, capsys, record_property):
-    flood_and_logins(server, capsys, record_property, "3000 idle connections", 3000, 300, 30)
+def test_logins_stay_fast_under_an_idle_flood_of_3000(server, capsys):
+    flood_and_logins(server, capsys, "3000 idle connections", 3000, 300, 30)
 
 
 @pytest.mark.stress
 @stress_only
-def test_500_sessions_then_a_flood_then_logins(start_server, workspace, capsys, record_property):
+def test_500_sessions_then_a_flood_then_logins(start_server, workspace, capsys):
     """The heaviest mix: 500 live sessions, 1000 idle connections, and real
     logins measured in between."""
     def flood_at_peak(server):
-        f = flood_and_logins(server, capsys, record_property,
+        f = flood_and_logins(server, capsys,
                              "1000 idle connections with 500 live sessions", 1000, 250, 10)
         return {"flood_login_p95_s": f["login_p95_s"]}
-    concurrent_sessions(start_server, workspace, capsys, record_property, 500,
+    concurrent_sessions(start_server, workspace, capsys, 500,
                         during_peak=flood_at_peak)
 
 
 @pytest.mark.stress
 @stress_only
 def test_five_rounds_of_300_sessions_leave_the_listener_as_it_was(start_server, workspace,
-                                                                   capsys, record_property):
+                                                                   capsys):
     """Leaks show up over rounds: the listener's memory (its anonymous pages:
     its PSS moves with whatever else maps libc) and descriptors, the activity
     records, connection processes."""
@@ -363,6 +360,6 @@ def test_five_rounds_of_300_sessions_leave_the_listener_as_it_was(start_server, 
         assert wait_for(lambda: open_fds(pid) == fds_idle, 10)
         assert not glob.glob(os.path.join(activity, "*.json"))
         anon.append(smaps_kib(pid, "Anonymous"))
-    report(capsys, record_property, "5 rounds of 300 sessions",
+    report(capsys, "5 rounds of 300 sessions",
            {"listener_anonymous_kib_by_round": anon})
     assert anon[-1] - anon[0] < 64, anon  # KiB: 1500 connections, not a byte each
