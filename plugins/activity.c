@@ -42,11 +42,27 @@ static int record_path(char *out, size_t outlen, const char *dir, const char *pr
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
+/* A record that cannot be written (a full or read-only volume) would make
+ * a live connection look gone to an idle-culler: said once per connection,
+ * with errno's reason.  Later rewrites are still tried. */
+static void record_failed(struct ws_plugin *p, const struct ws_conn *c, const char *path,
+		const char *what) {
+	char why[160];
+
+	if (p->activity.problem_logged) {
+		return;
+	}
+	p->activity.problem_logged = 1;
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(errno));
+	ws_events_activity_problem(p, c, path, why);
+}
+
 static void write_record(struct ws_plugin *p, const struct ws_conn *c) {
 	struct ws_activity_state *a = &p->activity;
 	char tmp[4200];
 	struct ws_event ev;
 	size_t len;
+	ssize_t w;
 	int fd;
 
 	if (record_path(tmp, sizeof(tmp), p->cfg.activity_dir, ".", c->session_id) != 0) {
@@ -67,12 +83,27 @@ static void write_record(struct ws_plugin *p, const struct ws_conn *c) {
 	 * secret.  O_NOFOLLOW: the directory may be shared with other uids. */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
+		record_failed(p, c, a->path, "cannot create");
+		a->written_at = mono_s();
 		return;
 	}
-	if (write(fd, ev.buf, len) == (ssize_t)len && close(fd) == 0) {
-		rename(tmp, a->path);
-	} else {
+	w = write(fd, ev.buf, len);
+	if (w != (ssize_t)len) {
+		int saved = w < 0 ? errno : ENOSPC; /* a short write: the volume is full */
+		close(fd);
 		unlink(tmp);
+		errno = saved;
+		record_failed(p, c, a->path, "cannot write");
+	} else if (close(fd) != 0) {
+		int saved = errno;
+		unlink(tmp);
+		errno = saved;
+		record_failed(p, c, a->path, "cannot write");
+	} else if (rename(tmp, a->path) != 0) {
+		int saved = errno;
+		unlink(tmp);
+		errno = saved;
+		record_failed(p, c, a->path, "cannot replace");
 	}
 	a->written_at = mono_s();
 }

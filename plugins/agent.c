@@ -100,9 +100,11 @@ static int prepare_dir(struct ws_plugin *p, const struct ws_session *s) {
 	return 0;
 }
 
-/* Once per connection: every session start looks again. */
+/* Once per connection: every session start looks again.  A connection
+ * that is ending says nothing: it has no session left to miss the agent,
+ * and the next session start (of any connection) says it. */
 static void log_workspace_problem(struct ws_plugin *p, const struct ws_session *s, const char *why) {
-	if (!p->agent_workspace_logged) {
+	if (!p->agent_workspace_logged && !p->agent_disconnecting) {
 		p->agent_workspace_logged = 1;
 		ws_events_agent_problem(p, s, "workspace_socket", p->cfg.agent.workspace_socket, why);
 	}
@@ -128,7 +130,10 @@ static int is_socket(const char *path) {
 
 /* The workspace agent is usable when something accepts connections on it.
  * (A forwarded socket is not probed this way: each connect would open an
- * agent channel to the client.) */
+ * agent channel to the client.)  The probe never blocks: connect() on a
+ * blocking Unix socket waits for room in the listener's backlog, so a
+ * sidecar that stopped accepting (hung, stopped) would hold every session
+ * start, and the registry lock with it, for as long as it stays hung. */
 static int workspace_agent_usable(struct ws_plugin *p, const struct ws_session *s) {
 	const char *path = p->cfg.agent.workspace_socket;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -142,10 +147,11 @@ static int workspace_agent_usable(struct ws_plugin *p, const struct ws_session *
 		return 0;
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	if (!ok) {
-		log_workspace_problem(p, s, strerror(errno));
+		log_workspace_problem(p, s, errno == EAGAIN
+			? "not accepting connections (its backlog is full)" : strerror(errno));
 	}
 	if (fd >= 0) {
 		close(fd);
@@ -299,6 +305,7 @@ void ws_agent_session_prepare(struct ws_plugin *p, const struct ws_session *s) {
 
 void ws_agent_disconnect(struct ws_plugin *p, const struct ws_conn *c) {
 	struct ws_session s = { sizeof(s), c, 0, NULL, NULL, NULL };
+	p->agent_disconnecting = 1;
 	if (agent_enabled(p) && p->agent_dir_state > 0) {
 		update(p, &s, REGISTRY_REMOVE_ALL, NULL);
 	}

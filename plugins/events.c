@@ -138,6 +138,17 @@ void ws_events_agent_problem(struct ws_plugin *p, const struct ws_session *s, co
 	ws_eventlog_write(&p->log, &ev);
 }
 
+void ws_events_activity_problem(struct ws_plugin *p, const struct ws_conn *c, const char *path,
+		const char *reason) {
+	struct ws_event ev;
+
+	begin(&ev, "activity_problem", c);
+	ws_event_str(&ev, "user", c->user, CAP_NAME);
+	ws_event_str(&ev, "path", path, CAP_PATH);
+	ws_event_str(&ev, "reason", reason, CAP_REASON);
+	ws_eventlog_write(&p->log, &ev);
+}
+
 void ws_events_disconnect(struct ws_plugin *p, const struct ws_conn *c, const char *reason) {
 	struct ws_event ev;
 	struct timespec now;

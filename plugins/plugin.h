@@ -17,6 +17,7 @@ struct ws_activity_state {
 	int64_t connected_ms, last_activity_ms; /* wall clock */
 	unsigned int channels;
 	time_t written_at;            /* CLOCK_MONOTONIC seconds */
+	int problem_logged;           /* a failed write was logged */
 };
 
 struct ws_plugin {
@@ -28,6 +29,7 @@ struct ws_plugin {
 	unsigned int client_env_refused;  /* to stop logging a flood */
 	int agent_dir_state;              /* 0 unchecked, 1 usable, -1 refused */
 	int agent_workspace_logged;       /* its problem was logged */
+	int agent_disconnecting;          /* the connection is ending */
 	char agent_dir[1024];             /* expanded agent_dir */
 	struct ws_activity_state activity;
 };
@@ -60,6 +62,8 @@ void ws_events_agent_link(struct ws_plugin *p, const struct ws_session *s, const
 void ws_events_agent_problem(struct ws_plugin *p, const struct ws_session *s, const char *what,
 	const char *path, const char *reason);
 void ws_events_disconnect(struct ws_plugin *p, const struct ws_conn *c, const char *reason);
+void ws_events_activity_problem(struct ws_plugin *p, const struct ws_conn *c, const char *path,
+	const char *reason);
 
 /* envfetch.c: the per-user environment and client env requests. */
 int ws_env_any_source(const struct ws_env_config *cfg);

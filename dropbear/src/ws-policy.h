@@ -39,4 +39,9 @@ int ws_unauth_admit(const char *addr);
 /* Takes ownership of addr. */
 void ws_unauth_add(int slot, int pipefd, pid_t pid, char *addr);
 
+/* The listener got SIGTERM or SIGINT (its listening sockets are closed):
+ * sends SIGTERM to every connection process, waits up to 5 s for them to
+ * end, logs how many it ended.  The caller then exits. */
+void ws_end_connections(void);
+
 #endif

@@ -24,7 +24,17 @@ BUILD = os.environ.get("WS_BUILD", os.path.join(REPO, "build"))
 DROPBEAR = os.path.join(BUILD, "bin", "dropbear")
 DROPBEARKEY = os.path.join(BUILD, "bin", "dropbearkey")
 HOOK_LIB = os.path.join(BUILD, "lib", "ssh-workspace-hooks.so")
+# make stress: the fault tests again with the hook library built with ASan
+# and UBSan (WS_HOOK_LIB), its runtime preloaded into the server (WS_ASAN_PRELOAD)
+HOOK_LIB = os.environ.get("WS_HOOK_LIB") or HOOK_LIB
+ASAN_PRELOAD = os.environ.get("WS_ASAN_PRELOAD")
 USER = "developer"
+
+
+def pytest_configure(config):
+    # `make stress` runs these (WS_STRESS=1 pytest -m stress): the long load
+    # and fault variants; make check skips them
+    config.addinivalue_line("markers", "stress: a long load or fault variant (make stress)")
 
 
 def free_port():
@@ -170,8 +180,19 @@ def as_workspace_user(ws, args, tmpfs_tmp=False):
             "--inh-caps=-all", "--"] + args, dict(os.environ)
 
 
+def with_home_tmpfs(ws, size, args):
+    """args run with the workspace home on a tmpfs of `size` (e.g. "1m")
+    holding a copy of its files, in a mount namespace of their own (root
+    only): a small home volume that a test can fill."""
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec",
+            'cd "$1"; mount -t tmpfs -o "size=$2,mode=0700,uid=$3,gid=$4" tmpfs "$1"; '
+            'cp -a . "$1"; cd /; shift 4; exec "$@"',
+            "sh", ws.home, size, str(ws.uid), str(ws.gid)] + args
+
+
 class Server:
-    def __init__(self, ws, hook=HOOK_LIB, config="default", extra_args=(), tmpfs_tmp=False):
+    def __init__(self, ws, hook=HOOK_LIB, config="default", extra_args=(), tmpfs_tmp=False,
+                 home_size=None):
         self.ws = ws
         self.port = free_port()
         self.log_path = ws.path(f"server-{self.port}.log")
@@ -185,6 +206,11 @@ class Server:
             args.append(f"--hook-config={config}")
         args += list(extra_args)
         args, env = as_workspace_user(ws, args, tmpfs_tmp)
+        if ASAN_PRELOAD:  # first, before nss_wrapper; reports go to the log
+            env["LD_PRELOAD"] = " ".join(filter(None, [ASAN_PRELOAD, env.get("LD_PRELOAD")]))
+            env["ASAN_OPTIONS"] = "detect_leaks=0"
+        if home_size:
+            args = with_home_tmpfs(ws, home_size, args)
         self.known_hosts = ws.path(f"known_hosts-{self.port}")
         with open(self.known_hosts, "w") as f:
             f.write(f"[127.0.0.1]:{self.port} {ws.hostpub}\n")

@@ -302,7 +302,9 @@ def test_a_failing_helper_is_logged_and_the_session_starts(start_server, workspa
 
 
 def test_a_hanging_helper_costs_only_its_timeout(start_server, workspace):
-    helper = write_exec(workspace, "helper.sh", "#!/bin/sh\necho A=1\nsleep 60\n")
+    # a duration of its own: other test runs on the machine may sleep 60 too
+    nap = f"60.{os.getpid()}"
+    helper = write_exec(workspace, "helper.sh", f"#!/bin/sh\necho A=1\nsleep {nap}\n")
     server = serve_with(start_server, workspace,
                         f"env_command = {helper}\nenv_command_timeout = 700ms\n")
     t0 = time.monotonic()
@@ -313,7 +315,7 @@ def test_a_hanging_helper_costs_only_its_timeout(start_server, workspace):
     e = rejected_of(server, "command")
     assert e["reason"] == f"{helper}: timed out after 700 ms; killed"
     assert 690000 <= e["us"] < 3000000
-    assert not [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p) == ["sleep", "60"]]
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p) == ["sleep", nap]]
 
 
 def _cmdline(pid):

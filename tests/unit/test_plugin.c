@@ -4,6 +4,9 @@
  */
 #include "unit.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "ws_hook.h"
 
 static void entry_point_speaks_this_abi(void) {
@@ -99,11 +102,51 @@ static void commands_can_be_kept_out_of_the_log(void) {
 	CHECK(strstr(text, "\"command\"") == NULL);
 }
 
+/* An activity record that cannot be written (here: its directory is gone;
+ * in production a full volume) is said once per connection. */
+static void an_unwritable_activity_record_is_logged_once(void) {
+	const struct ws_hooks *h = ws_hook_entry();
+	void *ctx = NULL;
+	char err[512], conf[1200], log[512], dir[512], want[1200];
+	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
+		NULL, NULL, NULL, 4242 };
+	struct ws_activity a = { sizeof(a), 1795401041000LL, 1 };
+	const char *text, *at;
+	int lines = 0;
+
+	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
+	snprintf(dir, sizeof(dir), "%s/activity", unit_tmpdir());
+	snprintf(conf, sizeof(conf), "event_log = %s\nactivity_dir = %s\n", log, dir);
+	CHECK(mkdir(dir, 0755) == 0);
+	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
+		printf("    startup: %s\n", err);
+		CHECK(0);
+		return;
+	}
+	CHECK(rmdir(dir) == 0);
+	h->connect(ctx, &c);
+	c.user = "developer";
+	h->auth_success(ctx, &c);
+	h->activity(ctx, &c, &a);  /* a channel opened: rewritten at once */
+	h->disconnect(ctx, &c, "Disconnect received");
+	h->shutdown(ctx);
+	text = unit_read_file(log);
+	for (at = text; (at = strstr(at, "\"activity_problem\"")) != NULL; at++) {
+		lines++;
+	}
+	CHECK(lines == 1);
+	snprintf(want, sizeof(want), "\"event\":\"activity_problem\",\"session\":\"0123456789abcdef\","
+		"\"path\":\"%s/0123456789abcdef.json\",\"reason\":\"cannot create: No such file or directory\"}\n",
+		dir);
+	CHECK_CONTAINS(text, want);
+}
+
 UNIT_SUITE(plugin_tests) = {
 	{ "plugin: entry point speaks this ABI", entry_point_speaks_this_abi },
 	{ "plugin: startup refuses a bad config", startup_refuses_a_bad_config },
 	{ "plugin: startup without a config", startup_without_a_config_uses_defaults },
 	{ "plugin: one connection logs each step", one_connection_logs_each_step },
 	{ "plugin: log_commands = no", commands_can_be_kept_out_of_the_log },
+	{ "plugin: an unwritable activity record is logged once", an_unwritable_activity_record_is_logged_once },
 	UNIT_END
 };
