@@ -15,7 +15,10 @@ interop="dropbear-bin putty-tools python3-paramiko python3-asyncssh nodejs"
 # The image tests: podman (runc: see container-image/host-containers.conf)
 # and debootstrap for the offline base image.
 image="podman runc debootstrap"
-check="$run python3 python3-pytest tmux $interop $image"
+# Dropbear's own test suite (tests/upstream): asyncssh, psutil for test_aslr,
+# rerunfailures for its timing-bound tests (tests/upstream/retry.txt)
+upstream="python3-asyncssh python3-psutil python3-pytest-rerunfailures iproute2"
+check="$run python3 python3-pytest tmux $interop $image $upstream"
 # sshd is the peer the benchmarks measure against, run unprivileged on a high port
 bench="$run python3 openssh-server gnuplot-nox"
 case $what in
