@@ -27,6 +27,12 @@ HOOK_LIB = os.path.join(BUILD, "lib", "ssh-workspace-hooks.so")
 USER = "developer"
 
 
+def pytest_configure(config):
+    # `make stress` runs these (WS_STRESS=1 pytest -m stress): the long load
+    # and fault variants; make check skips them
+    config.addinivalue_line("markers", "stress: a long load or fault variant (make stress)")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
