@@ -18,11 +18,13 @@ The suite logs in as the user running it, so it runs as the workspace user
 (conftest.Workspace: home with upstream's CI keys, an ECDSA key for dbclient
 and its OpenSSH copy for asyncssh, plus key2-4 for test_svrauth's
 SSH_PUBKEYINFO cases, so DBTEST_IN_ACTION is set).  As root that is an
-unprivileged uid in private mount and network namespaces: the suite's fixed
-ports (2244, 3344, 7788) cannot clash with anything else on the machine.  As
-another user: that user, named through nss_wrapper, on a free port.
+unprivileged uid in private mount, network and pid namespaces: the suite's
+fixed ports (2244, 3344, 7788) cannot clash with anything else on the
+machine, and nothing it starts outlives it.  As another user: that user,
+named through nss_wrapper, on a free port.
 
-Tests that cannot pass here are skipped with their reason from skip.txt."""
+Tests that cannot pass here are skipped with their reason from skip.txt;
+tests bound to sub-second timing are retried (retry.txt; ws_upstream_plugin.py)."""
 import json
 import os
 import shutil
@@ -50,9 +52,9 @@ def pin(name):
     raise SystemExit(f"dropbear/pin has no {name}")
 
 
-def dropbearkey(keytype, path, comment):
-    """A client key in Dropbear's format; returns its public line."""
-    out = subprocess.run([DROPBEARKEY, "-t", keytype, "-f", path], check=True,
+def dropbearkey(path, comment):
+    """An ECDSA client key in Dropbear's format; returns its public line."""
+    out = subprocess.run([DROPBEARKEY, "-t", "ecdsa", "-f", path], check=True,
                          capture_output=True, text=True).stdout
     pub = next(line for line in out.splitlines() if line.startswith(("ecdsa-", "ssh-")))
     return pub.rsplit(" ", 1)[0] + " " + comment
@@ -64,7 +66,7 @@ def dbclient_path(db_dir):
     return os.path.join(db_dir, "build-dbclient", "dbclient")
 
 
-def prepare(ws, port):
+def prepare(ws):
     """The user's ~/.ssh as upstream's CI sets it up (.github/workflows/build.yml)."""
     ssh = os.path.join(ws.home, ".ssh")
     # the workspace's own key is not used by this suite
@@ -80,12 +82,13 @@ def prepare(ws, port):
     with open(os.path.join(ssh, "id_ecdsa.pub")) as f:
         keys = [f.read().strip()]
     for n, comment in ((2, "key2 extra"), (3, "key3%char"), (4, "key4,char")):
-        keys.append(dropbearkey("ecdsa", os.path.join(ssh, f"id_dropbear_key{n}"), comment))
+        keys.append(dropbearkey(os.path.join(ssh, f"id_dropbear_key{n}"), comment))
     with open(os.path.join(ssh, "authorized_keys"), "w") as f:
         f.write("\n".join(keys) + "\n")
     os.chmod(os.path.join(ssh, "authorized_keys"), 0o600)
-    # the host key is known in advance: dbclient's -y and asyncssh both check
-    # it rather than take whatever is offered (dbclient's format: host, no port)
+    # the host key is known in advance, so dbclient (even with the suite's -y)
+    # and asyncssh check it rather than take whatever is offered (dbclient's
+    # format: the host without the port, which asyncssh also matches)
     with open(os.path.join(ssh, "known_hosts"), "w") as f:
         f.write(f"{HOST} {' '.join(ws.hostpub.split()[:2])}\n")
     events = os.path.join(ws.server_dir, "events.log")
@@ -150,7 +153,7 @@ def main(argv):
     try:
         # as root the suite has a network namespace to itself: upstream's port
         port = 2244 if os.getuid() == 0 else free_port()
-        events = prepare(ws, port)
+        events = prepare(ws)
         junit = os.path.join(ws.server_dir, "upstream.xml")
         args, env = command(ws, port, junit, db_dir, extra)
         proc = subprocess.Popen(args, env=env, cwd=os.path.join(db_dir, "test"),
