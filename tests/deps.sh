@@ -18,7 +18,10 @@ image="podman runc debootstrap"
 # The Helm chart tests (tests/helm): YAML, and openssl for PKCS#8 host keys.
 # helm itself and kubernetes-models come from npm (extras below).
 helm_tests="python3-yaml openssl"
-check="$run python3 python3-pytest tmux $interop $image $helm_tests"
+# Dropbear's own test suite (tests/upstream): asyncssh, psutil for test_aslr,
+# rerunfailures for its timing-bound tests (tests/upstream/retry.txt)
+upstream="python3-asyncssh python3-psutil python3-pytest-rerunfailures iproute2"
+check="$run python3 python3-pytest tmux $interop $image $helm_tests $upstream"
 # sshd is the peer the benchmarks measure against, run unprivileged on a high port
 bench="$run python3 openssh-server gnuplot-nox"
 case $what in

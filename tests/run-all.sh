@@ -34,7 +34,13 @@ pytest_suite() {
 	rm -f "$out/$1.xml"
 	WS_BUILD=$build /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs \
 		--junitxml="$out/$1.xml" "$2"
-	py_rc=$?
+	junit_counts "$1" $?
+}
+
+# junit_counts SUITE RC: adds the counts from $out/SUITE.xml; a missing report,
+# or a non-zero RC with no failure in it, is a runner problem.
+junit_counts() {
+	py_rc=$2
 	if [ ! -f "$out/$1.xml" ]; then
 		broken="$broken $1(no report, rc=$py_rc)"
 		return
@@ -54,6 +60,12 @@ PY
 }
 
 pytest_suite integration "$top/tests/integration"
+
+# Dropbear's own test suite (build/dropbear-*/test) against our server with
+# the hook library loaded; skips and their reasons: tests/upstream/skip.txt
+rm -f "$out/upstream.xml"
+WS_BUILD=$build /usr/bin/python3 "$top/tests/upstream/run.py" --junitxml="$out/upstream.xml"
+junit_counts upstream $?
 
 if [ "${WS_IMAGE_TESTS:-1}" != 0 ]; then
 	WS_IMAGE=${WS_IMAGE:-localhost/ssh-workspace:test}
