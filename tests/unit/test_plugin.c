@@ -99,11 +99,42 @@ static void commands_can_be_kept_out_of_the_log(void) {
 	CHECK(strstr(text, "\"command\"") == NULL);
 }
 
+/* Client env requests under an allowlist of globs that match anything: a
+ * name that breaks the naming rule is still refused (the fuzzer found
+ * "-" accepted under "?"), and so are denied names. */
+static void client_env_names_follow_the_rules(void) {
+	const struct ws_hooks *h = ws_hook_entry();
+	void *ctx = NULL;
+	char err[512], conf[1024], log[512];
+	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
+		"developer", "publickey", "SHA256:abc", 4242 };
+	struct ws_session s = { sizeof(s), &c, 0, "shell", NULL, NULL };
+
+	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
+	snprintf(conf, sizeof(conf), "event_log = %s\nclient_env_allow = \"? *\"\n", log);
+	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
+		printf("    startup: %s\n", err);
+		CHECK(0);
+		return;
+	}
+	CHECK(h->client_env(ctx, &s, "EDITOR", "vi") == 1);
+	CHECK(h->client_env(ctx, &s, "X", "1") == 1);
+	CHECK(h->client_env(ctx, &s, "-", "1") == 0);
+	CHECK(h->client_env(ctx, &s, "A-B", "1") == 0);
+	CHECK(h->client_env(ctx, &s, "1A", "1") == 0);
+	CHECK(h->client_env(ctx, &s, "", "1") == 0);
+	CHECK(h->client_env(ctx, &s, "LD_PRELOAD", "/x.so") == 0);
+	h->shutdown(ctx);
+	CHECK_CONTAINS(unit_read_file(log), "\"name\":\"A-B\",\"reason\":\"invalid name\"}");
+	CHECK_CONTAINS(unit_read_file(log), "\"name\":\"LD_PRELOAD\",\"reason\":\"denied name\"}");
+}
+
 UNIT_SUITE(plugin_tests) = {
 	{ "plugin: entry point speaks this ABI", entry_point_speaks_this_abi },
 	{ "plugin: startup refuses a bad config", startup_refuses_a_bad_config },
 	{ "plugin: startup without a config", startup_without_a_config_uses_defaults },
 	{ "plugin: one connection logs each step", one_connection_logs_each_step },
 	{ "plugin: log_commands = no", commands_can_be_kept_out_of_the_log },
+	{ "plugin: client env names follow the rules", client_env_names_follow_the_rules },
 	UNIT_END
 };
