@@ -16,6 +16,10 @@ interop="dropbear-bin putty-tools python3-paramiko python3-asyncssh nodejs"
 # and debootstrap for the offline base image.
 image="podman runc debootstrap"
 check="$run python3 python3-pytest tmux $interop $image"
+# The fuzz targets (tests/fuzz, make fuzz): clang and libFuzzer.  The
+# runtime, libclang_rt.fuzzer, is in libclang-rt-N-dev (Debian 12:
+# libclang-rt-14-dev), which libclang-rt-dev pulls in for the default clang.
+check="$check clang libclang-rt-dev"
 # sshd is the peer the benchmarks measure against, run unprivileged on a high port
 bench="$run python3 openssh-server gnuplot-nox"
 case $what in
