@@ -92,8 +92,10 @@ $(FUZZ_DB_DIR)/Makefile: $(FUZZ_DB_DIR)/.ws-patched Makefile | fuzz-compiler
 		CPPFLAGS="$(WS_CIPHER_CPPFLAGS)" LIBS="$(WS_CIPHER_LIBS)" > configure.log 2>&1 \
 		|| { tail -n 30 configure.log; echo "Dropbear's configure failed: $(FUZZ_DB_DIR)/configure.log" >&2; exit 1; }
 
+# Two compilers at once unless this make already runs jobs (its jobserver).
+FUZZ_DB_JOBS = $(if $(findstring --jobserver,$(MAKEFLAGS)),,-j2)
 $(FUZZ_DB_DIR)/.ws-fuzzers: $(FUZZ_DB_DIR)/Makefile $(FUZZ_DB_DIR)/localoptions.h $(FUZZ_DB_OUR_SRCS)
-	env CFLAGS="$(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link" $(MAKE) -C $(FUZZ_DB_DIR) \
+	env CFLAGS="$(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link" $(MAKE) $(FUZZ_DB_JOBS) -C $(FUZZ_DB_DIR) \
 		$(FUZZ_UPSTREAM) FUZZLIB= CXXFLAGS="$(FUZZ_SANITIZE) -fsanitize=fuzzer" \
 		> $(FUZZ_DB_DIR)/build.log 2>&1 \
 		|| { tail -n 30 $(FUZZ_DB_DIR)/build.log; echo "upstream fuzzers: see $(FUZZ_DB_DIR)/build.log" >&2; exit 1; }
