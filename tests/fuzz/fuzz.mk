@@ -103,7 +103,7 @@ $(FUZZ_DB_DIR)/.ws-fuzzers: $(FUZZ_DB_DIR)/Makefile $(FUZZ_DB_DIR)/localoptions.
 
 $(FUZZ_UPSTREAM_BINS): $(FUZZ_DB_DIR)/.ws-fuzzers
 	@mkdir -p $(@D)
-	cp -p $(FUZZ_DB_DIR)/$(@F) $@
+	cp $(FUZZ_DB_DIR)/$(@F) $@
 
 fuzz-targets: $(FUZZ_OUR_BINS) $(FUZZ_UPSTREAM_BINS)
 
