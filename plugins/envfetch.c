@@ -125,7 +125,11 @@ int ws_env_client(struct ws_plugin *p, const struct ws_session *s,
 	const struct ws_env_config *cfg = &p->cfg.env;
 	const char *why = NULL;
 
-	if (!ws_env_client_allowed(cfg->client_allow, name)) {
+	/* The server checks names too, but the rules are the library's own:
+	 * an allowlist glob such as "?" or "*" must not let "A-B" through. */
+	if (!ws_env_name_valid(name, strlen(name))) {
+		why = "invalid name";
+	} else if (!ws_env_client_allowed(cfg->client_allow, name)) {
 		why = "not in client_env_allow";
 	} else if (ws_env_name_denied(cfg, name)) {
 		why = "denied name";

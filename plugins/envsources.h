@@ -51,4 +51,11 @@ struct ws_envsrc_sink {
 };
 void ws_envsrc_put(void *sink, const char *name, size_t nlen, const char *value, size_t vlen);
 
+/* env_socket's response: finds the body of a complete HTTP/1.x response of
+ * `len` bytes and checks its status is 200.  0, or -1 with why set.  Not
+ * part of the hook ABI (the library exports only ws_hook_entry); here so
+ * that the unit tests and the fuzzer can call it. */
+int ws_http_body(const char *resp, size_t len, const char **body, size_t *blen,
+	char *why, size_t whylen);
+
 #endif

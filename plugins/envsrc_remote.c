@@ -257,18 +257,65 @@ static int send_all(int fd, const char *buf, size_t len, const struct timespec *
 	return 0;
 }
 
-/* Finds the body of a complete HTTP/1.x response; checks status 200. */
-static int http_body(const char *resp, size_t len, const char **body, size_t *blen,
+static int is_digit(char c) {
+	return c >= '0' && c <= '9';
+}
+
+/* A header line [p, eol) (no CR or LF) named `name` (with its colon)?
+ * Points *value past the name if so. */
+static int header_is(const char *p, const char *eol, const char *name, const char **value) {
+	size_t n = strlen(name);
+	if ((size_t)(eol - p) < n || strncasecmp(p, name, n) != 0) {
+		return 0;
+	}
+	*value = p + n;
+	return 1;
+}
+
+/* Content-Length's value in [p, eol): digits with blanks around, read only
+ * inside the line.  -1 if it is anything else; a value over `max` is
+ * max + 1 (the body cannot be that long anyway). */
+static long long content_length(const char *p, const char *eol, size_t max) {
+	unsigned long long n = 0;
+	const char *digits;
+
+	while (p < eol && (*p == ' ' || *p == '\t')) {
+		p++;
+	}
+	for (digits = p; p < eol && is_digit(*p); p++) {
+		if (n <= max) {
+			n = n * 10 + (unsigned long long)(*p - '0');
+		}
+	}
+	if (p == digits) {
+		return -1;
+	}
+	while (p < eol && (*p == ' ' || *p == '\t')) {
+		p++;
+	}
+	if (p != eol) {
+		return -1;
+	}
+	return n > max ? (long long)max + 1 : (long long)n;
+}
+
+/* Everything is read inside [resp, resp + len): the buffer need not be
+ * NUL-terminated. */
+int ws_http_body(const char *resp, size_t len, const char **body, size_t *blen,
 		char *why, size_t whylen) {
-	const char *head_end = NULL, *p;
+	const char *head_end = NULL, *p, *eol, *value;
+	long long want = -1;
 	size_t i;
 	int status;
 
-	if (len < 12 || strncmp(resp, "HTTP/1.", 7) != 0 || resp[8] != ' '
-			|| sscanf(resp + 9, "%3d", &status) != 1) {
+	/* "HTTP/1.x NNN" followed by a blank or the end of the line */
+	if (len < 13 || memcmp(resp, "HTTP/1.", 7) != 0 || !is_digit(resp[7]) || resp[8] != ' '
+			|| !is_digit(resp[9]) || !is_digit(resp[10]) || !is_digit(resp[11])
+			|| (resp[12] != ' ' && resp[12] != '\r' && resp[12] != '\n')) {
 		snprintf(why, whylen, "not an HTTP response");
 		return -1;
 	}
+	status = (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0');
 	if (status != 200) {
 		snprintf(why, whylen, "HTTP status %d", status);
 		return -1;
@@ -285,19 +332,30 @@ static int http_body(const char *resp, size_t len, const char **body, size_t *bl
 	}
 	*body = head_end;
 	*blen = len - (size_t)(head_end - resp);
-	for (p = resp; p < head_end; p = memchr(p, '\n', (size_t)(head_end - p)) + 1) {
-		if (strncasecmp(p, "transfer-encoding:", 18) == 0) {
+	/* the header lines after the status line; each ends in '\n' before head_end */
+	for (p = (const char *)memchr(resp, '\n', len) + 1; p < head_end; p = eol + 1) {
+		const char *line_end;
+		eol = memchr(p, '\n', (size_t)(head_end - p));
+		line_end = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+		if (header_is(p, line_end, "transfer-encoding:", &value)) {
 			snprintf(why, whylen, "chunked or encoded body (the request was HTTP/1.0)");
 			return -1;
 		}
-		if (strncasecmp(p, "content-length:", 15) == 0) {
-			unsigned long want = strtoul(p + 15, NULL, 10);
-			if (want > *blen) {
-				snprintf(why, whylen, "body shorter than its Content-Length");
+		if (header_is(p, line_end, "content-length:", &value)) {
+			long long n = content_length(value, line_end, *blen);
+			if (n < 0 || (want >= 0 && n != want)) {
+				snprintf(why, whylen, "bad Content-Length");
 				return -1;
 			}
-			*blen = want;
+			want = n;
 		}
+	}
+	if (want > (long long)*blen) {
+		snprintf(why, whylen, "body shorter than its Content-Length");
+		return -1;
+	}
+	if (want >= 0) {
+		*blen = (size_t)want;
 	}
 	return 0;
 }
@@ -338,7 +396,7 @@ int ws_envsrc_socket(const struct ws_env_config *cfg, const struct ws_env_reques
 			snprintf(why, sizeof(why), "timed out after %u ms", cfg->socket_timeout_ms);
 		}
 		snprintf(err, errlen, "%s: response %s", cfg->socket, why);
-	} else if (http_body(resp, len, &body, &blen, why, sizeof(why)) != 0
+	} else if (ws_http_body(resp, len, &body, &blen, why, sizeof(why)) != 0
 			|| ws_parse_json_object(body, blen, ws_envsrc_put, &sink, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: %s", cfg->socket, why);
 	} else {

@@ -22,6 +22,10 @@ helm_tests="python3-yaml openssl"
 # rerunfailures for its timing-bound tests (tests/upstream/retry.txt)
 upstream="python3-asyncssh python3-psutil python3-pytest-rerunfailures iproute2"
 check="$run python3 python3-pytest tmux $interop $image $helm_tests $upstream"
+# The fuzz targets (tests/fuzz, make fuzz): clang and libFuzzer.  The
+# runtime, libclang_rt.fuzzer, is in libclang-rt-N-dev (Debian 12:
+# libclang-rt-14-dev), which libclang-rt-dev pulls in for the default clang.
+check="$check clang libclang-rt-dev"
 # sshd is the peer the benchmarks measure against, run unprivileged on a high port
 bench="$run python3 openssh-server gnuplot-nox"
 case $what in

@@ -28,6 +28,21 @@ for unit in unit-tests cipher-tests; do
 	[ -n "$line" ] && [ $unit_rc -eq 0 -o "$(echo "$line" | cut -d' ' -f3)" != 0 ] || broken="$broken $unit(rc=$unit_rc)"
 done
 
+# fuzzing: a short smoke of every libFuzzer target (make fuzz-targets), from
+# its seeds and regression inputs; each target counts as one test
+# (tests/fuzz/run.sh; WS_FUZZ_SMOKE_SECONDS per target, 2 at once)
+"$top/tests/fuzz/run.sh" --fresh --seconds "${WS_FUZZ_SMOKE_SECONDS:-2}" --jobs 2 \
+	> "$out/fuzz-smoke.log" 2>&1
+fuzz_rc=$?
+cat "$out/fuzz-smoke.log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/fuzz-smoke.log" | tail -n 1)
+if [ -n "$line" ]; then
+	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+else
+	broken="$broken fuzz-smoke(rc=$fuzz_rc)"
+fi
+
 # pytest SUITE DIR: runs the pytest suite in DIR and adds the counts from its
 # JUnit report.
 pytest_suite() {

@@ -7,8 +7,9 @@
  * ssh-agent only serves peers of its own uid, so the sidecar runs this
  * next to it: it listens on SOCKET (mode 0666; the peer's uid, from
  * SO_PEERCRED, must be one of --allow-uid) and relays each request to the
- * agent.  Only "list keys" and "sign" pass; adding, removing or locking
- * keys is answered with SSH_AGENT_FAILURE, so a workspace can use the
+ * agent.  Only well-formed "list keys" and "sign" requests pass
+ * (agent_filter.c); adding, removing or locking keys, or anything
+ * malformed, is answered with SSH_AGENT_FAILURE, so a workspace can use the
  * deploy keys but not replace, remove or lock them.  One process per
  * client connection, at most MAX_CLIENTS at once, one request at a time.
  */
@@ -17,7 +18,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +27,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent_filter.h"
+
 #define MAX_CLIENTS 64
 #define MAX_UIDS 16
-/* OpenSSH's own limit on an agent message */
-#define MAX_MESSAGE (256 * 1024)
 /* a client that sends half a message and stalls is dropped */
 #define READ_TIMEOUT_MS 30000
-
-#define SSH_AGENT_FAILURE 5
-#define SSH_AGENTC_REQUEST_IDENTITIES 11
-#define SSH_AGENTC_SIGN_REQUEST 13
 
 static void say(const char *fmt, ...) {
 	va_list ap;
@@ -96,15 +92,15 @@ static int write_all(int fd, const unsigned char *buf, size_t len) {
 /* One agent message (4-byte big-endian length, then the body) into buf;
  * returns the body length or -1. */
 static long read_message(int fd, unsigned char *buf) {
-	uint32_t len;
+	long len;
 	if (read_exact(fd, buf, 4) != 0) {
 		return -1;
 	}
-	len = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
-	if (len == 0 || len > MAX_MESSAGE || read_exact(fd, buf + 4, len) != 0) {
+	len = ws_agent_frame_length(buf);
+	if (len < 0 || read_exact(fd, buf + 4, (size_t)len) != 0) {
 		return -1;
 	}
-	return (long)len;
+	return len;
 }
 
 static int connect_agent(const char *path) {
@@ -123,15 +119,16 @@ static int connect_agent(const char *path) {
 
 /* Serves one client until it hangs up. */
 static void serve(int client, const char *agent_path) {
-	static unsigned char buf[4 + MAX_MESSAGE];
-	static const unsigned char failure[] = { 0, 0, 0, 1, SSH_AGENT_FAILURE };
+	static unsigned char buf[4 + WS_AGENT_MAX_MESSAGE];
+	static const unsigned char failure[] = { 0, 0, 0, 1, WS_AGENT_FAILURE };
 	int agent = connect_agent(agent_path);
 	long len;
 
 	while (agent >= 0 && (len = read_message(client, buf)) > 0) {
-		unsigned char type = buf[4];
-		if (type != SSH_AGENTC_REQUEST_IDENTITIES && type != SSH_AGENTC_SIGN_REQUEST) {
-			say("refused agent request type %u", type);
+		enum ws_agent_verdict verdict = ws_agent_filter(buf + 4, (size_t)len);
+		if (verdict != WS_AGENT_PASS) {
+			say("refused %sagent request type %u",
+				verdict == WS_AGENT_MALFORMED ? "a malformed " : "", buf[4]);
 			if (write_all(client, failure, sizeof(failure)) != 0) {
 				break;
 			}

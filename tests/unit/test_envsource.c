@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -269,10 +270,58 @@ static void socket_source(void) {
 	CHECK_CONTAINS(run_source(ws_envsrc_socket, &cfg), "env.sock: No such file or directory");
 }
 
+/* ws_http_body reads only inside the length it is given: each response
+ * ends right before a page nobody may read, so a read past it is a SIGSEGV
+ * even inside libc, where ASan does not look (the fuzzer found sscanf()
+ * running on past the end of the status line). */
+static const char *http_verdict(const char *text) {
+	static char out[300];
+	size_t len = strlen(text), blen = 0, page = (size_t)sysconf(_SC_PAGESIZE);
+	char *pages, *resp, why[256] = "";
+	const char *body = NULL;
+
+	pages = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pages == MAP_FAILED || len > page || mprotect(pages + page, page, PROT_NONE) != 0) {
+		return "no guard page";
+	}
+	resp = pages + page - len;
+	memcpy(resp, text, len);
+	if (ws_http_body(resp, len, &body, &blen, why, sizeof(why)) == 0) {
+		snprintf(out, sizeof(out), "body=%.*s", (int)blen, body);
+	} else {
+		snprintf(out, sizeof(out), "%s", why);
+	}
+	munmap(pages, 2 * page);
+	return out;
+}
+
+static void http_response_parser(void) {
+	CHECK_STR(http_verdict("HTTP/1.0 200 OK\r\n\r\n{}"), "body={}");
+	CHECK_STR(http_verdict("HTTP/1.1 200\n\n{}"), "body={}");
+	CHECK_STR(http_verdict("HTTP/1.0 200 OK\r\ncontent-length:  2 \r\n\r\n{}junk"), "body={}");
+	CHECK_STR(http_verdict("HTTP/1.1 404 Not Found\r\n\r\n"), "HTTP status 404");
+	/* the regression input: a status line that ends in the buffer's last byte */
+	CHECK_STR(http_verdict("HTTP/1.( ^^^^^^^^^^^^ `"), "not an HTTP response");
+	CHECK_STR(http_verdict("HTTP/1.1    "), "not an HTTP response");
+	CHECK_STR(http_verdict("HTTP/1.1  200 OK\r\n\r\n"), "not an HTTP response");
+	CHECK_STR(http_verdict("HTTP/1.1 2000 OK\r\n\r\n"), "not an HTTP response");
+	CHECK_STR(http_verdict("HTTP/1.1 200 OK\r\n"), "incomplete HTTP headers");
+	/* a Content-Length is read from its own line, never from the body */
+	CHECK_STR(http_verdict("HTTP/1.0 200 OK\r\nContent-Length:\r\n\r\n1"), "bad Content-Length");
+	CHECK_STR(http_verdict("HTTP/1.0 200 OK\r\nContent-Length: 1x\r\n\r\n{}"), "bad Content-Length");
+	CHECK_STR(http_verdict("HTTP/1.0 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}x"),
+		"bad Content-Length");
+	CHECK_STR(http_verdict("HTTP/1.0 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n{}"),
+		"body shorter than its Content-Length");
+	CHECK_STR(http_verdict("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+		"chunked or encoded body (the request was HTTP/1.0)");
+}
+
 UNIT_SUITE(envsource_tests) = {
 	{ "envsource: directory in the kubelet layout", dir_source_kubelet_layout },
 	{ "envsource: dotenv file", file_source },
 	{ "envsource: helper command", command_source },
 	{ "envsource: socket endpoint", socket_source },
+	{ "envsource: HTTP response parser", http_response_parser },
 	UNIT_END
 };

@@ -141,6 +141,36 @@ static void an_unwritable_activity_record_is_logged_once(void) {
 	CHECK_CONTAINS(text, want);
 }
 
+/* Client env requests under an allowlist of globs that match anything: a
+ * name that breaks the naming rule is still refused (the fuzzer found
+ * "-" accepted under "?"), and so are denied names. */
+static void client_env_names_follow_the_rules(void) {
+	const struct ws_hooks *h = ws_hook_entry();
+	void *ctx = NULL;
+	char err[512], conf[1024], log[512];
+	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
+		"developer", "publickey", "SHA256:abc", 4242 };
+	struct ws_session s = { sizeof(s), &c, 0, "shell", NULL, NULL };
+
+	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
+	snprintf(conf, sizeof(conf), "event_log = %s\nclient_env_allow = \"? *\"\n", log);
+	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
+		printf("    startup: %s\n", err);
+		CHECK(0);
+		return;
+	}
+	CHECK(h->client_env(ctx, &s, "EDITOR", "vi") == 1);
+	CHECK(h->client_env(ctx, &s, "X", "1") == 1);
+	CHECK(h->client_env(ctx, &s, "-", "1") == 0);
+	CHECK(h->client_env(ctx, &s, "A-B", "1") == 0);
+	CHECK(h->client_env(ctx, &s, "1A", "1") == 0);
+	CHECK(h->client_env(ctx, &s, "", "1") == 0);
+	CHECK(h->client_env(ctx, &s, "LD_PRELOAD", "/x.so") == 0);
+	h->shutdown(ctx);
+	CHECK_CONTAINS(unit_read_file(log), "\"name\":\"A-B\",\"reason\":\"invalid name\"}");
+	CHECK_CONTAINS(unit_read_file(log), "\"name\":\"LD_PRELOAD\",\"reason\":\"denied name\"}");
+}
+
 UNIT_SUITE(plugin_tests) = {
 	{ "plugin: entry point speaks this ABI", entry_point_speaks_this_abi },
 	{ "plugin: startup refuses a bad config", startup_refuses_a_bad_config },
@@ -148,5 +178,6 @@ UNIT_SUITE(plugin_tests) = {
 	{ "plugin: one connection logs each step", one_connection_logs_each_step },
 	{ "plugin: log_commands = no", commands_can_be_kept_out_of_the_log },
 	{ "plugin: an unwritable activity record is logged once", an_unwritable_activity_record_is_logged_once },
+	{ "plugin: client env names follow the rules", client_env_names_follow_the_rules },
 	UNIT_END
 };

@@ -49,5 +49,6 @@ extern const struct unit_test plugin_tests[];
 extern const struct unit_test env_tests[];
 extern const struct unit_test envsource_tests[];
 extern const struct unit_test cipher_tests[];
+extern const struct unit_test agent_filter_tests[];
 
 #endif
