@@ -14,18 +14,26 @@ mkdir -p "$out"
 
 passed=0 failed=0 skipped=0 broken=""
 
-# unit test binaries (the hook library's, the ciphers') print their own
-# "N passed, N failed" as the last line
+# counted NAME RC: adds the "N passed, N failed" line that the runner NAME
+# printed last into $out/NAME.log; no such line, or a non-zero RC with no
+# failure counted, is a runner problem.
+counted() {
+	cat "$out/$1.log"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/$1.log" | tail -n 1)
+	if [ -z "$line" ]; then
+		broken="$broken $1(rc=$2)"
+		return
+	fi
+	n_failed=$(echo "$line" | cut -d' ' -f3)
+	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+	failed=$((failed + n_failed))
+	[ "$2" -eq 0 ] || [ "$n_failed" -gt 0 ] || broken="$broken $1(rc=$2)"
+}
+
+# unit test binaries (the hook library's, the ciphers')
 for unit in unit-tests cipher-tests; do
 	"$build/tests/$unit" > "$out/$unit.log" 2>&1
-	unit_rc=$?
-	cat "$out/$unit.log"
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/$unit.log" | tail -n 1)
-	if [ -n "$line" ]; then
-		passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
-		failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
-	fi
-	[ -n "$line" ] && [ $unit_rc -eq 0 -o "$(echo "$line" | cut -d' ' -f3)" != 0 ] || broken="$broken $unit(rc=$unit_rc)"
+	counted $unit $?
 done
 
 # fuzzing: a short smoke of every libFuzzer target (make fuzz-targets), from
@@ -33,15 +41,7 @@ done
 # (tests/fuzz/run.sh; WS_FUZZ_SMOKE_SECONDS per target, 2 at once)
 "$top/tests/fuzz/run.sh" --fresh --seconds "${WS_FUZZ_SMOKE_SECONDS:-2}" --jobs 2 \
 	> "$out/fuzz-smoke.log" 2>&1
-fuzz_rc=$?
-cat "$out/fuzz-smoke.log"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/fuzz-smoke.log" | tail -n 1)
-if [ -n "$line" ]; then
-	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
-	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
-else
-	broken="$broken fuzz-smoke(rc=$fuzz_rc)"
-fi
+counted fuzz-smoke $?
 
 # pytest SUITE DIR: runs the pytest suite in DIR and adds the counts from its
 # JUnit report.

@@ -12,6 +12,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -275,6 +276,26 @@ class Server:
     def stop(self):
         stop_process(self.proc)
         self.log.close()
+
+
+def write_exec(ws, name, text):
+    """An executable script in the workspace (env helpers and the like)."""
+    path = ws.path(name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+    return path
+
+
+def kill_session_leftovers(server):
+    """Ends what sessions left running: their commands are in process groups
+    of their own (setsid), named by the session_start events."""
+    for e in server.events():
+        if e["event"] == "session_start":
+            try:
+                os.killpg(e["pid"], signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def stop_process(proc):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import USER, wait_for
+from conftest import USER, wait_for, write_exec
 
 SECRET = "s3cr3t-value-never-logged"
 
@@ -38,14 +38,6 @@ def kubelet_dir(root, files):
     for top in {name.split("/")[0] for name in files}:
         os.symlink(os.path.join("..data", top), os.path.join(root, top))
     return root
-
-
-def write_exec(ws, name, text):
-    path = ws.path(name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o755)
-    return path
 
 
 class EnvEndpoint:

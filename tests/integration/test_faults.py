@@ -16,18 +16,10 @@ import time
 
 import pytest
 
-from conftest import BUILD, keygen, listening, wait_for
+from conftest import BUILD, keygen, kill_session_leftovers, listening, wait_for, write_exec
 
 PROXY = os.path.join(BUILD, "bin", "ws-agent-proxy")
 BOUND = 10  # seconds: any session start or end waited for here
-
-
-def write_exec(ws, name, text):
-    path = ws.path(name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o755)
-    return path
 
 
 def serve(start_server, workspace, config, **kw):
@@ -476,18 +468,9 @@ def test_sigterm_waits_at_most_5_s_for_a_connection_held_by_a_hung_helper(start_
         if client.poll() is None:
             client.kill()
         client.wait()
-        kill_leftovers(server)
+        kill_session_leftovers(server)
     assert "segfault" not in server.output()
 
-
-def kill_leftovers(server):
-    """Session commands are in process groups of their own (setsid)."""
-    for e in server.events():
-        if e["event"] == "session_start":
-            try:
-                os.killpg(e["pid"], signal.SIGKILL)
-            except OSError:
-                pass
 
 @pytest.mark.stress
 @pytest.mark.skipif(os.environ.get("WS_STRESS") != "1", reason="make stress (WS_STRESS=1) runs it")
@@ -513,7 +496,7 @@ def test_sigterm_with_300_live_sessions(start_server, workspace, capsys):
         assert done["completed"] == 0 and len(done["failures"]) == 300, done["failures"][:3]
     finally:
         client.stop()
-        kill_leftovers(server)
+        kill_session_leftovers(server)
     out = server.output()
     assert out.count("Terminated by signal: ending 300 connections") == 1
     ends = events_of(server, "disconnect")

@@ -30,7 +30,7 @@ import time
 
 import pytest
 
-from conftest import USER, wait_for
+from conftest import USER, kill_session_leftovers, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STRESS = os.environ.get("WS_STRESS") == "1"
@@ -94,16 +94,6 @@ def report(capsys, title, figures):
     with capsys.disabled():
         print(f"\n[load] {title}: " + ", ".join(f"{k} {v}" for k, v in figures.items()),
               flush=True)
-
-
-def kill_session_leftovers(server):
-    """Session commands are in process groups of their own (setsid)."""
-    for e in server.events():
-        if e["event"] == "session_start":
-            try:
-                os.killpg(e["pid"], signal.SIGKILL)
-            except OSError:
-                pass
 
 
 # --- the clients ---
