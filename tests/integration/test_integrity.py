@@ -231,39 +231,29 @@ def assert_partial(path, total, digest):
         assert sha256_file(path) != digest
 
 
-def test_sftp_upload_cut_by_the_client_resumes_with_reput(xfer_server, workspace, payloads):
+@pytest.mark.parametrize("direction", ["upload", "download"])
+def test_sftp_cut_by_the_client_resumes(xfer_server, workspace, payloads, direction):
+    """Cut by killing the client, then resumed with reput (upload) or reget
+    (download): the file arrives whole and only the rest was sent."""
     payload, digest = payloads.get(BIG)
-    remote = os.path.join(workspace.home, "big.bin")
+    if direction == "upload":
+        dest = os.path.join(workspace.home, "big.bin")
+        first, resume, counter = f"put {payload} big.bin", f"reput {payload} big.bin", "bytes_in"
+    else:
+        place_remote(workspace, payload, "big.bin")
+        dest = workspace.path("big.bin")
+        first, resume, counter = f"get big.bin {dest}", f"reget big.bin {dest}", "bytes_out"
     cipher = TOOLS["sftp"][2]
-    proc = start_throttled(sftp_batch(xfer_server, workspace, cipher,
-                                      [f"put {payload} big.bin"], ["-l", THROTTLE]))
-    status, partial = cut(proc, remote, BIG, kill_client(proc))
+    proc = start_throttled(sftp_batch(xfer_server, workspace, cipher, [first], ["-l", THROTTLE]))
+    status, partial = cut(proc, dest, BIG, kill_client(proc))
     assert status != 0
     assert 0 < partial < BIG
-    assert_partial(remote, BIG, digest)
-    status, out = run(sftp_batch(xfer_server, workspace, cipher, [f"reput {payload} big.bin"]))
+    assert_partial(dest, BIG, digest)
+    status, out = run(sftp_batch(xfer_server, workspace, cipher, [resume]))
     assert status == 0, out
-    assert_identical(remote, BIG, digest)
+    assert_identical(dest, BIG, digest)
     # resumed, not sent again: the channel carried the rest (and sftp framing)
-    sent = last_subsystem_exit(xfer_server)["bytes_in"]
-    assert BIG - partial <= sent < BIG - partial + BIG // 100, (partial, sent)
-
-
-def test_sftp_download_cut_by_the_client_resumes_with_reget(xfer_server, workspace, payloads):
-    payload, digest = payloads.get(BIG)
-    place_remote(workspace, payload, "big.bin")
-    local = workspace.path("big.bin")
-    cipher = TOOLS["sftp"][2]
-    proc = start_throttled(sftp_batch(xfer_server, workspace, cipher,
-                                      [f"get big.bin {local}"], ["-l", THROTTLE]))
-    status, partial = cut(proc, local, BIG, kill_client(proc))
-    assert status != 0
-    assert 0 < partial < BIG
-    assert_partial(local, BIG, digest)
-    status, out = run(sftp_batch(xfer_server, workspace, cipher, [f"reget big.bin {local}"]))
-    assert status == 0, out
-    assert_identical(local, BIG, digest)
-    sent = last_subsystem_exit(xfer_server)["bytes_out"]
+    sent = last_subsystem_exit(xfer_server)[counter]
     assert BIG - partial <= sent < BIG - partial + BIG // 100, (partial, sent)
 
 
