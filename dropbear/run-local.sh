@@ -3,11 +3,17 @@
 #
 # Everything lives in .run/ (ignored by git): the host key, a client key, the
 # workspace user's home and the hook library's config.  The workspace user is
-# "developer" (WS_USER), provided through nss_wrapper so that nothing on the
-# machine changes; the server never runs as root:
-#   - run as a normal user: the server runs as you;
+# "developer" (WS_USER), named for the server and every program its sessions
+# run (sftp-server, scp, id, git) while nothing on the machine changes; the
+# server never runs as root:
+#   - run as a normal user: the server runs as you, and nss_wrapper names your
+#     uid (the server passes its environment, which holds nothing else, on to
+#     sessions: -e);
 #   - run as root: it runs as WS_RUN_UID, else $SUDO_UID, else the first uid
-#     from 1000 up that has no passwd entry, and .run/ is chowned to it.
+#     from 1000 up that has no passwd entry, .run/ is chowned to it, and the
+#     server runs in a private mount namespace whose /etc/passwd and
+#     /etc/group name it (as-workspace-user.sh), where the build and .run/ are
+#     reachable even from a checkout under a directory closed to others.
 # Settings: WS_PORT (2222), WS_USER (developer), WS_RUN_UID.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +36,7 @@ done
 case $user in *[!a-z0-9_-]*|"") die "WS_USER must be a plain lower-case name" ;; esac
 
 if [ "$(id -u)" -ne 0 ]; then
-	uid=$(id -u); gid=$(id -g); as_user=""
+	uid=$(id -u); gid=$(id -g); as_root=no
 else
 	uid=${WS_RUN_UID:-${SUDO_UID:-}}
 	if [ -z "$uid" ] || [ "$uid" = 0 ]; then
@@ -39,23 +45,29 @@ else
 	fi
 	gid=${SUDO_GID:-$uid}
 	[ "$gid" != 0 ] || gid=$uid
-	as_user="setpriv --reuid=$uid --regid=$gid --clear-groups --inh-caps=-all"
+	as_root=yes
 	echo "make run: running as root, so the server runs as unprivileged uid $uid (gid $gid), not root."
 fi
 
 mkdir -p "$run/home/.ssh" "$run/server"
 chmod 0755 "$run"
 chmod 0700 "$run/home" "$run/home/.ssh"
+# The machine's entries with the workspace user's first, so that its uid's
+# name is the workspace user's (getpwuid takes the first match)
+{ printf '%s:x:%s:%s:workspace user:%s:/bin/bash\n' "$user" "$uid" "$gid" "$run/home"
+  grep -v "^$user:" /etc/passwd || true; } > "$run/passwd"
+{ printf '%s:x:%s:\n' "$user" "$gid"; grep -v "^$user:" /etc/group || true; } > "$run/group"
+chmod 0644 "$run/passwd" "$run/group"
 [ -f "$run/hostkey_ed25519" ] || "$build/bin/dropbearkey" -t ed25519 -f "$run/hostkey_ed25519" >/dev/null
-[ -f "$run/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "$user@ssh-workspace-local" -f "$run/id_ed25519"
+# (ssh-keygen wants a name for its uid, which a normal user may not have)
+[ -f "$run/id_ed25519" ] || LD_PRELOAD="$nss_wrapper" NSS_WRAPPER_PASSWD="$run/passwd" \
+	NSS_WRAPPER_GROUP="$run/group" ssh-keygen -q -t ed25519 -N '' -C "$user@ssh-workspace-local" -f "$run/id_ed25519"
 cp "$run/id_ed25519.pub" "$run/home/.ssh/authorized_keys"
 chmod 0600 "$run/home/.ssh/authorized_keys"
 hostpub=$("$build/bin/dropbearkey" -y -f "$run/hostkey_ed25519" | grep '^ssh-')
 echo "[127.0.0.1]:$port ${hostpub% *}" > "$run/known_hosts"
-printf '%s:x:%s:%s:workspace user:%s:/bin/bash\n' "$user" "$uid" "$gid" "$run/home" > "$run/passwd"
-printf '%s:x:%s:\n' "$user" "$gid" > "$run/group"
 [ -f "$run/hooks.conf" ] || printf '# ssh-workspace hook library config (see README.md)\nevent_log = stderr\n' > "$run/hooks.conf"
-if [ -n "$as_user" ]; then
+if [ $as_root = yes ]; then
 	chown -R "$uid:$gid" "$run/home" "$run/server" "$run/hostkey_ed25519" "$run/hooks.conf"
 fi
 
@@ -69,7 +81,16 @@ cat <<EOF
   Ctrl-C stops the server.  Events (JSON) and the server log follow.
 
 EOF
-# The server must be started by absolute path: it re-executes itself per connection.
-exec env LD_PRELOAD="$nss_wrapper" NSS_WRAPPER_PASSWD="$run/passwd" NSS_WRAPPER_GROUP="$run/group" \
-	$as_user "$build/bin/dropbear" -F -E -w -p "127.0.0.1:$port" -r "$run/hostkey_ed25519" \
-	-P "$run/server/dropbear.pid" --hook="$build/lib/ssh-workspace-hooks.so" --hook-config="$run/hooks.conf"
+# The server must be started by absolute path: it re-executes itself per
+# connection.  Its environment is only what it needs, since sessions see it.
+set -- "$build/bin/dropbear" -F -E -w -p "127.0.0.1:$port" -r "$run/hostkey_ed25519" \
+	-P "$run/server/dropbear.pid" --hook="$build/lib/ssh-workspace-hooks.so" \
+	--hook-config="$run/hooks.conf"
+if [ $as_root = no ]; then
+	exec env -i PATH="$PATH" ${LANG:+LANG="$LANG"} ${XDG_RUNTIME_DIR:+XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR"} \
+		LD_PRELOAD="$nss_wrapper" NSS_WRAPPER_PASSWD="$run/passwd" NSS_WRAPPER_GROUP="$run/group" \
+		"$@" -e
+fi
+exec env -i PATH="$PATH" ${LANG:+LANG="$LANG"} unshare --mount --propagation private -- \
+	"$top/dropbear/as-workspace-user.sh" "$uid" "$gid" --passwd "$run/passwd" --group "$run/group" \
+	--reach "$build" --reach "$run" -- "$@"

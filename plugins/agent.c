@@ -32,7 +32,10 @@
 
 #include "plugin.h"
 
-#define DEFAULT_AGENT_DIR "/tmp/ssh-workspace-agent-%u"
+/* Without agent_dir: in the runtime directory the server was started with,
+ * else in /tmp under the server's uid (default_agent_dir). */
+#define RUNTIME_AGENT_DIR "ssh-workspace-agent"
+#define TMP_AGENT_DIR "/tmp/ssh-workspace-agent-"
 #define LINK_NAME "agent.sock"
 
 /* The start time (in clock ticks since boot) of a process, 0 if gone:
@@ -66,19 +69,40 @@ static unsigned long long start_time(long pid) {
 	return t;
 }
 
+/* $XDG_RUNTIME_DIR/ssh-workspace-agent when the server's environment names
+ * a runtime directory that is ours with mode 0700 (as the XDG spec requires;
+ * one inherited from root's login, say, is not), else
+ * /tmp/ssh-workspace-agent-UID.  The uid, not the user name: two servers for
+ * the same name under different uids (two people's `make run`, a developer
+ * and CI) must not meet in one directory. */
+static int default_agent_dir(char *out, size_t outlen) {
+	const char *runtime = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	int n;
+
+	if (runtime != NULL && runtime[0] == '/' && lstat(runtime, &st) == 0 && S_ISDIR(st.st_mode)
+			&& st.st_uid == geteuid() && (st.st_mode & 077) == 0) {
+		n = snprintf(out, outlen, "%s/" RUNTIME_AGENT_DIR, runtime);
+	} else {
+		n = snprintf(out, outlen, TMP_AGENT_DIR "%u", (unsigned int)geteuid());
+	}
+	return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
 /* Creates the directory, or checks the one that is there: ours, a real
  * directory (not a symlink someone planted in /tmp), no access for others. */
 static int prepare_dir(struct ws_plugin *p, const struct ws_session *s) {
 	struct stat st;
-	char why[128];
+	char why[160];
+	/* room left for "/agent.sock.tmp.PID" */
+	size_t room = sizeof(p->agent_dir) - 32;
 
 	if (p->agent_dir_state != 0) {
 		return p->agent_dir_state > 0 ? 0 : -1;
 	}
 	p->agent_dir_state = -1;
-	/* room left for "/agent.sock.tmp.PID" */
-	if (ws_expand_user_path(p->cfg.agent.dir ? p->cfg.agent.dir : DEFAULT_AGENT_DIR,
-			s->conn->user, p->agent_dir, sizeof(p->agent_dir) - 32) != 0) {
+	if (p->cfg.agent.dir == NULL ? default_agent_dir(p->agent_dir, room) != 0
+			: ws_expand_user_path(p->cfg.agent.dir, s->conn->user, p->agent_dir, room) != 0) {
 		ws_events_agent_problem(p, s, "agent_dir", p->cfg.agent.dir, "cannot expand %u for this user, or too long");
 		return -1;
 	}
@@ -87,12 +111,14 @@ static int prepare_dir(struct ws_plugin *p, const struct ws_session *s) {
 		return -1;
 	}
 	if (lstat(p->agent_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		ws_events_agent_problem(p, s, "agent_dir", p->agent_dir, "not a directory");
+		ws_events_agent_problem(p, s, "agent_dir", p->agent_dir,
+			"not a directory: remove it, or set agent_dir in the hook config");
 		return -1;
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-		snprintf(why, sizeof(why), "owned by uid %u with mode %03o; must be ours with mode 0700",
-			(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 0777));
+		snprintf(why, sizeof(why), "owned by uid %u with mode %03o; must be ours (uid %u) with mode 0700: "
+			"remove it, or set agent_dir in the hook config",
+			(unsigned int)st.st_uid, (unsigned int)(st.st_mode & 0777), (unsigned int)geteuid());
 		ws_events_agent_problem(p, s, "agent_dir", p->agent_dir, why);
 		return -1;
 	}

@@ -30,6 +30,7 @@ HOOK_LIB = os.path.join(BUILD, "lib", "ssh-workspace-hooks.so")
 HOOK_LIB = os.environ.get("WS_HOOK_LIB") or HOOK_LIB
 ASAN_PRELOAD = os.environ.get("WS_ASAN_PRELOAD")
 USER = "developer"
+AS_WORKSPACE_USER = os.path.join(REPO, "dropbear", "as-workspace-user.sh")
 
 
 def pytest_configure(config):
@@ -119,7 +120,11 @@ class Workspace:
         self.config = self.write_config("event_log = stderr\n")
         self.server_dir = self.path("server")  # writable by the server's uid
         os.makedirs(self.server_dir)
-        self.chown(self.home, self.hostkey, self.server_dir)
+        # the server's XDG_RUNTIME_DIR: the hook library's default agent_dir
+        # goes there, not to a machine-wide /tmp/ssh-workspace-agent-UID
+        self.runtime_dir = self.path("runtime")
+        os.makedirs(self.runtime_dir, mode=0o700)
+        self.chown(self.home, self.hostkey, self.server_dir, self.runtime_dir)
 
     def system_file(self, name):
         """/etc/NAME with the workspace's entries added, for the bind mount."""
@@ -164,24 +169,32 @@ class Workspace:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def as_workspace_user(ws, args, tmpfs_tmp=False):
-    """(argv, env) that run args as the workspace user (see the top)."""
+def as_workspace_user(ws, args, tmpfs_tmp=False, runtime_dir=True):
+    """(argv, env) that run args as the workspace user (see the top).
+    runtime_dir: XDG_RUNTIME_DIR is the workspace's own (else unset)."""
+    env = dict(os.environ)
+    env.pop("XDG_RUNTIME_DIR", None)
+    if runtime_dir:
+        env["XDG_RUNTIME_DIR"] = ws.runtime_dir
     if os.getuid() != 0:
-        return args, dict(os.environ, LD_PRELOAD=nss_wrapper(),
+        return args, dict(env, LD_PRELOAD=nss_wrapper(),
                           NSS_WRAPPER_PASSWD=ws.path("passwd"), NSS_WRAPPER_GROUP=ws.path("group"))
     # tmpfs_tmp: the server and its sessions get a /tmp of their own on a
-    # tmpfs, as in a pod with an emptyDir of medium Memory; the workspace and
-    # build directories, if they are in /tmp, are carried over through /mnt
-    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec",
-            'mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; '
-            'if [ "$3" = yes ]; then mount --bind /tmp /mnt; '
-            'mount -t tmpfs -o mode=1777 tmpfs /tmp; '
-            'for d in "$4" "$5"; do case $d in /tmp/*) mkdir -p "$d"; '
-            'mount --bind "/mnt/${d#/tmp/}" "$d";; esac; done; fi; shift 5; exec "$@"',
-            "sh", ws.system_file("passwd"), ws.system_file("group"),
-            "yes" if tmpfs_tmp else "no", ws.root, os.path.realpath(BUILD),
-            "setpriv", f"--reuid={ws.uid}", f"--regid={ws.gid}", "--clear-groups",
-            "--inh-caps=-all", "--"] + args, dict(os.environ)
+    # tmpfs, as in a pod with an emptyDir of medium Memory.  The workspace,
+    # the build and the repository stay reachable by the server's uid, also
+    # from a checkout under a directory closed to others (/root).
+    return (["unshare", "--mount", "--propagation", "private", "--"]
+            + as_workspace_user_argv(ws, tmpfs_tmp) + ["--"] + args, env)
+
+
+def as_workspace_user_argv(ws, tmpfs_tmp=False):
+    """dropbear/as-workspace-user.sh's command line, without the command
+    (root only, inside a private mount namespace)."""
+    argv = [AS_WORKSPACE_USER, str(ws.uid), str(ws.gid), "--passwd", ws.system_file("passwd"),
+            "--group", ws.system_file("group")]
+    for path in (ws.root, BUILD, REPO, os.path.dirname(HOOK_LIB)):
+        argv += ["--reach", path]
+    return argv + (["--private-tmp"] if tmpfs_tmp else [])
 
 
 def with_home_tmpfs(ws, size, args):
@@ -196,7 +209,7 @@ def with_home_tmpfs(ws, size, args):
 
 class Server:
     def __init__(self, ws, hook=HOOK_LIB, config="default", extra_args=(), tmpfs_tmp=False,
-                 home_size=None):
+                 home_size=None, runtime_dir=True):
         self.ws = ws
         self.port = free_port()
         self.log_path = ws.path(f"server-{self.port}.log")
@@ -209,7 +222,7 @@ class Server:
         if config:
             args.append(f"--hook-config={config}")
         args += list(extra_args)
-        args, env = as_workspace_user(ws, args, tmpfs_tmp)
+        args, env = as_workspace_user(ws, args, tmpfs_tmp, runtime_dir)
         if ASAN_PRELOAD:  # first, before nss_wrapper; reports go to the log
             env["LD_PRELOAD"] = " ".join(filter(None, [ASAN_PRELOAD, env.get("LD_PRELOAD")]))
             env["ASAN_OPTIONS"] = "detect_leaks=0"

@@ -232,18 +232,42 @@ def test_an_agent_dir_open_to_others_is_refused(agent_server, workspace, agents)
     assert r.stdout.splitlines()[0].startswith("/tmp/dropbear-"), r.stdout
     assert agent.fingerprint in r.stdout
     problem = server.wait_event("agent_problem")
-    assert problem["problem"] == "agent_dir" and "must be ours with mode 0700" in problem["reason"]
+    assert problem["problem"] == "agent_dir"
+    assert problem["reason"] == (f"owned by uid {workspace.uid} with mode 755; must be ours "
+                                 f"(uid {workspace.uid}) with mode 0700: remove it, or set "
+                                 "agent_dir in the hook config")
 
 
 def test_the_default_agent_dir_on_a_tmpfs_tmp(start_server, workspace, agents):
+    """Without XDG_RUNTIME_DIR: /tmp/ssh-workspace-agent-UID (the uid: two
+    servers for one user name under two uids must not meet)."""
     if os.getuid() != 0:
         pytest.skip("needs a mount namespace")
-    server, agent = start_server(tmpfs_tmp=True).wait_ready(), agents("client")
+    server = start_server(tmpfs_tmp=True, runtime_dir=False).wait_ready()
+    agent = agents("client")
     r = server.ssh("stat -f -c %T /tmp; echo $SSH_AUTH_SOCK; stat -c %a $(dirname $SSH_AUTH_SOCK); "
                    "ssh-add -l", options=forward(agent))
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[:3] == ["tmpfs", f"/tmp/ssh-workspace-agent-{USER}/agent.sock", "700"]
+    assert r.stdout.splitlines()[:3] == [
+        "tmpfs", f"/tmp/ssh-workspace-agent-{workspace.uid}/agent.sock", "700"]
     assert agent.fingerprint in r.stdout
+
+
+def test_the_default_agent_dir_is_in_the_runtime_dir(start_server, workspace, agents):
+    """With the server's XDG_RUNTIME_DIR ours and 0700, the agent goes there;
+    one that is not ours (a runtime dir inherited from another user's login)
+    is passed over for /tmp."""
+    server, agent = start_server().wait_ready(), agents("client")
+    r = server.ssh("echo $SSH_AUTH_SOCK; ssh-add -l", options=forward(agent))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == f"{workspace.runtime_dir}/ssh-workspace-agent/agent.sock"
+    assert agent.fingerprint in r.stdout
+    if os.getuid() != 0:
+        return
+    os.chown(workspace.runtime_dir, 0, 0)
+    other = start_server(tmpfs_tmp=True).wait_ready()
+    r = other.ssh("echo $SSH_AUTH_SOCK", options=forward(agent))
+    assert r.stdout.splitlines() == [f"/tmp/ssh-workspace-agent-{workspace.uid}/agent.sock"], r.stderr
 
 
 def test_parallel_connects_and_disconnects_leave_the_link_absent_or_live(agent_server, workspace,

@@ -1,5 +1,7 @@
 """`make run`'s script: starts an unprivileged server and prints an ssh line
-that works as printed."""
+that works as printed, with sessions that see the workspace user (sftp,
+scp, id, git), as root or as a normal user, also from a checkout under a
+directory closed to others."""
 import os
 import re
 import selectors
@@ -11,16 +13,35 @@ import time
 
 import pytest
 
-from conftest import BUILD, REPO, free_port, listening, stop_process, wait_for
+from conftest import BUILD, REPO, free_port, listening, stop_process, unused_uid, wait_for
+
+SCRIPTS = ("run-local.sh", "as-workspace-user.sh")
 
 
 @pytest.fixture
-def run_dir():
-    # The server's uid must reach it, so not under pytest's private tmp dir.
+def scratch():
+    """A directory of the test's own, open to the server's uid."""
     d = tempfile.mkdtemp(prefix="ws-run-local-")
     os.chmod(d, 0o755)
-    yield os.path.join(d, "run")
+    yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+def checkout_copy(parent, tests=()):
+    """What `make run` (and the named integration tests) need of a checkout,
+    copied to PARENT/co: the scripts, the built server and library."""
+    top = os.path.join(parent, "co")
+    os.makedirs(os.path.join(top, "dropbear"))
+    for name in SCRIPTS:
+        shutil.copy2(os.path.join(REPO, "dropbear", name), os.path.join(top, "dropbear", name))
+    for sub in ("bin", "lib"):
+        shutil.copytree(os.path.join(BUILD, sub), os.path.join(top, "build", sub))
+    if tests:
+        os.makedirs(os.path.join(top, "tests", "integration"))
+        for name in ("conftest.py",) + tests:
+            shutil.copy2(os.path.join(REPO, "tests", "integration", name),
+                         os.path.join(top, "tests", "integration", name))
+    return top
 
 
 def read_until(proc, pattern, timeout):
@@ -43,29 +64,147 @@ def read_until(proc, pattern, timeout):
     return None, text
 
 
-def test_make_run_prints_a_working_ssh_line_and_never_runs_as_root(run_dir):
-    port = free_port()
-    env = dict(os.environ, WS_PORT=str(port), WS_RUN_DIR=run_dir, WS_BUILD=BUILD)
-    env.pop("SUDO_UID", None)
-    proc = subprocess.Popen([os.path.join(REPO, "dropbear", "run-local.sh")], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        m, text = read_until(proc, r"^\s+(ssh -i .*)$", timeout=30)
-        assert m, f"no ssh line printed:\n{text}"
-        assert wait_for(lambda: listening(port)), text
-        announced = re.search(r"runs as unprivileged uid (\d+)", text)
-        if os.getuid() == 0:
-            assert announced, "as root the script must say which uid it uses"
-        cmd = shlex.split(m.group(1)) + ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
-                                         "id -u; echo $USER"]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+class MakeRun:
+    """run-local.sh started with env (as the caller, or through `as_uid`);
+    .line is the ssh command line it printed, split."""
+
+    def __init__(self, script, env, as_uid=None):
+        self.port = free_port()
+        env = dict(env, WS_PORT=str(self.port))
+        env.pop("SUDO_UID", None)
+        argv = [script]
+        if as_uid is not None:
+            argv = ["setpriv", f"--reuid={as_uid}", f"--regid={as_uid}", "--clear-groups",
+                    "--"] + argv
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        m, self.text = read_until(self.proc, r"^\s+(ssh -i .*)$", timeout=30)
+        assert m, f"no ssh line printed:\n{self.text}"
+        assert wait_for(lambda: listening(self.port)), self.text
+        self.line = shlex.split(m.group(1))
+        announced = re.search(r"runs as unprivileged uid (\d+)", self.text)
+        self.uid = int(announced.group(1)) if announced else as_uid
+
+    def ssh(self, command):
+        r = subprocess.run(self.line + ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", command],
+                           capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
-        uid, user = r.stdout.split()
-        assert user == "developer"
-        assert int(uid) != 0
-        assert int(uid) == (int(announced.group(1)) if announced else os.getuid())
-        status = open(f"/proc/{proc.pid}/status").read()
-        real_uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
-        assert real_uid == int(uid)
+        return r.stdout
+
+    def copy_args(self):
+        """The printed line's options for sftp and scp (-P for the port),
+        and its user@host."""
+        args, it = [], iter(self.line[1:-1])
+        for a in it:
+            args += ["-P" if a == "-p" else a, next(it)]
+        return args + ["-o", "BatchMode=yes"], self.line[-1]
+
+    def stop(self):
+        stop_process(self.proc)
+
+
+def sessions_see_the_workspace_user(run, scratch):
+    """id, whoami, git's author name and both copy programs in both
+    directions: each looks the session's uid up."""
+    out = run.ssh("id -un; whoami; id -u; echo $USER; EMAIL=w@example.org git var GIT_AUTHOR_IDENT")
+    name, who, uid, user, ident = out.splitlines()
+    assert (name, who, user) == ("developer", "developer", "developer"), out
+    assert int(uid) != 0 and (run.uid is None or int(uid) == run.uid)
+    assert ident.startswith("workspace user <w@example.org> "), out
+    status = open(f"/proc/{run.proc.pid}/status").read()
+    assert int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1)) == int(uid)
+
+    options, target = run.copy_args()
+    up = os.path.join(scratch, "up.bin")
+    with open(up, "wb") as f:
+        f.write(os.urandom(100000))
+    data = open(up, "rb").read()
+    batch = os.path.join(scratch, "batch")
+    with open(batch, "w") as f:
+        f.write(f"put {up} sftp-up.bin\nget sftp-up.bin {scratch}/sftp-down.bin\n")
+    r = subprocess.run(["sftp", "-b", batch] + options + [target], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert open(f"{scratch}/sftp-down.bin", "rb").read() == data
+    for legacy in ([], ["-O"]):
+        name = f"scp{''.join(legacy)}"
+        r = subprocess.run(["scp"] + legacy + options + [up, f"{target}:{name}.bin"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run(["scp"] + legacy + options + [f"{target}:{name}.bin",
+                                                         f"{scratch}/{name}-down.bin"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert open(f"{scratch}/{name}-down.bin", "rb").read() == data
+
+
+def test_make_run_as_the_caller(scratch):
+    """As root: an unprivileged uid it announces; as a normal user: that user."""
+    run = MakeRun(os.path.join(REPO, "dropbear", "run-local.sh"),
+                  dict(os.environ, WS_RUN_DIR=os.path.join(scratch, "run"), WS_BUILD=BUILD))
+    try:
+        if os.getuid() == 0:
+            assert run.uid is not None, "as root the script must say which uid it uses"
+        sessions_see_the_workspace_user(run, scratch)
     finally:
-        stop_process(proc)
+        run.stop()
+
+
+def test_make_run_as_a_normal_user_without_a_passwd_entry(scratch):
+    """The normal-user path (nss_wrapper) for a uid that has no name on the
+    machine at all, as in a container started with an arbitrary uid."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to become a uid without a passwd entry")
+    uid = unused_uid(21000)
+    top = checkout_copy(scratch)
+    os.chown(scratch, uid, uid)
+    run = MakeRun(os.path.join(top, "dropbear", "run-local.sh"),
+                  dict(os.environ, HOME=scratch, WS_RUN_DIR=os.path.join(scratch, "run"),
+                       WS_BUILD=os.path.join(top, "build")), as_uid=uid)
+    try:
+        assert "running as root" not in run.text
+        sessions_see_the_workspace_user(run, scratch)
+    finally:
+        run.stop()
+
+
+@pytest.fixture
+def closed_parent():
+    """A directory others cannot enter (mode 0700), like /root."""
+    d = tempfile.mkdtemp(prefix="ws-closed-")
+    assert os.stat(d).st_mode & 0o777 == 0o700
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_make_run_from_a_checkout_under_a_closed_directory(closed_parent, scratch):
+    """The run directory is the checkout's .run/, unreachable for the
+    server's uid but for the private mount namespace the script makes."""
+    if os.getuid() != 0:
+        pytest.skip("as a normal user the server runs as the owner of the checkout")
+    top = checkout_copy(closed_parent)
+    env = dict(os.environ)
+    for var in ("WS_RUN_DIR", "WS_BUILD"):
+        env.pop(var, None)
+    run = MakeRun(os.path.join(top, "dropbear", "run-local.sh"), env)
+    try:
+        assert run.line[2] == os.path.join(top, ".run", "id_ed25519"), run.line
+        sessions_see_the_workspace_user(run, scratch)
+    finally:
+        run.stop()
+
+
+def test_integration_tests_from_a_checkout_under_a_closed_directory(closed_parent):
+    """The fixtures start the server as an unprivileged uid; it must reach
+    the build even when the checkout is not reachable for it."""
+    if os.getuid() != 0:
+        pytest.skip("as a normal user the server runs as the owner of the checkout")
+    top = checkout_copy(closed_parent, tests=("test_server.py",))
+    env = dict(os.environ, WS_BUILD=os.path.join(top, "build"))
+    env.pop("WS_HOOK_LIB", None)
+    r = subprocess.run(["/usr/bin/python3", "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                        "-k", "key_login_runs_a_command or pty_session_gets_a_terminal",
+                        os.path.join(top, "tests", "integration", "test_server.py")],
+                       capture_output=True, text=True, timeout=120, env=env,
+                       cwd=closed_parent)
+    assert r.returncode == 0 and "2 passed" in r.stdout, r.stdout + r.stderr

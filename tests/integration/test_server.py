@@ -44,6 +44,17 @@ def test_a_pty_session_gets_a_terminal_even_with_empty_stdin(server):
     assert lines[0].startswith("/dev/pts/"), r.stdout
 
 
+def test_pty_sessions_write_no_login_records(server):
+    """The unprivileged server cannot write lastlog, utmp or wtmp: it is
+    built without them, so a pty session logs no error about them."""
+    r = server.ssh("true", extra=["-tt"])
+    assert r.returncode == 0, r.stderr
+    server.wait_event("disconnect")
+    log = server.output()
+    for word in ("lastlog", "wtmp", "utmp", "syslogin"):
+        assert word not in log, log
+
+
 def processes(uid, argv):
     """pids of processes of uid whose command line is argv."""
     want = "\0".join(argv) + "\0"

@@ -79,6 +79,9 @@ int main(int argc, char **argv) {
 				perror("mkdtemp");
 				return 2;
 			}
+			/* the hook library's default agent_dir goes into the
+			 * runtime directory: the test's own, never /tmp's */
+			setenv("XDG_RUNTIME_DIR", tmpdir, 1);
 			failures_in_test = 0;
 			t->fn();
 			nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);

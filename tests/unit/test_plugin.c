@@ -96,6 +96,17 @@ static void one_connection_logs_each_step(void) {
 		"\"user\":\"developer\",\"reason\":\"Disconnect received\",\"duration_ms\":");
 }
 
+/* Without agent_dir the stable agent path is made in the server's
+ * XDG_RUNTIME_DIR (main.c points it at the test's directory), 0700. */
+static void the_default_agent_dir_is_in_the_runtime_dir(void) {
+	char dir[512];
+	struct stat st;
+
+	one_connection("");
+	snprintf(dir, sizeof(dir), "%s/ssh-workspace-agent", unit_tmpdir());
+	CHECK(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+}
+
 static void commands_can_be_kept_out_of_the_log(void) {
 	const char *text = one_connection("log_commands = no\n");
 	CHECK_CONTAINS(text, "\"kind\":\"exec\",\"pty\":false,\"pid\":4243}\n");
@@ -176,6 +187,7 @@ UNIT_SUITE(plugin_tests) = {
 	{ "plugin: startup refuses a bad config", startup_refuses_a_bad_config },
 	{ "plugin: startup without a config", startup_without_a_config_uses_defaults },
 	{ "plugin: one connection logs each step", one_connection_logs_each_step },
+	{ "plugin: the default agent_dir is in the runtime dir", the_default_agent_dir_is_in_the_runtime_dir },
 	{ "plugin: log_commands = no", commands_can_be_kept_out_of_the_log },
 	{ "plugin: an unwritable activity record is logged once", an_unwritable_activity_record_is_logged_once },
 	{ "plugin: client env names follow the rules", client_env_names_follow_the_rules },

@@ -37,7 +37,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from conftest import (BUILD, DROPBEAR, DROPBEARKEY, HOOK_LIB, USER,  # noqa: E402
-                      Workspace, free_port, nss_wrapper)
+                      Workspace, as_workspace_user_argv, free_port, nss_wrapper)
 
 HOST = "127.0.5.5"  # the suite's LOCALADDR
 PY = "/usr/bin/python3"
@@ -118,7 +118,7 @@ def command(ws, port, junit, db_dir, extra):
               f"--hostkey={ws.hostkey}", f"--port={port}"] + extra + [test_dir]
     env = dict(os.environ, HOME=ws.home, USER=USER, LOGNAME=USER,
                PYTHONPATH=HERE, PYTHONDONTWRITEBYTECODE="1", DBTEST_IN_ACTION="true",
-               TMPDIR=os.path.join(ws.server_dir, "tmp"))
+               TMPDIR=os.path.join(ws.server_dir, "tmp"), XDG_RUNTIME_DIR=ws.runtime_dir)
     env.pop("VIRTUAL_ENV", None)  # test_aslr: run the helper with the session's python3
     if os.getuid() != 0:
         env.update(LD_PRELOAD=nss_wrapper(), NSS_WRAPPER_PASSWD=ws.path("passwd"),
@@ -127,11 +127,8 @@ def command(ws, port, junit, db_dir, extra):
     # sh is the pid namespace's init: when the suite ends, whatever it left
     # running (a failed test's background dbclient) ends with it
     return ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc",
-            "--propagation", "private", "--", "sh", "-ec",
-            'ip link set lo up; mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; '
-            'shift 2; "$@"', "sh", ws.system_file("passwd"), ws.system_file("group"),
-            "setpriv", f"--reuid={ws.uid}", f"--regid={ws.gid}", "--clear-groups",
-            "--inh-caps=-all", "--"] + pytest, env
+            "--propagation", "private", "--", "sh", "-ec", 'ip link set lo up; "$@"', "sh"
+            ] + as_workspace_user_argv(ws) + ["--reach", db_dir, "--"] + pytest, env
 
 
 def main(argv):
