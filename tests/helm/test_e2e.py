@@ -414,13 +414,13 @@ def test_agent_sidecar_signs_for_the_workspace(helm4, client_key, kube, tmp_path
     agent = kube.container(release, "workspace-agent")
 
     def listed():
-        r = ssh(client_key, port, known, "echo $SSH_AUTH_SOCK; ssh-add -l")
+        r = ssh(client_key, port, known, "id -u; echo $SSH_AUTH_SOCK; ssh-add -l")
         return r if r.returncode == 0 else None
     r = wait_for(listed, 30)
     assert r, f"no agent in the session:\n{logs(agent)}"
     lines = r.stdout.splitlines()
-    assert lines[0] == "/tmp/ssh-workspace-agent-developer/agent.sock"
-    assert fp in lines[1] and "deploy" in lines[1], r.stdout
+    assert lines[1] == f"/tmp/ssh-workspace-agent-{lines[0]}/agent.sock"
+    assert fp in lines[2] and "deploy" in lines[2], r.stdout
     # sign works, adding or removing keys does not; the key files are not there
     r = ssh(client_key, port, known,
             "echo data > /tmp/d && ssh-keygen -Y sign -n test -f <(ssh-add -L) /tmp/d "
