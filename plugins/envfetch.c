@@ -137,6 +137,8 @@ int ws_env_client(struct ws_plugin *p, const struct ws_session *s,
 		why = "value too long";
 	} else if (p->client_env_accepted >= cfg->max_vars) {
 		why = "too many variables";
+	} else {
+		why = ws_env_client_value_refusal(name, value);
 	}
 	if (why == NULL) {
 		p->client_env_accepted++;

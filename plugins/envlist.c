@@ -10,7 +10,10 @@
 #include <string.h>
 
 #define NAME_MAX_LEN 255
-#define DEFAULT_CLIENT_ALLOW "LANG LC_* TERM COLORTERM TZ"
+/* GIT_PROTOCOL: git over ssh asks for protocol v2 through it; refusing it
+ * silently drops git to protocol v0.  Its value is held to what git sends
+ * (client_value_rules below). */
+#define DEFAULT_CLIENT_ALLOW "LANG LC_* TERM COLORTERM TZ GIT_PROTOCOL"
 
 const char *ws_env_verdict_text(enum ws_env_verdict v) {
 	static const char *const text[] = {
@@ -87,6 +90,52 @@ int ws_env_client_allowed(const char *globs, const char *name) {
 		p += strspn(p, " \t");
 	}
 	return 0;
+}
+
+/* git sends "version=2" today: room for a few more parameters, no more */
+#define GIT_PROTOCOL_MAX 128
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Names whose value a client may send only in a narrow form, whichever
+ * client_env_allow glob let the name in: the program that reads the
+ * variable parses it.  git fills GIT_PROTOCOL with colon-separated "key"
+ * or "key=value" parameters ("version=2") for git-upload-pack and
+ * git-receive-pack; a value beyond that charset did not come from git. */
+static const struct client_value_rule {
+	const char *name;
+	const char *punct;   /* allowed besides ASCII letters and digits */
+	size_t max_len;
+	const char *bad_char, *too_long; /* the refusal's reason */
+} client_value_rules[] = {
+	{ "GIT_PROTOCOL", "._=:-", GIT_PROTOCOL_MAX,
+	  "value has a character outside [A-Za-z0-9._=:-]",
+	  "value longer than " STR(GIT_PROTOCOL_MAX) " bytes" },
+};
+
+static int is_ascii_alnum(char c) {
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+const char *ws_env_client_value_refusal(const char *name, const char *value) {
+	size_t i, len = strlen(value);
+
+	for (i = 0; i < sizeof(client_value_rules) / sizeof(client_value_rules[0]); i++) {
+		const struct client_value_rule *r = &client_value_rules[i];
+		const char *c;
+		if (strcmp(name, r->name) != 0) {
+			continue;
+		}
+		if (len > r->max_len) {
+			return r->too_long;
+		}
+		for (c = value; *c != '\0'; c++) {
+			if (!is_ascii_alnum(*c) && strchr(r->punct, *c) == NULL) {
+				return r->bad_char;
+			}
+		}
+	}
+	return NULL;
 }
 
 void ws_envlist_init(struct ws_envlist *list) {

@@ -51,8 +51,13 @@ enum ws_env_verdict ws_env_name_verdict(const struct ws_env_config *cfg, const c
  * unless env_allow_path. */
 int ws_env_name_denied(const struct ws_env_config *cfg, const char *name);
 /* Does a blank-separated list of globs match name?  NULL = the default
- * client allowlist (LANG LC_* TERM COLORTERM TZ). */
+ * client allowlist (LANG LC_* TERM COLORTERM TZ GIT_PROTOCOL). */
 int ws_env_client_allowed(const char *globs, const char *name);
+/* NULL if a client may send this value for this name, else why not (for
+ * the client_env_refused event; it does not quote the value).  Only some
+ * names have a rule: GIT_PROTOCOL takes [A-Za-z0-9._=:-], at most 128
+ * bytes; any other name takes any value. */
+const char *ws_env_client_value_refusal(const char *name, const char *value);
 
 void ws_envlist_init(struct ws_envlist *list);
 void ws_envlist_free(struct ws_envlist *list);

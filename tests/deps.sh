@@ -21,7 +21,8 @@ helm_tests="python3-yaml openssl"
 # Dropbear's own test suite (tests/upstream): asyncssh, psutil for test_aslr,
 # rerunfailures for its timing-bound tests (tests/upstream/retry.txt)
 upstream="python3-asyncssh python3-psutil python3-pytest-rerunfailures iproute2"
-check="$run python3 python3-pytest tmux $interop $image $helm_tests $upstream"
+# git: git over ssh, client and server side (tests/integration/test_git.py)
+check="$run python3 python3-pytest tmux git $interop $image $helm_tests $upstream"
 # The fuzz targets (tests/fuzz, make fuzz): clang and libFuzzer.  The
 # runtime, libclang_rt.fuzzer, is in libclang-rt-N-dev (Debian 12:
 # libclang-rt-14-dev), which libclang-rt-dev pulls in for the default clang.

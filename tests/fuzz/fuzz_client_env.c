@@ -5,8 +5,9 @@
  * Input: one byte that picks the caps (fuzz_env_config), then fields
  * separated by FUZZ_SEP: client_env_allow's value, then name, value,
  * name, value...  A request is accepted only when its name is valid, not
- * denied and allowed, its value within env_value_max, and env_max_vars
- * requests are not yet accepted.
+ * denied and allowed, its value within env_value_max (and, for
+ * GIT_PROTOCOL, of [A-Za-z0-9._=:-] and at most 128 bytes), and
+ * env_max_vars requests are not yet accepted.
  */
 #include <fnmatch.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 static int allowed(const char *globs, const char *name) {
 	char copy[4200], *glob, *save = NULL;
 	if (globs == NULL) {
-		globs = "LANG LC_* TERM COLORTERM TZ";
+		globs = "LANG LC_* TERM COLORTERM TZ GIT_PROTOCOL";
 	}
 	snprintf(copy, sizeof(copy), "%s", globs);
 	for (glob = strtok_r(copy, " \t", &save); glob != NULL; glob = strtok_r(NULL, " \t", &save)) {
@@ -29,6 +30,12 @@ static int allowed(const char *globs, const char *name) {
 		}
 	}
 	return 0;
+}
+
+/* A value git itself could send as GIT_PROTOCOL. */
+static int git_protocol_value(const char *value) {
+	return strlen(value) <= 128 && strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"abcdefghijklmnopqrstuvwxyz0123456789._=:-") == strlen(value);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -73,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 				FUZZ_ASSERT(fuzz_name_ok(name, &p.cfg.env));
 				FUZZ_ASSERT(allowed(p.cfg.env.client_allow, name));
 				FUZZ_ASSERT(vlen <= p.cfg.env.value_max);
+				FUZZ_ASSERT(strcmp(name, "GIT_PROTOCOL") != 0 || git_protocol_value(value));
 				FUZZ_ASSERT(p.client_env_accepted <= p.cfg.env.max_vars);
 			}
 		}

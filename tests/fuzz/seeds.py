@@ -92,6 +92,10 @@ EMPTY=
     write("fuzz_client_env", "requests", b"G" + SEP.join([
         b"LANG LC_* GIT_* ?", b"LANG", b"C.UTF-8", b"LC_ALL", b"C", b"GIT_EDITOR", b"vi",
         b"LD_PRELOAD", b"/x.so", b"TERM", b"xterm", b"X", b"1"]))
+    # GIT_PROTOCOL's value rule: git's own values, then ones it refuses
+    write("fuzz_client_env", "git-protocol", b"G" + SEP.join([
+        b"LANG GIT_PROTOCOL", b"GIT_PROTOCOL", b"version=2", b"GIT_PROTOCOL", b"version=2:object-format=sha256",
+        b"GIT_PROTOCOL", b"version=2;id", b"GIT_PROTOCOL", b"v" * 129]))
     write("fuzz_eventlog", "session-start", SEP.join([
         b"session_start", b"\x06developer", b"\x07echo \"hi\"\n\t\x01\x7f",
         b"\x05bad utf-8 \xff\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xed\xa0\x80",

@@ -224,6 +224,19 @@ def test_seccomp_profile_shipped_with_the_chart_is_the_images():
                                      "copy container-image/seccomp-podman.json"
 
 
+def test_chart_default_client_allow_is_the_librarys():
+    """The chart always writes client_env_allow, and a list set there
+    replaces the library's default: the two must be the same list, or pods
+    refuse what the library allows (git's GIT_PROTOCOL, for protocol v2)."""
+    with open(os.path.join(REPO, "plugins", "envlist.c")) as f:
+        library = re.search(r'#define DEFAULT_CLIENT_ALLOW "([^"]*)"', f.read()).group(1)
+    with open(os.path.join(CHART, "values.yaml")) as f:
+        assert yaml.safe_load(f)["env"]["clientAllow"] == library
+    with open(os.path.join(REPO, "README.md")) as f:
+        assert f'| `client_env_allow` | `"{library}"` |' in f.read()
+    assert "GIT_PROTOCOL" in library.split()
+
+
 def test_server_args_and_hook_config(helm, keys):
     objects = render(helm, keys, MATRIX["env-and-policy"])
     c = container(objects)
@@ -234,7 +247,7 @@ def test_server_args_and_hook_config(helm, keys):
     conf = find(objects, "ConfigMap")["data"]["hooks.conf"]
     lines = [x for x in conf.splitlines() if x and not x.startswith("#")]
     assert lines == ["event_log = stderr", "log_commands = no",
-                     'client_env_allow = "LANG LC_* TERM COLORTERM TZ"',
+                     'client_env_allow = "LANG LC_* TERM COLORTERM TZ GIT_PROTOCOL"',
                      "env_on_failure = closed", "env_dir = /etc/ssh-workspace/env",
                      "agent_forwarding = no", "activity_dir = /run/activity"]
     env_vol = next(v for v in pod_spec(objects)["volumes"] if v["name"] == "env")

@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -37,6 +38,13 @@ def pytest_configure(config):
     # `make stress` runs these (WS_STRESS=1 pytest -m stress): the long load
     # and fault variants; make check skips them
     config.addinivalue_line("markers", "stress: a long load or fault variant (make stress)")
+
+
+def unique(label):
+    """A test value to assert present in or absent from output: random and
+    long, so that no path, host name or other text holds it by chance (a
+    short literal such as "bar" fails the test in a checkout under .../bars/)."""
+    return f"{label}-{secrets.token_hex(8)}"
 
 
 def free_port():

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from conftest import USER, wait_for, write_exec
+from conftest import USER, unique, wait_for, write_exec
 
-SECRET = "s3cr3t-value-never-logged"
+SECRET = unique("s3cr3t-value-never-logged")
 
 
 def env_of(output):
@@ -188,12 +188,13 @@ def test_env_reaches_pty_shells_exec_and_sftp(start_server, workspace):
 
 def test_client_env_allowlist(start_server, workspace):
     server = serve_with(start_server, workspace, "")
+    refused_value = unique("refused")
     r = server.ssh("echo ${LANG-unset} ${LC_TIME-unset} ${FOO-unset}",
-                   options=["SetEnv=LANG=C.UTF-8 LC_TIME=C FOO=bar"])
+                   options=[f"SetEnv=LANG=C.UTF-8 LC_TIME=C FOO={refused_value}"])
     assert r.stdout.split() == ["C.UTF-8", "C", "unset"]
     refused = [e for e in server.events() if e["event"] == "client_env_refused"]
     assert [(e["name"], e["reason"]) for e in refused] == [("FOO", "not in client_env_allow")]
-    assert "bar" not in server.output()
+    assert refused_value not in server.output()
 
 
 def test_sendenv_passes_the_clients_own_variables(server):

@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from conftest import BUILD, keygen, kill_session_leftovers, listening, wait_for, write_exec
+from conftest import (BUILD, keygen, kill_session_leftovers, listening, unique, wait_for,
+                      write_exec)
 
 PROXY = os.path.join(BUILD, "bin", "ws-agent-proxy")
 BOUND = 10  # seconds: any session start or end waited for here
@@ -384,13 +385,14 @@ def test_sigterm_ends_every_connection_and_the_listener(start_server, workspace)
     signalled and runs on (in the container it ends with the pod)."""
     activity = workspace.path("server", "activity")
     marker = workspace.path("server", "ran-on")
+    late = unique("late")  # printed only if a session outlived the server
     server = serve(start_server, workspace,
                    f"activity_dir = {activity}\nagent_dir = {workspace.path('server', 'agent')}\n")
     exec_session = subprocess.Popen(
-        server.ssh_args() + [f"echo started; sleep 3; echo late > {marker}"],
+        server.ssh_args() + [f"echo started; sleep 3; echo {late} > {marker}"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     pty_session = subprocess.Popen(
-        server.ssh_args() + ["-tt", "echo started; sleep 30; echo late"],
+        server.ssh_args() + ["-tt", f"echo started; sleep 30; echo {late}"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     silent = socket.create_connection(("127.0.0.1", server.port), timeout=BOUND)
     try:
@@ -409,7 +411,7 @@ def test_sigterm_ends_every_connection_and_the_listener(start_server, workspace)
         for p in (exec_session, pty_session):
             out, err = p.communicate(timeout=BOUND)
             assert p.returncode == 255 and "closed by remote host" in err, (out, err)
-            assert "late" not in out
+            assert late not in out
         silent.settimeout(BOUND)
         assert silent.recv(4096).startswith(b"SSH-2.0-")  # its banner, then the close
         assert silent.recv(4096) == b""

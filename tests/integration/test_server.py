@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import DROPBEAR, HOOK_LIB, REPO, USER, keygen, listening, wait_for
+from conftest import DROPBEAR, HOOK_LIB, REPO, USER, keygen, listening, unique, wait_for
 
 
 def test_key_login_runs_a_command_as_the_workspace_user(server, workspace):
@@ -24,9 +24,10 @@ def test_exit_status_reaches_the_client(server, status):
 
 
 def test_stdout_and_stderr_stay_separate(server):
-    r = server.ssh("echo to-out; echo to-err >&2; echo more-out")
-    assert r.stdout == "to-out\nmore-out\n"
-    assert "to-err\n" in r.stderr and "out" not in r.stderr
+    out, err, more = unique("to-out"), unique("to-err"), unique("more-out")
+    r = server.ssh(f"echo {out}; echo {err} >&2; echo {more}")
+    assert r.stdout == f"{out}\n{more}\n"
+    assert f"{err}\n" in r.stderr and out not in r.stderr and more not in r.stderr
 
 
 def test_stdin_reaches_the_command_byte_for_byte(server):
@@ -171,10 +172,11 @@ def test_pty_sessions_and_signals_are_logged(server):
 
 def test_log_commands_off_keeps_commands_out(start_server, workspace):
     server = start_server(config=workspace.write_config("log_commands = no\n")).wait_ready()
-    assert server.ssh("echo secret-looking-arg").returncode == 0
+    arg = unique("secret-looking-arg")
+    assert server.ssh(f"echo {arg}").returncode == 0
     start = server.wait_event("session_start")
     assert "command" not in start
-    assert "secret-looking-arg" not in server.output()
+    assert arg not in server.output()
 
 
 def test_events_to_a_file(start_server, workspace):

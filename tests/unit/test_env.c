@@ -59,6 +59,39 @@ static void client_allowlist_globs(void) {
 	CHECK(ws_env_client_allowed("FOO  GIT_*", "FOO"));
 	CHECK(!ws_env_client_allowed("FOO  GIT_*", "LANG"));
 	CHECK(!ws_env_client_allowed("", "LANG"));
+	/* git's protocol v2 request; an explicit list replaces the default */
+	CHECK(ws_env_client_allowed(NULL, "GIT_PROTOCOL"));
+	CHECK(!ws_env_client_allowed(NULL, "GIT_EDITOR"));
+	CHECK(!ws_env_client_allowed("LANG TERM", "GIT_PROTOCOL"));
+}
+
+static void client_value_rules(void) {
+	static const char *const refused[] = {
+		"version=2 ", "version 2", "version=2\n", "version=2;id", "version=$(id)",
+		"version=`id`", "version=2/x", "v\xc3\xa9rsion=2", "\t", "a,b", "a\"b",
+	};
+	char longest[129], over[130];
+	size_t i;
+
+	CHECK(ws_env_client_value_refusal("GIT_PROTOCOL", "version=2") == NULL);
+	CHECK(ws_env_client_value_refusal("GIT_PROTOCOL", "version=1") == NULL);
+	CHECK(ws_env_client_value_refusal("GIT_PROTOCOL", "version=2:object-format=sha256") == NULL);
+	CHECK(ws_env_client_value_refusal("GIT_PROTOCOL", "key:A-Z.a_z=0-9") == NULL);
+	CHECK(ws_env_client_value_refusal("GIT_PROTOCOL", "") == NULL);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		CHECK_STR(ws_env_client_value_refusal("GIT_PROTOCOL", refused[i]),
+			"value has a character outside [A-Za-z0-9._=:-]");
+	}
+	memset(longest, 'v', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	CHECK(ws_env_client_value_refusal("GIT_PROTOCOL", longest) == NULL);
+	memset(over, 'v', sizeof(over) - 1);
+	over[sizeof(over) - 1] = '\0';
+	CHECK_STR(ws_env_client_value_refusal("GIT_PROTOCOL", over), "value longer than 128 bytes");
+	/* the rule is GIT_PROTOCOL's alone: other names take any value */
+	CHECK(ws_env_client_value_refusal("LANG", "version 2; id") == NULL);
+	CHECK(ws_env_client_value_refusal("GIT_PROTOCOLS", "a b") == NULL);
+	CHECK(ws_env_client_value_refusal("git_protocol", "a b") == NULL);
 }
 
 static void list_rules_and_caps(void) {
@@ -248,6 +281,7 @@ static void config_env_keys(void) {
 UNIT_SUITE(env_tests) = {
 	{ "env: names and denylist", names_and_denylist },
 	{ "env: client allowlist globs", client_allowlist_globs },
+	{ "env: client value rules", client_value_rules },
 	{ "env: list rules and caps", list_rules_and_caps },
 	{ "env: dotenv syntax", dotenv_syntax },
 	{ "env: helper lines", helper_lines },

@@ -58,7 +58,11 @@ static const char *one_connection(const char *config_extra) {
 	struct ws_exit e = { sizeof(e), 7, 0, 5, 3 };
 
 	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
-	snprintf(conf, sizeof(conf), "event_log = %s\n%s", log, config_extra);
+	/* agent_dir in the test's own directory: the default is a fixed name
+	 * in /tmp, which a run as root would leave behind, owned by root, for
+	 * every later test (and server) of the same user to trip over */
+	snprintf(conf, sizeof(conf), "event_log = %s\nagent_dir = %s/agent\n%s", log,
+		unit_tmpdir(), config_extra);
 	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
 		printf("    startup: %s\n", err);
 		return "";
@@ -127,7 +131,8 @@ static void an_unwritable_activity_record_is_logged_once(void) {
 
 	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
 	snprintf(dir, sizeof(dir), "%s/activity", unit_tmpdir());
-	snprintf(conf, sizeof(conf), "event_log = %s\nactivity_dir = %s\n", log, dir);
+	snprintf(conf, sizeof(conf), "event_log = %s\nactivity_dir = %s\nagent_dir = %s/agent\n",
+		log, dir, unit_tmpdir()); /* agent_dir: as in one_connection */
 	CHECK(mkdir(dir, 0755) == 0);
 	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
 		printf("    startup: %s\n", err);
@@ -182,6 +187,61 @@ static void client_env_names_follow_the_rules(void) {
 	CHECK_CONTAINS(unit_read_file(log), "\"name\":\"LD_PRELOAD\",\"reason\":\"denied name\"}");
 }
 
+/* GIT_PROTOCOL under the default allowlist: git's own value is taken, any
+ * other is refused with a reason and without the value in the log; an
+ * explicit list that names it keeps the value rule, one that does not
+ * refuses it. */
+static void client_env_git_protocol(void) {
+	const struct ws_hooks *h = ws_hook_entry();
+	void *ctx = NULL;
+	char err[512], conf[1024], log[512];
+	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
+		"developer", "publickey", "SHA256:abc", 4242 };
+	struct ws_session s = { sizeof(s), &c, 0, "shell", NULL, NULL };
+	const char *text;
+
+	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
+	snprintf(conf, sizeof(conf), "event_log = %s\n", log);
+	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
+		printf("    startup: %s\n", err);
+		CHECK(0);
+		return;
+	}
+	CHECK(h->client_env(ctx, &s, "GIT_PROTOCOL", "version=2") == 1);
+	CHECK(h->client_env(ctx, &s, "GIT_PROTOCOL", "version=2;touch-marker") == 0);
+	CHECK(h->client_env(ctx, &s, "GIT_PROTOCOL",
+		"version=2:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") == 0);
+	CHECK(h->client_env(ctx, &s, "GIT_EDITOR", "vi") == 0);
+	h->shutdown(ctx);
+	text = unit_read_file(log);
+	CHECK_CONTAINS(text, "\"name\":\"GIT_PROTOCOL\",\"reason\":"
+		"\"value has a character outside [A-Za-z0-9._=:-]\"}");
+	CHECK_CONTAINS(text, "\"name\":\"GIT_PROTOCOL\",\"reason\":\"value longer than 128 bytes\"}");
+	CHECK_CONTAINS(text, "\"name\":\"GIT_EDITOR\",\"reason\":\"not in client_env_allow\"}");
+	CHECK(strstr(text, "touch-marker") == NULL);
+
+	snprintf(conf, sizeof(conf), "event_log = %s\nclient_env_allow = \"LANG GIT_*\"\n", log);
+	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
+		printf("    startup: %s\n", err);
+		CHECK(0);
+		return;
+	}
+	CHECK(h->client_env(ctx, &s, "GIT_PROTOCOL", "version=2") == 1);
+	CHECK(h->client_env(ctx, &s, "GIT_PROTOCOL", "version=2 x") == 0);
+	CHECK(h->client_env(ctx, &s, "GIT_EDITOR", "vi x") == 1);
+	h->shutdown(ctx);
+
+	snprintf(conf, sizeof(conf), "event_log = %s\nclient_env_allow = \"LANG TERM\"\n", log);
+	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
+		printf("    startup: %s\n", err);
+		CHECK(0);
+		return;
+	}
+	CHECK(h->client_env(ctx, &s, "GIT_PROTOCOL", "version=2") == 0);
+	h->shutdown(ctx);
+}
+
 UNIT_SUITE(plugin_tests) = {
 	{ "plugin: entry point speaks this ABI", entry_point_speaks_this_abi },
 	{ "plugin: startup refuses a bad config", startup_refuses_a_bad_config },
@@ -191,5 +251,6 @@ UNIT_SUITE(plugin_tests) = {
 	{ "plugin: log_commands = no", commands_can_be_kept_out_of_the_log },
 	{ "plugin: an unwritable activity record is logged once", an_unwritable_activity_record_is_logged_once },
 	{ "plugin: client env names follow the rules", client_env_names_follow_the_rules },
+	{ "plugin: client env GIT_PROTOCOL", client_env_git_protocol },
 	UNIT_END
 };
