@@ -58,11 +58,7 @@ static const char *one_connection(const char *config_extra) {
 	struct ws_exit e = { sizeof(e), 7, 0, 5, 3 };
 
 	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
-	/* agent_dir in the test's own directory: the default is a fixed name
-	 * in /tmp, which a run as root would leave behind, owned by root, for
-	 * every later test (and server) of the same user to trip over */
-	snprintf(conf, sizeof(conf), "event_log = %s\nagent_dir = %s/agent\n%s", log,
-		unit_tmpdir(), config_extra);
+	snprintf(conf, sizeof(conf), "event_log = %s\n%s", log, config_extra);
 	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
 		printf("    startup: %s\n", err);
 		return "";
@@ -131,8 +127,7 @@ static void an_unwritable_activity_record_is_logged_once(void) {
 
 	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
 	snprintf(dir, sizeof(dir), "%s/activity", unit_tmpdir());
-	snprintf(conf, sizeof(conf), "event_log = %s\nactivity_dir = %s\nagent_dir = %s/agent\n",
-		log, dir, unit_tmpdir()); /* agent_dir: as in one_connection */
+	snprintf(conf, sizeof(conf), "event_log = %s\nactivity_dir = %s\n", log, dir);
 	CHECK(mkdir(dir, 0755) == 0);
 	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
 		printf("    startup: %s\n", err);
