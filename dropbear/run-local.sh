@@ -82,7 +82,9 @@ cat <<EOF
 
 EOF
 # The server must be started by absolute path: it re-executes itself per
-# connection.  Its environment is only what it needs, since sessions see it.
+# connection.  Its environment is only what it needs, since sessions see it
+# (XDG_RUNTIME_DIR: the hook library puts the agent there if it is the
+# server's own, else in /tmp/ssh-workspace-agent-UID).
 set -- "$build/bin/dropbear" -F -E -w -p "127.0.0.1:$port" -r "$run/hostkey_ed25519" \
 	-P "$run/server/dropbear.pid" --hook="$build/lib/ssh-workspace-hooks.so" \
 	--hook-config="$run/hooks.conf"
@@ -91,6 +93,7 @@ if [ $as_root = no ]; then
 		LD_PRELOAD="$nss_wrapper" NSS_WRAPPER_PASSWD="$run/passwd" NSS_WRAPPER_GROUP="$run/group" \
 		"$@" -e
 fi
-exec env -i PATH="$PATH" ${LANG:+LANG="$LANG"} unshare --mount --propagation private -- \
+exec env -i PATH="$PATH" ${LANG:+LANG="$LANG"} ${XDG_RUNTIME_DIR:+XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR"} \
+	unshare --mount --propagation private -- \
 	"$top/dropbear/as-workspace-user.sh" "$uid" "$gid" --passwd "$run/passwd" --group "$run/group" \
 	--reach "$build" --reach "$run" -- "$@"

@@ -66,12 +66,22 @@ def read_until(proc, pattern, timeout):
 
 class MakeRun:
     """run-local.sh started with env (as the caller, or through `as_uid`);
-    .line is the ssh command line it printed, split."""
+    .line is the ssh command line it printed, split.  The server's uid
+    (WS_RUN_UID as root) gets a runtime directory in scratch, so that the
+    agent's directory is the test's own."""
 
-    def __init__(self, script, env, as_uid=None):
+    def __init__(self, script, env, scratch, as_uid=None):
         self.port = free_port()
         env = dict(env, WS_PORT=str(self.port))
         env.pop("SUDO_UID", None)
+        uid = as_uid if as_uid is not None else os.getuid()
+        if uid == 0:
+            uid = unused_uid(22000)
+            env["WS_RUN_UID"] = str(uid)
+        self.runtime_dir = os.path.join(scratch, "runtime")
+        os.mkdir(self.runtime_dir, 0o700)
+        os.chown(self.runtime_dir, uid, uid)
+        env["XDG_RUNTIME_DIR"] = self.runtime_dir
         argv = [script]
         if as_uid is not None:
             argv = ["setpriv", f"--reuid={as_uid}", f"--regid={as_uid}", "--clear-groups",
@@ -106,8 +116,10 @@ class MakeRun:
 def sessions_see_the_workspace_user(run, scratch):
     """id, whoami, git's author name and both copy programs in both
     directions: each looks the session's uid up."""
-    out = run.ssh("id -un; whoami; id -u; echo $USER; EMAIL=w@example.org git var GIT_AUTHOR_IDENT")
-    name, who, uid, user, ident = out.splitlines()
+    out = run.ssh("id -un; whoami; id -u; echo $USER; EMAIL=w@example.org git var GIT_AUTHOR_IDENT; "
+                  "echo $SSH_AUTH_SOCK")
+    name, who, uid, user, ident, agent = out.splitlines()
+    assert agent == os.path.join(run.runtime_dir, "ssh-workspace-agent", "agent.sock"), out
     assert (name, who, user) == ("developer", "developer", "developer"), out
     assert int(uid) != 0 and (run.uid is None or int(uid) == run.uid)
     assert ident.startswith("workspace user <w@example.org> "), out
@@ -141,7 +153,7 @@ def sessions_see_the_workspace_user(run, scratch):
 def test_make_run_as_the_caller(scratch):
     """As root: an unprivileged uid it announces; as a normal user: that user."""
     run = MakeRun(os.path.join(REPO, "dropbear", "run-local.sh"),
-                  dict(os.environ, WS_RUN_DIR=os.path.join(scratch, "run"), WS_BUILD=BUILD))
+                  dict(os.environ, WS_RUN_DIR=os.path.join(scratch, "run"), WS_BUILD=BUILD), scratch)
     try:
         if os.getuid() == 0:
             assert run.uid is not None, "as root the script must say which uid it uses"
@@ -160,7 +172,7 @@ def test_make_run_as_a_normal_user_without_a_passwd_entry(scratch):
     os.chown(scratch, uid, uid)
     run = MakeRun(os.path.join(top, "dropbear", "run-local.sh"),
                   dict(os.environ, HOME=scratch, WS_RUN_DIR=os.path.join(scratch, "run"),
-                       WS_BUILD=os.path.join(top, "build")), as_uid=uid)
+                       WS_BUILD=os.path.join(top, "build")), scratch, as_uid=uid)
     try:
         assert "running as root" not in run.text
         sessions_see_the_workspace_user(run, scratch)
@@ -186,7 +198,7 @@ def test_make_run_from_a_checkout_under_a_closed_directory(closed_parent, scratc
     env = dict(os.environ)
     for var in ("WS_RUN_DIR", "WS_BUILD"):
         env.pop(var, None)
-    run = MakeRun(os.path.join(top, "dropbear", "run-local.sh"), env)
+    run = MakeRun(os.path.join(top, "dropbear", "run-local.sh"), env, scratch)
     try:
         assert run.line[2] == os.path.join(top, ".run", "id_ed25519"), run.line
         sessions_see_the_workspace_user(run, scratch)
