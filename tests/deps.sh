@@ -5,6 +5,8 @@
 #   tests/deps.sh --list [build|check|run|bench|all]     print its packages, one a line
 # Installs with --no-install-recommends: a program the tests need from a
 # package that is only recommended must be listed here itself.
+# tests/deps/check.py (run by make check) checks that every program the
+# build and the tests run comes from a package listed for its purpose.
 set -eu
 install=0 list=0
 case ${1:-} in
