@@ -2,48 +2,66 @@
 # Debian packages the project needs, by purpose.
 #   tests/deps.sh [build|check|run|bench|all]            print what is missing (exit 1 if any)
 #   tests/deps.sh --install [build|check|run|bench|all]  apt-get install what is missing (root or sudo)
+#   tests/deps.sh --list [build|check|run|bench|all]     print its packages, one a line
+# Installs with --no-install-recommends: a program the tests need from a
+# package that is only recommended must be listed here itself.
+# tests/deps/check.py (run by make check) checks that every program the
+# build and the tests run comes from a package listed for its purpose.
 set -eu
-install=0
-if [ "${1:-}" = "--install" ]; then install=1; shift; fi
+install=0 list=0
+case ${1:-} in
+--install) install=1; shift ;;
+--list) list=1; shift ;;
+esac
 what=${1:-all}
 
-# libssl-dev: the libcrypto AEAD ciphers (./configure --with-libcrypto-ciphers, default auto)
-build="gcc make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev libssl-dev apt ca-certificates debian-archive-keyring"
+# libssl-dev: the libcrypto AEAD ciphers (./configure --with-libcrypto-ciphers, default auto);
+# libc6-dev: the C library's headers and libdl (gcc only recommends it)
+build="gcc libc6-dev make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev libssl-dev apt ca-certificates debian-archive-keyring"
 run="openssh-client openssh-sftp-server libnss-wrapper util-linux"
 # the interop matrix's clients (tests/integration/test_interop.py)
 interop="dropbear-bin putty-tools python3-paramiko python3-asyncssh nodejs"
-# The image tests: podman (runc: see container-image/host-containers.conf)
-# and debootstrap for the offline base image.
-image="podman runc debootstrap"
+# The image tests: podman (runc: see container-image/host-containers.conf;
+# catatonit: the pause image of `podman kube play`, only recommended by
+# podman) and debootstrap for the offline base image.
+image="podman runc catatonit debootstrap"
 # The Helm chart tests (tests/helm): YAML, and openssl for PKCS#8 host keys.
 # helm itself and kubernetes-models come from npm (extras below).
 helm_tests="python3-yaml openssl"
 # Dropbear's own test suite (tests/upstream): asyncssh, psutil for test_aslr,
 # rerunfailures for its timing-bound tests (tests/upstream/retry.txt)
 upstream="python3-asyncssh python3-psutil python3-pytest-rerunfailures iproute2"
-# git: git over ssh, client and server side (tests/integration/test_git.py)
+# tmux and git: run by the integration tests (an agent kept across
+# reconnects in tmux; git ls-files, and git over ssh in test_git.py)
 check="$run python3 python3-pytest tmux git $interop $image $helm_tests $upstream"
 # The fuzz targets (tests/fuzz, make fuzz): clang and libFuzzer.  The
 # runtime, libclang_rt.fuzzer, is in libclang-rt-N-dev (Debian 12:
 # libclang-rt-14-dev), which libclang-rt-dev pulls in for the default clang.
 check="$check clang libclang-rt-dev"
-# sshd is the peer the benchmarks measure against, run unprivileged on a high port
-bench="$run python3 openssh-server gnuplot-nox"
+# sshd is the peer the benchmarks measure against, run unprivileged on a high
+# port; procps: pkill
+bench="$run python3 openssh-server gnuplot-nox procps"
 case $what in
 build) want=$build ;;
 run) want="$build $run" ;;
 check) want="$build $check" ;;
 bench) want="$build $bench" ;;
 all) want="$build $check $bench" ;;
-*) echo "usage: $0 [--install] [build|check|run|bench|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [--install|--list] [build|check|run|bench|all]" >&2; exit 2 ;;
 esac
+# Debian's nodejs comes without npm (NodeSource's includes it)
+case " $want " in
+*" nodejs "*) dpkg-query -S /usr/bin/npm 2>/dev/null | grep -q '^nodejs:' || want="$want npm" ;;
+esac
+if [ $list = 1 ]; then
+	printf '%s\n' $want | sort -u
+	exit 0
+fi
 
 missing=""
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
-# Debian's nodejs comes without npm (NodeSource's includes it)
-case " $want " in *" nodejs "*) command -v npm >/dev/null 2>&1 || missing="$missing npm" ;; esac
 
 # Not Debian 12 packages: ssh-audit 3.3 (trixie's .deb, into the cache), helm
 # v4 and v3 (pinned npm packages, into the cache), and node modules from each

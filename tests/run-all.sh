@@ -1,8 +1,11 @@
 #!/bin/sh
-# Every test of `make check`: the C unit tests (ASan/UBSan build), the
+# Every test of `make check`: that tests/deps.sh lists a package for each
+# program the build and the tests run (tests/deps/check.py), the C unit
+# tests (ASan/UBSan build), a short smoke of every fuzz target, the
 # integration tests (pytest, real OpenSSH client against the built server),
-# then the container image: built offline and tested with podman
-# (tests/image; WS_IMAGE_TESTS=0 leaves it out), then the Helm chart.
+# Dropbear's own test suite, then the container image: built offline and
+# tested with podman (tests/image; WS_IMAGE_TESTS=0 leaves it out), then the
+# Helm chart.
 # Ends with one line the CI reads: "N passed, N failed[, N skipped]".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +32,12 @@ counted() {
 	failed=$((failed + n_failed))
 	[ "$2" -eq 0 ] || [ "$n_failed" -gt 0 ] || broken="$broken $1(rc=$2)"
 }
+
+# the packages: every program the build and the tests run (read from the
+# sources, plus those other programs run) comes from a package tests/deps.sh
+# lists for its purpose; one test per program, no build or network needed
+/usr/bin/python3 "$top/tests/deps/check.py" > "$out/deps-check.log" 2>&1
+counted deps-check $?
 
 # unit test binaries (the hook library's, the ciphers')
 for unit in unit-tests cipher-tests; do
