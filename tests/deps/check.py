@@ -46,8 +46,7 @@ INDIRECT = [
     ("wget", ("check",), ("wget",),
      "run by debootstrap for the packages (container-image/base-image.sh)"),
     ("setpriv", ("run", "check"), ("setpriv",),
-     "run by dropbear/run-local.sh ($as_user) and tests/integration/conftest.py"
-     " (exec \"$@\") to drop root"),
+     "run by dropbear/as-workspace-user.sh (exec setpriv ... \"$@\") to drop root"),
     ("scp", ("check",), ("scp",), "run by tests/integration (args[0] = tool)"),
     ("sftp", ("check",), ("sftp",), "run by tests/integration (args[0] = tool)"),
     ("plink", ("check",), ("plink",), "run by tests/integration/interop_helpers.py putty_args"),

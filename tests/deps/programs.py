@@ -32,6 +32,7 @@ FILE_PURPOSE = [
     ("container-image/", "check"),  # make image is part of make check
     (".ci/", "check"),
     ("dropbear/run-local.sh", "run"),
+    ("dropbear/as-workspace-user.sh", "run"),  # make run's, and the tests' (check)
     ("", "build"),
 ]
 # Makefile targets whose recipes are not build's; any other is build's.
