@@ -12,13 +12,16 @@
 #   - run as root: it runs as WS_RUN_UID, else $SUDO_UID, else the first uid
 #     from 1000 up that has no passwd entry, .run/ is chowned to it, and the
 #     server runs in a private mount namespace whose /etc/passwd and
-#     /etc/group name it (as-workspace-user.sh), where the build and .run/ are
-#     reachable even from a checkout under a directory closed to others.
+#     /etc/group name it (as-workspace-user.sh, with no_new_privs), where the
+#     build and .run/ are reachable even from a checkout under a directory
+#     closed to that uid.
 # Settings: WS_PORT (2222), WS_USER (developer), WS_RUN_UID.
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
-build=${WS_BUILD:-$top/build}
-run=${WS_RUN_DIR:-$top/.run}
+# Real paths: as root, the server's uid may reach them only through the
+# binds as-workspace-user.sh makes at the real paths.
+top=$(cd "$(dirname "$0")/.." && pwd -P)
+build=$(realpath -m "${WS_BUILD:-$top/build}")
+run=$(realpath -m "${WS_RUN_DIR:-$top/.run}")
 port=${WS_PORT:-2222}
 user=${WS_USER:-developer}
 
@@ -38,13 +41,14 @@ case $user in *[!a-z0-9_-]*|"") die "WS_USER must be a plain lower-case name" ;;
 if [ "$(id -u)" -ne 0 ]; then
 	uid=$(id -u); gid=$(id -g); as_root=no
 else
-	uid=${WS_RUN_UID:-${SUDO_UID:-}}
+	uid=${WS_RUN_UID:-${SUDO_UID:-}} gid=""
+	# sudo's group goes with sudo's uid only
+	[ -n "${WS_RUN_UID:-}" ] || [ -z "${SUDO_UID:-}" ] || gid=${SUDO_GID:-}
 	if [ -z "$uid" ] || [ "$uid" = 0 ]; then
 		uid=1000
 		while getent passwd "$uid" >/dev/null; do uid=$((uid + 1)); done
 	fi
-	gid=${SUDO_GID:-$uid}
-	[ "$gid" != 0 ] || gid=$uid
+	[ -n "$gid" ] && [ "$gid" != 0 ] || gid=$uid
 	as_root=yes
 	echo "make run: running as root, so the server runs as unprivileged uid $uid (gid $gid), not root."
 fi
@@ -53,7 +57,10 @@ mkdir -p "$run/home/.ssh" "$run/server"
 chmod 0755 "$run"
 chmod 0700 "$run/home" "$run/home/.ssh"
 # The machine's entries with the workspace user's first, so that its uid's
-# name is the workspace user's (getpwuid takes the first match)
+# name is the workspace user's (getpwuid takes the first match).  Written
+# anew, so that as root they are root's even where a normal user's run left
+# its own.
+rm -f "$run/passwd" "$run/group"
 { printf '%s:x:%s:%s:workspace user:%s:/bin/bash\n' "$user" "$uid" "$gid" "$run/home"
   grep -v "^$user:" /etc/passwd || true; } > "$run/passwd"
 { printf '%s:x:%s:\n' "$user" "$gid"; grep -v "^$user:" /etc/group || true; } > "$run/group"
@@ -71,12 +78,24 @@ if [ $as_root = yes ]; then
 	chown -R "$uid:$gid" "$run/home" "$run/server" "$run/hostkey_ed25519" "$run/hooks.conf"
 fi
 
+# The ssh line as the shell reads it back, also for a path with blanks or
+# quotes (and ssh_config reads blanks in UserKnownHostsFile as a list).
+shell_quote() {
+	case $1 in
+	*[!A-Za-z0-9_./:@=,+-]*) printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+known=$run/known_hosts
+case $known in *[[:space:]]*) known="\"$known\"" ;; esac
+login="ssh -i $(shell_quote "$run/id_ed25519") -o $(shell_quote "UserKnownHostsFile=$known") -p $port $user@127.0.0.1"
+
 cat <<EOF
 
   ssh-workspace server: 127.0.0.1:$port, user $user, home $run/home
   Log in with:
 
-    ssh -i $run/id_ed25519 -o UserKnownHostsFile=$run/known_hosts -p $port $user@127.0.0.1
+    $login
 
   Ctrl-C stops the server.  Events (JSON) and the server log follow.
 
@@ -94,6 +113,5 @@ if [ $as_root = no ]; then
 		"$@" -e
 fi
 exec env -i PATH="$PATH" ${LANG:+LANG="$LANG"} ${XDG_RUNTIME_DIR:+XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR"} \
-	unshare --mount --propagation private -- \
 	"$top/dropbear/as-workspace-user.sh" "$uid" "$gid" --passwd "$run/passwd" --group "$run/group" \
 	--reach "$build" --reach "$run" -- "$@"

@@ -72,20 +72,24 @@ static unsigned long long start_time(long pid) {
 /* $XDG_RUNTIME_DIR/ssh-workspace-agent when the server's environment names
  * a runtime directory that is ours with mode 0700 (as the XDG spec requires;
  * one inherited from root's login, say, is not), else
- * /tmp/ssh-workspace-agent-UID.  The uid, not the user name: two servers for
- * the same name under different uids (two people's `make run`, a developer
- * and CI) must not meet in one directory. */
+ * /tmp/ssh-workspace-agent-UID (also when the runtime path would be too
+ * long).  The uid, not the user name: two servers for the same name under
+ * different uids (two people's `make run`, a developer and CI) must not meet
+ * in one directory.  Each connection looks again, as it is a process of its
+ * own: a runtime directory removed while the server runs moves the link. */
 static int default_agent_dir(char *out, size_t outlen) {
 	const char *runtime = getenv("XDG_RUNTIME_DIR");
 	struct stat st;
 	int n;
 
 	if (runtime != NULL && runtime[0] == '/' && lstat(runtime, &st) == 0 && S_ISDIR(st.st_mode)
-			&& st.st_uid == geteuid() && (st.st_mode & 077) == 0) {
+			&& st.st_uid == geteuid() && (st.st_mode & 0777) == 0700) {
 		n = snprintf(out, outlen, "%s/" RUNTIME_AGENT_DIR, runtime);
-	} else {
-		n = snprintf(out, outlen, TMP_AGENT_DIR "%u", (unsigned int)geteuid());
+		if (n > 0 && (size_t)n < outlen) {
+			return 0;
+		}
 	}
+	n = snprintf(out, outlen, TMP_AGENT_DIR "%u", (unsigned int)geteuid());
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 

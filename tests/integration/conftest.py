@@ -21,14 +21,16 @@ import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("WS_BUILD", os.path.join(REPO, "build"))
+# real paths: the server's uid may reach them only through the binds of
+# as-workspace-user.sh, which are made at the real paths
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+BUILD = os.path.realpath(os.environ.get("WS_BUILD", os.path.join(REPO, "build")))
 DROPBEAR = os.path.join(BUILD, "bin", "dropbear")
 DROPBEARKEY = os.path.join(BUILD, "bin", "dropbearkey")
 HOOK_LIB = os.path.join(BUILD, "lib", "ssh-workspace-hooks.so")
 # make stress: the fault tests again with the hook library built with ASan
 # and UBSan (WS_HOOK_LIB), its runtime preloaded into the server (WS_ASAN_PRELOAD)
-HOOK_LIB = os.environ.get("WS_HOOK_LIB") or HOOK_LIB
+HOOK_LIB = os.path.realpath(os.environ.get("WS_HOOK_LIB") or HOOK_LIB)
 ASAN_PRELOAD = os.environ.get("WS_ASAN_PRELOAD")
 USER = "developer"
 AS_WORKSPACE_USER = os.path.join(REPO, "dropbear", "as-workspace-user.sh")
@@ -191,13 +193,12 @@ def as_workspace_user(ws, args, tmpfs_tmp=False, runtime_dir=True):
     # tmpfs, as in a pod with an emptyDir of medium Memory.  The workspace,
     # the build and the repository stay reachable by the server's uid, also
     # from a checkout under a directory closed to others (/root).
-    return (["unshare", "--mount", "--propagation", "private", "--"]
-            + as_workspace_user_argv(ws, tmpfs_tmp) + ["--"] + args, env)
+    return as_workspace_user_argv(ws, tmpfs_tmp) + ["--"] + args, env
 
 
 def as_workspace_user_argv(ws, tmpfs_tmp=False):
     """dropbear/as-workspace-user.sh's command line, without the command
-    (root only, inside a private mount namespace)."""
+    (root only; it makes a private mount namespace of its own)."""
     argv = [AS_WORKSPACE_USER, str(ws.uid), str(ws.gid), "--passwd", ws.system_file("passwd"),
             "--group", ws.system_file("group")]
     for path in (ws.root, BUILD, REPO, os.path.dirname(HOOK_LIB)):

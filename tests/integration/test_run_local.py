@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from conftest import BUILD, REPO, free_port, listening, stop_process, unused_uid, wait_for
+from conftest import (BUILD, REPO, free_port, listening, stop_process, unique, unused_uid,
+                      wait_for)
 
 SCRIPTS = ("run-local.sh", "as-workspace-user.sh")
 
@@ -74,6 +75,10 @@ class MakeRun:
         self.port = free_port()
         env = dict(env, WS_PORT=str(self.port))
         env.pop("SUDO_UID", None)
+        env.pop("SUDO_GID", None)
+        # what the caller's environment holds must not reach sessions
+        self.marker = unique("caller-env")
+        env["WS_CALLER_MARKER"] = self.marker
         uid = as_uid if as_uid is not None else os.getuid()
         if uid == 0:
             uid = unused_uid(22000)
@@ -93,7 +98,7 @@ class MakeRun:
         assert wait_for(lambda: listening(self.port)), self.text
         self.line = shlex.split(m.group(1))
         announced = re.search(r"runs as unprivileged uid (\d+)", self.text)
-        self.uid = int(announced.group(1)) if announced else as_uid
+        self.uid = int(announced.group(1)) if announced else uid
 
     def ssh(self, command):
         r = subprocess.run(self.line + ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", command],
@@ -117,11 +122,12 @@ def sessions_see_the_workspace_user(run, scratch):
     """id, whoami, git's author name and both copy programs in both
     directions: each looks the session's uid up."""
     out = run.ssh("id -un; whoami; id -u; echo $USER; EMAIL=w@example.org git var GIT_AUTHOR_IDENT; "
-                  "echo $SSH_AUTH_SOCK")
-    name, who, uid, user, ident, agent = out.splitlines()
+                  "echo $SSH_AUTH_SOCK; env")
+    name, who, uid, user, ident, agent = out.splitlines()[:6]
     assert agent == os.path.join(run.runtime_dir, "ssh-workspace-agent", "agent.sock"), out
     assert (name, who, user) == ("developer", "developer", "developer"), out
-    assert int(uid) != 0 and (run.uid is None or int(uid) == run.uid)
+    assert int(uid) != 0 and int(uid) == run.uid
+    assert run.marker not in out
     assert ident.startswith("workspace user <w@example.org> "), out
     status = open(f"/proc/{run.proc.pid}/status").read()
     assert int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1)) == int(uid)
@@ -183,7 +189,7 @@ def test_make_run_as_a_normal_user_without_a_passwd_entry(scratch):
 @pytest.fixture
 def closed_parent():
     """A directory others cannot enter (mode 0700), like /root."""
-    d = tempfile.mkdtemp(prefix="ws-closed-")
+    d = tempfile.mkdtemp(prefix="ws closed-")  # a blank in the path too
     assert os.stat(d).st_mode & 0o777 == 0o700
     yield d
     shutil.rmtree(d, ignore_errors=True)
