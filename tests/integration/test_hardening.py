@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from conftest import BUILD, DROPBEAR, REPO, USER, free_port, nss_wrapper, wait_for
+from conftest import (BUILD, DROPBEAR, REPO, USER, free_port, nss_wrapper, stop_process,
+                      wait_for)
 from interop_helpers import echo_server, recv_until, through_forward
 
 PROFILES = {
@@ -374,16 +375,6 @@ def disconnects(server):
     return sum(1 for e in server.events() if e["event"] == "disconnect")
 
 
-def end(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 REFUSED_LOG = "refused: the path exists, not removing it"
 
 
@@ -398,7 +389,7 @@ def test_a_remote_forward_onto_an_existing_file_fails_and_leaves_it(start_server
         try:
             got = refused(proc)
         finally:
-            end(proc)
+            stop_process(proc)
     assert got, "the forward onto authorized_keys was accepted"
     status, err = got
     assert status != 0
@@ -426,7 +417,7 @@ def test_a_second_connection_cannot_take_over_a_forwarded_socket(start_server, w
             try:
                 got = refused(b)
             finally:
-                end(b)
+                stop_process(b)
             assert got, "a second connection took over the forwarded socket"
             assert got[0] != 0 and f"listen path {path}" in got[1], got
             assert wait_for(lambda: disconnects(s) == 1, timeout=10), s.output()
@@ -435,7 +426,7 @@ def test_a_second_connection_cannot_take_over_a_forwarded_socket(start_server, w
             assert forwarding(path)
             assert a.poll() is None
         finally:
-            end(a)
+            stop_process(a)
     assert sum(REFUSED_LOG in line for line in s.output().splitlines()) == 1, s.output()
 
 
@@ -449,7 +440,7 @@ def test_cleanup_removes_only_the_socket_the_forward_bound(start_server, workspa
         try:
             assert forwarding(path), a.poll() is not None and a.stderr.read()
         finally:
-            end(a)
+            stop_process(a)
         assert wait_for(lambda: not os.path.lexists(path), timeout=10), s.output()
         # replaced while the connection lives: the replacement stays
         a = remote_unix_forward(s, path, dest)
@@ -465,7 +456,7 @@ def test_cleanup_removes_only_the_socket_the_forward_bound(start_server, workspa
                     f.write("not a socket\n")
             inode = os.lstat(path).st_ino
         finally:
-            end(a)
+            stop_process(a)
         try:
             assert wait_for(lambda: disconnects(s) == 2, timeout=10), s.output()
             assert os.path.lexists(path), "the replacement was removed"
