@@ -2,7 +2,9 @@
 per-user SSH_AUTH_SOCK that follows live forwarded agents across reconnects,
 the workspace agent behind ws-agent-proxy, policy switches, races, and bad
 input."""
+import fcntl
 import os
+import signal
 import subprocess
 import time
 
@@ -317,3 +319,49 @@ def test_a_killed_connection_process_is_pruned_by_the_next_session(agent_server,
             if c is not None:
                 c.kill()
                 c.wait()
+
+
+def lock_held(path):
+    """Does some process hold the flock on path?"""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_a_held_registry_lock_does_not_stall_logins(agent_server, workspace, agents):
+    """Any process of the workspace uid can take the registry's flock; logins
+    go on without the stable link (the per-session socket) meanwhile."""
+    server, agent = agent_server(), agents("client")
+    assert server.ssh("true").returncode == 0  # makes the agent dir
+    lock = workspace.path("server", "agent", ".lock")
+    # its own process group: the sleep it runs holds the lock too
+    holder = subprocess.Popen(["flock", lock, "sleep", "15"], start_new_session=True)
+    try:
+        assert wait_for(lambda: lock_held(lock)), "flock did not take the lock"
+        start = time.monotonic()
+        r = server.ssh("echo $SSH_AUTH_SOCK; ssh-add -l", options=forward(agent))
+        took = time.monotonic() - start
+        assert r.returncode == 0, r.stderr
+        assert took < 2.5, f"the login took {took:.1f} s"
+        assert r.stdout.splitlines()[0].startswith("/tmp/dropbear-"), r.stdout
+        assert agent.fingerprint in r.stdout
+        assert server.ssh("true").returncode == 0  # a second connection logs it too
+        problems = [e for e in server.events() if e["event"] == "agent_problem"]
+        assert [(p["problem"], p["path"]) for p in problems] == [("agent_lock", lock)] * 2
+        assert "held by another process" in problems[0]["reason"]
+        assert len({p["session"] for p in problems}) == 2  # once per connection
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert wait_for(lambda: not lock_held(lock))
+    r = server.ssh("echo $SSH_AUTH_SOCK; ssh-add -l", options=forward(agent))
+    assert r.stdout.splitlines()[0] == stable_path(workspace), r.stdout
+    assert agent.fingerprint in r.stdout
