@@ -43,8 +43,9 @@
 #define MAX_UIDS 16
 #define DEFAULT_REQUEST_TIMEOUT_S 10
 /* Memory for messages in flight, all clients together: a message the
- * budget cannot take drops its client (a real request is a few KiB). */
-#define BUFFER_BUDGET (32L * 1024 * 1024)
+ * budget cannot take drops its client (a real request is a few KiB; the
+ * chart's sidecar has 64 MiB for this, ssh-agent and the keys). */
+#define BUFFER_BUDGET (16L * 1024 * 1024)
 /* Connects beyond it wait (or fail, non-blocking) until the loop accepts,
  * which it does 64 at a time as soon as they come. */
 #define LISTEN_BACKLOG 128

@@ -478,3 +478,25 @@ def test_a_full_proxy_closes_the_longest_idle_client_else_refuses(workspace, age
             s.close()
         proxy.kill()
         proxy.wait()
+
+
+def test_messages_in_flight_share_a_bounded_budget(workspace, agents):
+    """70 clients each start a 256 KiB message: what the 16 MiB budget
+    cannot take is dropped, and a small request is still answered."""
+    agent = agents("deploy")
+    proxy = start_proxy(workspace, agent, {workspace.uid, os.getuid()})
+    big = []
+    try:
+        big += proxy_clients(agent.proxy_sock, 70)
+        for s in big:
+            s.send(struct.pack(">I", 256 * 1024) + b"\x0d")
+        assert wait_for(lambda: sum(hung_up(s) for s in big) >= 6)
+        r, took = ssh_add_list(agent)
+        assert agent.fingerprint in r.stdout and took < 1, (r.stderr, took)
+        assert "dropped a client: no room for a message of 262148 bytes" in open(
+            agent.proxy_log).read()
+    finally:
+        for s in filter(None, big):
+            s.close()
+        proxy.kill()
+        proxy.wait()
