@@ -14,6 +14,12 @@
  * entry is live while its process (same pid and start time) runs and the
  * socket exists; dead entries (a process that was killed) are pruned by
  * the next process that looks, at the latest at the next session start.
+ *
+ * The lock is a file any process of the workspace uid can open and flock
+ * (`flock AGENT_DIR/.lock sleep 1d`), so it is waited for at most
+ * LOCK_WAIT_MS: past that the session starts without the stable link (its
+ * SSH_AUTH_SOCK is upstream's per-session socket, if it forwards an agent)
+ * and the connection logs an agent_problem once.
  */
 #define _DEFAULT_SOURCE /* flock, lstat/readlink/symlink */
 #include <dirent.h>
@@ -28,6 +34,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "plugin.h"
@@ -37,6 +44,10 @@
 #define RUNTIME_AGENT_DIR "ssh-workspace-agent"
 #define TMP_AGENT_DIR "/tmp/ssh-workspace-agent-"
 #define LINK_NAME "agent.sock"
+/* The registry lock is held for a directory scan and a few renames, well
+ * under a millisecond; a holder past LOCK_WAIT_MS is stuck or hostile. */
+#define LOCK_WAIT_MS 200
+#define LOCK_RETRY_MS 5
 
 /* The start time (in clock ticks since boot) of a process, 0 if gone:
  * with the pid it names the process even after the pid is reused. */
@@ -140,15 +151,40 @@ static void log_workspace_problem(struct ws_plugin *p, const struct ws_session *
 	}
 }
 
-static int lock_dir(const struct ws_plugin *p) {
+static long elapsed_ms(const struct timespec *since) {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* The registry lock, waited for at most LOCK_WAIT_MS (see the top): a
+ * non-blocking flock retried, as flock has no timeout of its own and an
+ * alarm would disturb the server's signal handling. */
+static int lock_dir(struct ws_plugin *p, const struct ws_session *s) {
+	const struct timespec pause = { 0, LOCK_RETRY_MS * 1000000L };
+	struct timespec start;
 	char path[PATH_MAX];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/.lock", p->agent_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
-		close(fd);
-		fd = -1;
+	if (fd < 0) {
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) || elapsed_ms(&start) >= LOCK_WAIT_MS) {
+			if (errno == EWOULDBLOCK && !p->agent_lock_logged && !p->agent_disconnecting) {
+				p->agent_lock_logged = 1;
+				ws_events_agent_problem(p, s, "agent_lock", path,
+					"held by another process for over 200 ms: sessions start without "
+					"the stable link (SSH_AUTH_SOCK is their own forwarded socket) "
+					"until it is released");
+			}
+			close(fd);
+			return -1;
+		}
+		nanosleep(&pause, NULL);
 	}
 	return fd;
 }
@@ -288,28 +324,52 @@ static void remove_entries(const struct ws_plugin *p, const char *prefix) {
 	}
 }
 
-/* Changes the registry and repoints agent.sock, under the lock. */
+/* Adds (target set) or removes this process's entry for channel. */
+static void set_entry(struct ws_plugin *p, const struct ws_session *s, unsigned int channel,
+		const char *target) {
+	char entry[PATH_MAX];
+
+	snprintf(entry, sizeof(entry), "%s/fwd.%ld.%llu.%u", p->agent_dir, (long)getpid(),
+		start_time(getpid()), channel);
+	unlink(entry);
+	if (target != NULL && symlink(target, entry) != 0) {
+		ws_events_agent_problem(p, s, "agent_registry", entry, strerror(errno));
+	}
+}
+
+/* Changes the registry and repoints agent.sock, under the lock.  Without
+ * the lock (held too long by someone else) nothing changes, this session
+ * goes without the stable link, and a forwarded agent it could not add is
+ * added by the next update of this connection that gets the lock. */
 static void update(struct ws_plugin *p, const struct ws_session *s, enum registry_change change,
 		const char *target) {
-	char entry[PATH_MAX], prefix[64];
+	char prefix[64];
 	int lock;
 
-	if (prepare_dir(p, s) != 0 || (lock = lock_dir(p)) < 0) {
+	if (change == REGISTRY_ADD) {
+		snprintf(p->agent_pending, sizeof(p->agent_pending), "%s", target);
+		p->agent_pending_channel = s->channel;
+	} else if (change != REGISTRY_KEEP && p->agent_pending[0] != '\0'
+			&& (change == REGISTRY_REMOVE_ALL || p->agent_pending_channel == s->channel)) {
+		p->agent_pending[0] = '\0';
+	}
+	p->agent_unlinked = 1;
+	if (prepare_dir(p, s) != 0 || (lock = lock_dir(p, s)) < 0) {
 		return;
 	}
 	if (change == REGISTRY_REMOVE_ALL) {
 		snprintf(prefix, sizeof(prefix), "fwd.%ld.", (long)getpid());
 		remove_entries(p, prefix);
-	} else if (change != REGISTRY_KEEP) {
-		snprintf(entry, sizeof(entry), "%s/fwd.%ld.%llu.%u", p->agent_dir, (long)getpid(),
-			start_time(getpid()), s->channel);
-		unlink(entry);
-		if (change == REGISTRY_ADD && symlink(target, entry) != 0) {
-			ws_events_agent_problem(p, s, "agent_registry", entry, strerror(errno));
-		}
+	} else if (change == REGISTRY_REMOVE) {
+		set_entry(p, s, s->channel, NULL);
+	}
+	if (p->agent_pending[0] != '\0') {
+		set_entry(p, s, p->agent_pending_channel, p->agent_pending);
+		p->agent_pending[0] = '\0';
 	}
 	repoint(p, s);
 	close(lock); /* releases the flock */
+	p->agent_unlinked = 0;
 }
 
 static int agent_enabled(const struct ws_plugin *p) {
@@ -344,7 +404,7 @@ void ws_agent_disconnect(struct ws_plugin *p, const struct ws_conn *c) {
 const char *ws_agent_env_path(struct ws_plugin *p, const struct ws_session *s, int key_allows) {
 	static char path[PATH_MAX];
 	(void)s;
-	if (!agent_enabled(p) || !key_allows || p->agent_dir_state <= 0) {
+	if (!agent_enabled(p) || !key_allows || p->agent_dir_state <= 0 || p->agent_unlinked) {
 		return NULL;
 	}
 	snprintf(path, sizeof(path), "%s/" LINK_NAME, p->agent_dir);

@@ -77,7 +77,12 @@ static int put_string(struct ws_event *ev, const char *str, size_t cap, int *ove
 			i++;
 			continue;
 		}
-		if (seq > 1) {
+		if (seq == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0) {
+			/* a C1 control (U+0080..U+009F): valid JSON raw, but a
+			 * terminal showing the log acts on it like ESC [ */
+			snprintf(esc, sizeof(esc), "\\u%04x", s[i + 1]);
+			puts_(ev, esc, overflow);
+		} else if (seq > 1) {
 			put(ev, (const char *)s + i, seq, overflow);
 		} else if (s[i] == '"' || s[i] == '\\') {
 			esc[0] = '\\';

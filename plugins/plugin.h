@@ -30,6 +30,10 @@ struct ws_plugin {
 	int agent_dir_state;              /* 0 unchecked, 1 usable, -1 refused */
 	int agent_workspace_logged;       /* its problem was logged */
 	int agent_disconnecting;          /* the connection is ending */
+	int agent_lock_logged;            /* a lock held too long was logged */
+	int agent_unlinked;               /* the last update went without the lock */
+	char agent_pending[1024];         /* a forwarded socket not yet in the registry */
+	unsigned int agent_pending_channel;
 	char agent_dir[1024];             /* expanded agent_dir */
 	struct ws_activity_state activity;
 };

@@ -117,7 +117,12 @@ const char *ws_long_options_help(void) {
 static void load_failed(int is_listener, const char *what) {
 	dropbear_log(LOG_ERR, "hook library %s: %s", hook_path, what);
 	if (is_listener && opts.usingsyslog) {
-		fprintf(stderr, "dropbear: hook library %s: %s\n", hook_path, what);
+		/* escaped as the log is (dropbear_log_escape): dlerror() text
+		 * names files */
+		char line[600], safe[DROPBEAR_LOG_SAFE_LEN(sizeof(line))];
+		snprintf(line, sizeof(line), "hook library %s: %s", hook_path, what);
+		dropbear_log_escape(line, safe, sizeof(safe));
+		fprintf(stderr, "dropbear: %s\n", safe);
 	}
 	dropbear_exit("hook library failed to load");
 }

@@ -68,7 +68,9 @@ static void policy_exit(const char *format, ...) {
 	vsnprintf(msg, sizeof(msg), format, param);
 	va_end(param);
 	if (opts.usingsyslog) {
-		fprintf(stderr, "dropbear: %s\n", msg);
+		char safe[DROPBEAR_LOG_SAFE_LEN(sizeof(msg))]; /* as the log is */
+		dropbear_log_escape(msg, safe, sizeof(safe));
+		fprintf(stderr, "dropbear: %s\n", safe);
 	}
 	dropbear_exit("%s", msg);
 }

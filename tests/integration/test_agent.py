@@ -2,8 +2,14 @@
 per-user SSH_AUTH_SOCK that follows live forwarded agents across reconnects,
 the workspace agent behind ws-agent-proxy, policy switches, races, and bad
 input."""
+import concurrent.futures
+import fcntl
 import os
+import signal
+import socket
+import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -143,21 +149,27 @@ def test_closing_one_of_two_forwarding_connections_leaves_the_other(agent_server
     assert listed(server) is None
 
 
+def start_proxy(workspace, agent, uids, extra=()):
+    """ws-agent-proxy in front of agent; sets agent.proxy_sock and .proxy_log."""
+    sock = workspace.path("workspace-agent.sock")
+    agent.proxy_sock, agent.proxy_log = sock, workspace.path("proxy.log")
+    with open(agent.proxy_log, "w") as log:
+        proxy = subprocess.Popen([PROXY, "--listen", sock, "--agent", agent.sock,
+                                  "--allow-uid", ",".join(map(str, uids))] + list(extra),
+                                 stdout=log, stderr=log)
+    assert wait_for(lambda: os.path.exists(sock)), "ws-agent-proxy did not start"
+    return proxy
+
+
 @pytest.fixture
 def workspace_agent(workspace, agents):
     """ssh-agent of the test's uid (root) behind ws-agent-proxy, which lets
     the workspace uid in; the key file stays root's."""
     agent = agents("deploy")
-    sock = workspace.path("workspace-agent.sock")
-    log = open(workspace.path("proxy.log"), "w")
-    proxy = subprocess.Popen([PROXY, "--listen", sock, "--agent", agent.sock,
-                              "--allow-uid", str(workspace.uid)], stdout=log, stderr=log)
-    assert wait_for(lambda: os.path.exists(sock)), "ws-agent-proxy did not start"
-    agent.proxy_sock, agent.proxy_log = sock, workspace.path("proxy.log")
+    proxy = start_proxy(workspace, agent, [workspace.uid])
     yield agent
     proxy.kill()
     proxy.wait()
-    log.close()
 
 
 def test_the_workspace_agent_signs_but_its_keys_stay_unreadable(agent_server, workspace,
@@ -317,3 +329,174 @@ def test_a_killed_connection_process_is_pruned_by_the_next_session(agent_server,
             if c is not None:
                 c.kill()
                 c.wait()
+
+
+def lock_held(path):
+    """Does some process hold the flock on path?"""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_a_held_registry_lock_does_not_stall_logins(agent_server, workspace, agents):
+    """Any process of the workspace uid can take the registry's flock; logins
+    go on without the stable link (the per-session socket) meanwhile."""
+    server, agent = agent_server(), agents("client")
+    assert server.ssh("true").returncode == 0  # makes the agent dir
+    lock = workspace.path("server", "agent", ".lock")
+    # its own process group: the sleep it runs holds the lock too
+    holder = subprocess.Popen(["flock", lock, "sleep", "15"], start_new_session=True)
+    try:
+        assert wait_for(lambda: lock_held(lock)), "flock did not take the lock"
+        start = time.monotonic()
+        r = server.ssh("echo $SSH_AUTH_SOCK; ssh-add -l", options=forward(agent))
+        took = time.monotonic() - start
+        assert r.returncode == 0, r.stderr
+        assert took < 2.5, f"the login took {took:.1f} s"
+        assert r.stdout.splitlines()[0].startswith("/tmp/dropbear-"), r.stdout
+        assert agent.fingerprint in r.stdout
+        assert server.ssh("true").returncode == 0  # a second connection logs it too
+        problems = [e for e in server.events() if e["event"] == "agent_problem"]
+        assert [(p["problem"], p["path"]) for p in problems] == [("agent_lock", lock)] * 2
+        assert "held by another process" in problems[0]["reason"]
+        assert len({p["session"] for p in problems}) == 2  # once per connection
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert wait_for(lambda: not lock_held(lock))
+    r = server.ssh("echo $SSH_AUTH_SOCK; ssh-add -l", options=forward(agent))
+    assert r.stdout.splitlines()[0] == stable_path(workspace), r.stdout
+    assert agent.fingerprint in r.stdout
+
+
+def proxy_clients(path, n, wait=5):
+    """n connections to the proxy that send nothing.  Each connect waits
+    (at most `wait` seconds: SO_SNDTIMEO) for room in the backlog, as a
+    real client's does; one that finds none is None."""
+    def connect(_):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", wait, 0))
+        try:
+            s.connect(path)
+        except OSError:
+            s.close()
+            return None
+        s.setblocking(False)
+        return s
+    with concurrent.futures.ThreadPoolExecutor(64) as pool:
+        return list(pool.map(connect, range(n)))
+
+
+def hung_up(s):
+    """Has the proxy closed s?  (A closed socket reads EOF or fails.)"""
+    try:
+        return s.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def ssh_add_list(agent):
+    start = time.monotonic()
+    r = subprocess.run(["ssh-add", "-l"], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SSH_AUTH_SOCK=agent.proxy_sock))
+    return r, time.monotonic() - start
+
+
+def test_idle_and_trickling_clients_cannot_stall_the_proxy(workspace, agents):
+    agent = agents("deploy")
+    proxy = start_proxy(workspace, agent, {workspace.uid, os.getuid()},
+                        ["--request-timeout", "3"])
+    stop = threading.Event()
+    idle, trickling = [], []
+
+    def trickle():  # the start of a sign request, one byte a second
+        for byte in b"\0\0\1\0\x0d\0\0\0":
+            for s in filter(None, trickling):
+                try:
+                    s.send(bytes([byte]))
+                except OSError:
+                    pass
+            if stop.wait(1):
+                return
+    sender = threading.Thread(target=trickle)
+    try:
+        idle += proxy_clients(agent.proxy_sock, 200)
+        trickling += proxy_clients(agent.proxy_sock, 20)
+        sender.start()
+        time.sleep(0.5)
+        r, took = ssh_add_list(agent)
+        assert r.returncode == 0 and agent.fingerprint in r.stdout, r.stderr
+        assert took < 1, f"ssh-add -l took {took:.1f} s"
+        assert None not in idle + trickling, "connects waited in vain"
+        # a request must end within its timeout from its first byte; idle
+        # clients may stay
+        assert wait_for(lambda: all(hung_up(s) for s in trickling), 8), "tricklers kept"
+        assert not any(hung_up(s) for s in idle)
+        log = open(agent.proxy_log).read()
+        assert log.count("dropped a client: its request took over 3 s") == 20, log
+    finally:
+        stop.set()
+        if sender.is_alive():
+            sender.join()
+        for s in filter(None, idle + trickling):
+            s.close()
+        proxy.kill()
+        proxy.wait()
+
+
+def test_a_full_proxy_closes_the_longest_idle_client_else_refuses(workspace, agents):
+    agent = agents("deploy")
+    proxy = start_proxy(workspace, agent, {workspace.uid, os.getuid()}, ["--max-clients", "3"])
+    idle, busy = [], []
+    try:
+        idle += proxy_clients(agent.proxy_sock, 3)
+        assert None not in idle
+        time.sleep(0.2)
+        r, _ = ssh_add_list(agent)  # makes room: the first idle client goes
+        assert agent.fingerprint in r.stdout, r.stderr
+        assert wait_for(lambda: hung_up(idle[0])) and not any(hung_up(s) for s in idle[1:])
+        busy += proxy_clients(agent.proxy_sock, 3)
+        for s in busy:  # each in the middle of a request
+            s.send(b"\0\0")
+        time.sleep(0.2)
+        r, _ = ssh_add_list(agent)
+        assert r.returncode != 0
+        assert wait_for(lambda: "refused 1 client(s): all 3 clients are in the middle of a "
+                        "request" in open(agent.proxy_log).read())
+    finally:
+        for s in filter(None, idle + busy):
+            s.close()
+        proxy.kill()
+        proxy.wait()
+
+
+def test_messages_in_flight_share_a_bounded_budget(workspace, agents):
+    """70 clients each start a 256 KiB message: what the 16 MiB budget
+    cannot take is dropped, and a small request is still answered."""
+    agent = agents("deploy")
+    proxy = start_proxy(workspace, agent, {workspace.uid, os.getuid()})
+    big = []
+    try:
+        big += proxy_clients(agent.proxy_sock, 70)
+        for s in big:
+            s.send(struct.pack(">I", 256 * 1024) + b"\x0d")
+        assert wait_for(lambda: sum(hung_up(s) for s in big) >= 6)
+        r, took = ssh_add_list(agent)
+        assert agent.fingerprint in r.stdout and took < 1, (r.stderr, took)
+        assert "dropped a client: no room for a message of 262148 bytes" in open(
+            agent.proxy_log).read()
+    finally:
+        for s in filter(None, big):
+            s.close()
+        proxy.kill()
+        proxy.wait()

@@ -271,9 +271,9 @@ def test_workspace_agent_gone_or_hung(start_server, workspace, sidecar, fault, r
         elif fault == "socket file removed":
             os.unlink(sidecar.sock)
         else:
-            # stopped, and its backlog (16) filled by clients it never accepts
+            # stopped, and its backlog (128) filled by clients it never accepts
             os.kill(sidecar.proxy.pid, signal.SIGSTOP)
-            for _ in range(40):
+            for _ in range(300):
                 c = socket.socket(socket.AF_UNIX)
                 c.setblocking(False)
                 try:

@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
 
 import pytest
@@ -85,6 +86,25 @@ def test_a_dropped_connection_hangs_up_its_pty_session(server, workspace):
     finally:
         client.kill()
         client.wait()
+
+
+def test_control_characters_from_a_client_are_escaped_in_the_log(server):
+    """An unauthenticated client's identification string reaches the text
+    log (pod log, shared with the JSON events): terminal escapes, DEL, a C1
+    control in UTF-8 and a byte that is not UTF-8 come out as \\xNN."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as c:
+        c.sendall(b"SSH-1.5-\x1b]0;pwned\x07\x1b[2J\x7f\xc2\x9b31m\xff\xc3\xa9-end\r\n")
+        c.settimeout(10)
+        while c.recv(4096):  # the server hangs up after its log line
+            pass
+    assert wait_for(lambda: "Incompatible remote version" in server.output())
+    with open(server.log_path, "rb") as f:
+        out = f.read()
+    bad = sorted({b for b in out if (b < 0x20 and b != 0x0a) or b == 0x7f})
+    assert not bad, out
+    assert b"\xc2\x9b" not in out, out  # nor in the JSON event (\\u009b there)
+    assert (b"'SSH-1.5-\\x1b]0;pwned\\x07\\x1b[2J\\x7f\\xc2\\x9b31m\\xff\xc3\xa9-end'"
+            in out), out
 
 
 def test_password_auth_is_not_even_offered(server):

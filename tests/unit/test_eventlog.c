@@ -54,6 +54,10 @@ static void escaping(void) {
 	/* valid UTF-8 passes through: é, €, 😀 */
 	CHECK_STR(render("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 0),
 		"\"event\":\"t\",\"v\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}\n");
+	/* C1 controls (U+0080..U+009F: a terminal takes U+009B for ESC [) are
+	 * escaped; U+00A0 is the first that is not */
+	CHECK_STR(render("\xc2\x80\xc2\x9b" "31m\xc2\x9f\xc2\xa0", 0),
+		"\"event\":\"t\",\"v\":\"\\u0080\\u009b31m\\u009f\xc2\xa0\"}\n");
 }
 
 static void invalid_utf8_becomes_replacement(void) {
