@@ -12,7 +12,8 @@ set -eu
 user=${WS_USER:-developer}
 home=${WS_HOME:-/home/$user}
 listen=${WS_LISTEN:-2222}
-keys_file=${WS_AUTHORIZED_KEYS:-/etc/ssh-workspace/authorized-keys/authorized_keys}
+keys_default=/etc/ssh-workspace/authorized-keys/authorized_keys
+keys_file=${WS_AUTHORIZED_KEYS:-$keys_default}
 host_key=${WS_HOST_KEY:-/etc/ssh-workspace/host-key/hostkey}
 hook_config=${WS_HOOK_CONFIG:-/etc/ssh-workspace/hooks/hooks.conf}
 hook_lib=/usr/lib/ssh-workspace/ssh-workspace-hooks.so
@@ -24,6 +25,51 @@ version=$(cat "$share/version" 2>/dev/null || echo unknown)
 say() { echo "ssh-workspace: $*" >&2; }
 die() { say "$*"; exit 1; }
 
+# Succeeds if $1 is on a read-only mount: the last-mounted of the longest
+# mount points in /proc/self/mountinfo that hold its real path.
+on_ro_mount() {
+	awk -v p="$(readlink -f "$1")" '
+		{
+			m = $5
+			gsub(/\\040/, " ", m)
+			if (p == m || m == "/" || index(p, m "/") == 1)
+				if (length(m) >= best) { best = length(m); ro = ($6 ~ /(^|,)ro(,|$)/) }
+		}
+		END { exit !ro }' /proc/self/mountinfo
+}
+
+# Prints $1, or the first directory above it, that this uid could change --
+# writable now, or its own on a writable mount (it could chmod it) -- and
+# succeeds; fails if there is none.
+changeable_up() {
+	_d=$1
+	while :; do
+		if [ -w "$_d" ] || { [ "$(stat -L -c %u "$_d")" = "$uid" ] && ! on_ro_mount "$_d"; }; then
+			echo "$_d"
+			return 0
+		fi
+		[ "$_d" != / ] || return 1
+		_d=$(dirname "$_d")
+	done
+}
+
+# The same for every step to the file $1: the path itself, each symlink's
+# target in turn (kubelet: authorized_keys -> ..data/authorized_keys, ..data
+# -> ..<timestamp>), and the fully resolved path.
+changeable_on_path() {
+	_p=$1
+	_hops=0
+	while :; do
+		changeable_up "$_p" && return 0
+		[ -L "$_p" ] || break
+		_hops=$((_hops + 1))
+		[ "$_hops" -le 40 ] || { echo "$_p (too many symlinks)"; return 0; }
+		_t=$(readlink "$_p")
+		case $_t in /*) _p=$_t ;; *) _p=${_p%/*}/$_t ;; esac
+	done
+	changeable_up "$(readlink -f "$1")"
+}
+
 # --- who we are ---
 uid=$(id -u)
 gid=$(id -g)
@@ -34,6 +80,7 @@ case $user in
 esac
 case $user in *[!a-z0-9_-]*) die "WS_USER='$user' is not a valid user name (lower-case letters, digits, '_' and '-')" ;; esac
 case $home in /*) ;; *) die "WS_HOME='$home' must be an absolute path" ;; esac
+case $keys_file in /*) ;; *) die "WS_AUTHORIZED_KEYS='$keys_file' must be an absolute path" ;; esac
 
 # --- /run: passwd and group entries for this uid ---
 # glibc finds them through libnss-extrausers (/var/lib/extrausers is a
@@ -84,12 +131,41 @@ while IFS= read -r line || [ -n "$line" ]; do
 	nkeys=$((nkeys + 1))
 done < "$keys_file"
 [ "$nkeys" -gt 0 ] || die "no authorized keys: $keys_file has no key lines"
-# The server reads <-D dir>/authorized_keys, i.e. the image's fixed symlink
-# $share/authorized-keys/authorized_keys -> $run/authorized_keys -> $keys_file.
-# Every open() resolves the chain again, so the kubelet's atomic ..data swap
-# is seen at the next login; the server's permission walk checks only the
-# image-owned directories of the first path and the file itself.
-ln -sfn "$keys_file" "$run/authorized_keys"
+# The sessions run as this uid, and so does the server.  If the uid could
+# change anything on the way to the keys (the file, a directory, a link), a
+# session could put its own key there and keep logging in after its key is
+# removed from the Secret.  A Secret volume is a read-only mount of
+# root-owned files, so nothing on its path is.
+if changed=$(changeable_on_path "$keys_file"); then
+	die "uid $uid can change $changed, on the way to the authorized keys $keys_file, so a session could replace them: mount them read-only and owned by another uid (a Secret volume is)"
+fi
+# The server reads <-D dir>/authorized_keys again at every login (so the
+# kubelet's atomic ..data swap is seen at the next one) and first checks
+# that every directory of that path, up to /, is owned by root or the user
+# and not writable by group or others.  A Secret volume's own directory is
+# mode 1777 (a read-only mount, so no one can write it, but the check looks
+# at the mode), so for the default path the server is given the image's
+# directory $share/authorized-keys, whose authorized_keys is a root-owned
+# link to $keys_default, fixed when the image was built.
+if [ "$keys_file" = "$keys_default" ]; then
+	keys_dir=$share/authorized-keys
+else
+	case $keys_file in
+	*/authorized_keys) ;;
+	*) die "WS_AUTHORIZED_KEYS=$keys_file: the file must be called authorized_keys (the server reads DIR/authorized_keys)" ;;
+	esac
+	keys_dir=${keys_file%/*}
+	[ -n "$keys_dir" ] || keys_dir=/
+	_d=$keys_dir
+	while :; do
+		_st=$(stat -L -c '%u %a' "$_d")
+		if { [ "${_st% *}" != 0 ] && [ "${_st% *}" != "$uid" ]; } || [ $((0${_st#* } & 022)) -ne 0 ]; then
+			die "WS_AUTHORIZED_KEYS=$keys_file: the server would refuse every key, $_d (owner uid ${_st% *}, mode ${_st#* }) must be owned by root or uid $uid and not writable by group or others (a Secret volume's directory is mode 1777: mount it at $(dirname "$keys_default"))"
+		fi
+		[ "$_d" != / ] || break
+		_d=$(dirname "$_d")
+	done
+fi
 say "user $user (uid $uid, gid $gid), home $home, $nkeys authorized key(s) from $keys_file"
 
 # --- host key: mounted, or an ephemeral one in /run ---
@@ -137,4 +213,4 @@ cd "$home"
 # -F foreground, -E log to stderr, -s no password logins (compiled out too).
 # The server must be started by absolute path: it re-executes itself.
 exec /usr/sbin/dropbear -F -E -s -p "$listen" -r "$host_key" \
-	-D "$share/authorized-keys" -P "$run/dropbear.pid" "$@"
+	-D "$keys_dir" -P "$run/dropbear.pid" "$@"

@@ -67,11 +67,13 @@ class KeySecret:
     """A directory laid out as the kubelet mounts a Secret with the key
     authorized_keys: authorized_keys -> ..data/authorized_keys, ..data ->
     ..<timestamp>/.  update() swaps it the way the kubelet does: a new
-    timestamped directory, a ..data_tmp symlink renamed over ..data."""
+    timestamped directory, a ..data_tmp symlink renamed over ..data.  The
+    directory itself is mode 1777, as the kubelet makes a Secret volume's
+    (a tmpfs it mounts read-only into the container)."""
 
     def __init__(self, root, text):
         self.dir = tempfile.mkdtemp(prefix="authorized-keys-", dir=root)
-        os.chmod(self.dir, 0o755)
+        os.chmod(self.dir, 0o1777)
         self.current = None
         self.update(text)
         os.symlink("..data/authorized_keys", os.path.join(self.dir, "authorized_keys"))
