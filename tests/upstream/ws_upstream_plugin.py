@@ -3,8 +3,8 @@
 
 - skip.txt: tests skipped here, each with its reason (shown in the report).
 - retry.txt: tests whose pass depends on sub-second timing; each gets up to
-  RERUNS more runs (pytest-rerunfailures' flaky marker), and every rerun is
-  listed in the summary ("RERUN ...").
+  RERUNS more runs, RERUNS_DELAY seconds apart (pytest-rerunfailures' flaky
+  marker), and every rerun is listed in the summary ("RERUN ...").
 
 Each line is "TEST_ID REASON"; TEST_ID is as pytest names it relative to
 test/ ("test_channels.py::test_signal" for every case, or
@@ -18,6 +18,8 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RERUNS = 4
+# seconds between runs: a burst of load (a parallel build) passes in the meantime
+RERUNS_DELAY = 2
 
 
 def load(name):
@@ -54,7 +56,7 @@ def pytest_collection_modifyitems(session, config, items):
             continue
         test_id = matching(item, retries)
         if test_id:
-            item.add_marker(pytest.mark.flaky(reruns=RERUNS))
+            item.add_marker(pytest.mark.flaky(reruns=RERUNS, reruns_delay=RERUNS_DELAY))
             used.add(test_id)
     stale = sorted((set(skips) | set(retries)) - used)
     if stale and not config.option.keyword and not config.option.markexpr:
