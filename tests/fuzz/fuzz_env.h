@@ -36,10 +36,20 @@ static inline int fuzz_name_ok(const char *name, const struct ws_env_config *cfg
 		}
 	}
 	if (strncmp(name, "LD_", 3) == 0 || strncmp(name, "SSH_", 4) == 0
-			|| strcmp(name, "HOME") == 0 || strcmp(name, "USER") == 0
-			|| strcmp(name, "LOGNAME") == 0 || strcmp(name, "SHELL") == 0
 			|| (strcmp(name, "PATH") == 0 && !cfg->allow_path)) {
 		return 0;
+	}
+	{
+		/* who the user is; what the loader or a shell runs code from */
+		static const char *const exact[] = { "HOME", "USER", "LOGNAME", "SHELL",
+			"GLIBC_TUNABLES", "GCONV_PATH", "LOCPATH", "NLSPATH", "BASH_ENV", "ENV",
+			"SHELLOPTS", "BASHOPTS", "PS0", "PS1", "PS2", "PS3", "PS4",
+			"PROMPT_COMMAND", "IFS" };
+		for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
+			if (strcmp(name, exact[i]) == 0) {
+				return 0;
+			}
+		}
 	}
 	return 1;
 }

@@ -43,6 +43,17 @@ static void names_and_denylist(void) {
 	CHECK(ws_env_name_denied(&cfg, "USER") && ws_env_name_denied(&cfg, "LOGNAME"));
 	CHECK(ws_env_name_denied(&cfg, "PATH"));
 	CHECK(!ws_env_name_denied(&cfg, "HOMER") && !ws_env_name_denied(&cfg, "XLD_X"));
+	{
+		/* what a shell or the loader runs code from */
+		static const char *const code[] = { "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS",
+			"PS4", "PS1", "PROMPT_COMMAND", "IFS", "GCONV_PATH", "LOCPATH", "NLSPATH",
+			"GLIBC_TUNABLES", "LD_AUDIT" };
+		size_t i;
+		for (i = 0; i < sizeof(code) / sizeof(code[0]); i++) {
+			CHECK(ws_env_name_denied(&cfg, code[i]));
+		}
+		CHECK(!ws_env_name_denied(&cfg, "ENVIRONMENT") && !ws_env_name_denied(&cfg, "PS5"));
+	}
 	cfg.allow_path = 1;
 	CHECK(!ws_env_name_denied(&cfg, "PATH"));
 	CHECK(ws_env_name_denied(&cfg, "LD_LIBRARY_PATH"));

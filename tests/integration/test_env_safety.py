@@ -1,0 +1,100 @@
+"""Environment that could run code, with the real OpenSSH client: client env
+requests on a key with a forced command or `restrict`, variables a shell or
+the loader acts on, env sources that someone else can write, and helper
+output whose text must not reach the log."""
+import os
+
+import pytest
+
+from conftest import USER, keygen, unique, write_exec
+
+
+def serve_with(start_server, workspace, config):
+    workspace.config = workspace.write_config("event_log = stderr\n" + config)
+    return start_server().wait_ready()
+
+
+def refusals(server):
+    return {e["name"]: e["reason"] for e in server.events() if e["event"] == "client_env_refused"}
+
+
+def source_event(server, source):
+    return next(e for e in server.events() if e["event"] == "env_source" and e["source"] == source)
+
+
+def key_with_options(workspace, options):
+    """A second client key, authorized with authorized_keys `options`."""
+    key = workspace.path(f"opt-key-{unique('k')}")
+    keygen(key)
+    ak = os.path.join(workspace.home, ".ssh", "authorized_keys")
+    with open(key + ".pub") as src, open(ak, "a") as dst:
+        dst.write(f"{options} {src.read()}")
+    return key
+
+
+PROBE = unique("probe")
+
+
+def code_running_env(marker):
+    """SetEnv values that make bash run `touch marker` before its command,
+    and a harmless one."""
+    return [f'SetEnv=SHELLOPTS=xtrace "PS4=$(touch {marker})" WS_PROBE={PROBE}']
+
+
+@pytest.mark.parametrize("options", [
+    'command="echo forced ${WS_PROBE-unset}"',
+    "restrict",
+    'restrict,command="echo forced ${WS_PROBE-unset}"',
+])
+def test_a_key_with_a_forced_command_or_restrict_gets_no_client_env(
+        start_server, workspace, options):
+    marker = workspace.path("server", unique("pwned"))
+    server = serve_with(start_server, workspace, 'client_env_allow = "*"\n')
+    key = key_with_options(workspace, options)
+    r = server.ssh("echo asked ${WS_PROBE-unset}", key=key, options=code_running_env(marker))
+    assert not os.path.exists(marker)  # the forced command was bypassed
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-1] == "unset", r.stdout
+    refused = refusals(server)
+    assert set(refused) == {"SHELLOPTS", "PS4", "WS_PROBE"}, refused
+    assert set(refused.values()) == {"the key has a forced command or restrict"}
+    # the ordinary key of the same user still gets what the allowlist allows
+    assert server.ssh("echo ${WS_PROBE-unset}", options=[f"SetEnv=WS_PROBE={PROBE}"]).stdout == f"{PROBE}\n"
+
+
+def test_client_env_forced_command_lets_safe_names_through(start_server, workspace):
+    marker = workspace.path("server", unique("pwned"))
+    server = serve_with(start_server, workspace,
+                        'client_env_allow = "*"\nclient_env_forced_command = yes\n')
+    key = key_with_options(workspace, 'command="echo forced ${WS_PROBE-unset}"')
+    r = server.ssh("ignored", key=key, options=code_running_env(marker))
+    assert r.stdout == f"forced {PROBE}\n", r.stderr
+    assert not os.path.exists(marker)
+    assert refusals(server) == {"SHELLOPTS": "denied name", "PS4": "denied name"}
+
+
+def test_variables_that_run_code_are_refused_whatever_the_allowlist(start_server, workspace):
+    marker = workspace.path("server", unique("pwned"))
+    hook = workspace.path("server", unique("hook"))
+    server = serve_with(start_server, workspace, 'client_env_allow = "*"\n')
+    r = server.ssh("echo ran", options=[
+        f'SetEnv=SHELLOPTS=xtrace "PS4=$(touch {marker})" BASH_ENV={hook} ENV={hook} '
+        f'BASHOPTS=extdebug "PROMPT_COMMAND=touch {marker}" IFS=x GCONV_PATH=/x LOCPATH=/x '
+        'GLIBC_TUNABLES=x LD_PRELOAD=/x.so OK_NAME=1'])
+    assert r.stdout == "ran\n", r.stderr
+    assert not os.path.exists(marker)
+    refused = refusals(server)
+    assert set(refused) == {"SHELLOPTS", "PS4", "BASH_ENV", "ENV", "BASHOPTS", "PROMPT_COMMAND",
+                            "IFS", "GCONV_PATH", "LOCPATH", "GLIBC_TUNABLES", "LD_PRELOAD"}
+    assert set(refused.values()) == {"denied name"}
+
+
+def test_invalid_client_env_names_are_logged(start_server, workspace):
+    server = serve_with(start_server, workspace, 'client_env_allow = "*"\n')
+    long_name = "N" * 300
+    r = server.ssh("echo ran", options=[f"SetEnv=9LIVES=x A-B=y {long_name}=z GOOD=1"])
+    assert r.stdout == "ran\n", r.stderr
+    refused = refusals(server)
+    assert refused.get("9LIVES") == "invalid name", refused
+    assert refused.get("A-B") == "invalid name", refused
+    assert refused.get("N" * 64 + "...") == "invalid name", refused
