@@ -98,3 +98,20 @@ def test_invalid_client_env_names_are_logged(start_server, workspace):
     assert refused.get("9LIVES") == "invalid name", refused
     assert refused.get("A-B") == "invalid name", refused
     assert refused.get("N" * 64 + "...") == "invalid name", refused
+
+
+# --- a helper's malformed lines: their text never reaches the log ---
+
+def test_text_of_a_malformed_helper_line_is_not_logged(start_server, workspace):
+    secret = unique("S3cretPassw0rd")
+    helper = write_exec(workspace, "helper.sh",
+                        "#!/bin/sh\necho GOOD=1\n"
+                        f"echo 'DATABASE_URL: postgres://app:{secret}@db:5432/app?sslmode=require'\n"
+                        f"echo 'API_SECRET_B64 {secret}=='\n")
+    server = serve_with(start_server, workspace, f"env_command = {helper}\n")
+    assert server.ssh("echo ${GOOD-unset}").stdout == "unset\n"
+    e = source_event(server, "command")
+    assert e["status"] == "failed" and e["vars"] == 0
+    assert e["reason"] == f"{helper}: output line 2: invalid variable name", e
+    assert "rejected_names" not in e
+    assert secret not in server.output()
