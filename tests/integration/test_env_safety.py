@@ -2,6 +2,7 @@
 requests on a key with a forced command or `restrict`, variables a shell or
 the loader acts on, env sources that someone else can write, and helper
 output whose text must not reach the log."""
+import base64
 import os
 
 import pytest
@@ -98,6 +99,32 @@ def test_invalid_client_env_names_are_logged(start_server, workspace):
     assert refused.get("9LIVES") == "invalid name", refused
     assert refused.get("A-B") == "invalid name", refused
     assert refused.get("N" * 64 + "...") == "invalid name", refused
+
+
+def test_names_no_openssh_client_sends_are_logged_escaped(start_server, workspace):
+    """NUL, 0xff, '=', empty: the server refuses them itself and hands them
+    to the library's log, escaped."""
+    paramiko = pytest.importorskip("paramiko")
+    server = serve_with(start_server, workspace, 'client_env_allow = "*"\n')
+    keytype, keydata = workspace.hostpub.split()[:2]
+    client = paramiko.SSHClient()
+    client.get_host_keys().add(f"[127.0.0.1]:{server.port}", keytype,
+                               paramiko.Ed25519Key(data=base64.b64decode(keydata)))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect("127.0.0.1", server.port, username=USER, key_filename=workspace.key,
+                   allow_agent=False, look_for_keys=False, timeout=30)
+    try:
+        chan = client.get_transport().open_session()
+        for name in (b"A\x00B", b"\xffX", b"", b"A=B"):
+            chan.set_environment_variable(name, b"v")
+        chan.set_environment_variable(b"WS_NUL_VALUE", b"x\x00y")
+        chan.exec_command("echo ran")
+        assert chan.makefile().read() == b"ran\n"
+    finally:
+        client.close()
+    assert refusals(server) == {"A\\x00B": "invalid name", "\\xffX": "invalid name",
+                                "": "invalid name", "A=B": "invalid name",
+                                "WS_NUL_VALUE": "NUL byte in value"}
 
 
 # --- sources someone else can write ---
