@@ -43,7 +43,8 @@ int ws_envsrc_socket(const struct ws_env_config *cfg, const struct ws_env_reques
  * server's uid change it (the rule is at the top of envtrust.c)?  Each
  * returns 0, or -1 with "PATH: why; refusing it" in err.
  * ws_trust_fd: the open file or directory itself (path for the message);
- * ws_trust_parents: every directory above path, as written and resolved;
+ * ws_trust_parents: every directory above path, as written and as
+ *   resolved, and the owner of path itself when it is a symlink;
  * ws_trust_path: both, for a path not opened here (env_command). */
 int ws_trust_fd(int fd, const char *path, char *err, size_t errlen);
 int ws_trust_parents(const char *path, char *err, size_t errlen);

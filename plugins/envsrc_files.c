@@ -3,7 +3,7 @@
  * Kubernetes Secret/ConfigMap mount, and a dotenv file.  Also the reading
  * helpers every source shares.
  */
-#define _DEFAULT_SOURCE /* explicit_bzero, realpath, DT_* */
+#define _DEFAULT_SOURCE /* explicit_bzero, DT_* */
 #include "envsources.h"
 
 #include <dirent.h>
@@ -105,35 +105,26 @@ static int by_name(const void *a, const void *b) {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A file of the directory: the entry (a symlink in the kubelet's layout)
- * and the file it leads to must be root's or ours, the file not writable
- * by others, nor the directories it lies in. */
+/* A file of the directory: the file must be root's or ours and writable by
+ * nobody else; when the entry is a symlink (the kubelet's layout), so must
+ * the link be, and the directories it leads through. */
 static int entry_trusted(DIR *dir, const char *path, const char *name, int fd,
 		char *err, size_t errlen) {
-	char entry[PATH_MAX], resolved[PATH_MAX];
+	char entry[PATH_MAX];
 	struct stat lst;
 
 	if ((size_t)snprintf(entry, sizeof(entry), "%s/%s", path, name) >= sizeof(entry)) {
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
+	if (ws_trust_fd(fd, entry, err, errlen) != 0) {
+		return -1;
+	}
 	if (fstatat(dirfd(dir), name, &lst, AT_SYMLINK_NOFOLLOW) != 0) {
 		snprintf(err, errlen, "%s: %s", entry, strerror(errno));
 		return -1;
 	}
-	if (lst.st_uid != 0 && lst.st_uid != geteuid()) {
-		snprintf(err, errlen, "%s: owned by uid %lu, not root or the server's; refusing it",
-			entry, (unsigned long)lst.st_uid);
-		return -1;
-	}
-	if (ws_trust_fd(fd, entry, err, errlen) != 0) {
-		return -1;
-	}
-	if (S_ISLNK(lst.st_mode) && realpath(entry, resolved) != NULL
-			&& ws_trust_parents(resolved, err, errlen) != 0) {
-		return -1;
-	}
-	return 0;
+	return S_ISLNK(lst.st_mode) ? ws_trust_parents(entry, err, errlen) : 0;
 }
 
 /* One variable per regular file.  Symlinks are followed: the kubelet's

@@ -107,23 +107,36 @@ static int check_above(const char *path, const char *what, char *err, size_t err
 int ws_trust_parents(const char *path, char *err, size_t errlen) {
 	char parent[PATH_MAX], resolved[PATH_MAX];
 	const char *slash = strrchr(path, '/');
+	struct stat lst;
 	size_t n;
 
 	if (check_above(path, path, err, errlen) != 0) {
 		return -1;
 	}
-	/* and the same directories with their symlinks resolved: a link to a
-	 * directory others may write is no better than that directory */
+	/* path itself as a symlink: whoever made it chose what we read */
+	if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && lst.st_uid != 0
+			&& lst.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: a symlink owned by uid %lu, not root or the server's; "
+			"refusing it", path, (unsigned long)lst.st_uid);
+		return -1;
+	}
+	/* and the directories of what it resolves to: a link into a directory
+	 * others may write is no better than that directory */
+	if (realpath(path, resolved) != NULL) {
+		return check_above(resolved, path, err, errlen);
+	}
+	/* missing (a per-user file not created yet): the directory it would be
+	 * created in, resolved */
 	if (slash == NULL || (n = (size_t)(slash - path)) >= sizeof(parent)) {
 		return 0;
 	}
 	memcpy(parent, path, n);
 	parent[n] = '\0';
 	if (realpath(n == 0 ? "/" : parent, resolved) == NULL) {
-		return 0; /* missing: opening the source will say so */
+		return 0; /* missing too: opening the source will say so */
 	}
 	n = strlen(resolved);
-	if (n + 2 >= sizeof(resolved)) {
+	if (n + 3 > sizeof(resolved)) {
 		return 0;
 	}
 	/* check_above() looks at the directories above its argument: give it

@@ -122,6 +122,19 @@ static void symlinked_parent(void) {
 		"/open is writable by group or others; refusing it"));
 	chmod(in_tmp("open"), 0755);
 	CHECK_STR(run(ws_envsrc_file, &cfg), "0|A=1;|");
+
+	/* a helper reached through a symlink: where it really lives counts */
+	mkdir_mode("bin", 0755);
+	unit_write_file("open/helper", "#!/bin/sh\necho H=1\n", 0755);
+	if (symlink(in_tmp("open/helper"), in_tmp("bin/helper")) != 0) {
+		CHECK(!"symlink");
+	}
+	snprintf(path, sizeof(path), "%s/bin/helper", unit_tmpdir());
+	cfg.command = path;
+	CHECK_STR(run(ws_envsrc_command, &cfg), "0|H=1;|");
+	chmod(in_tmp("open"), 0777);
+	CHECK_STR(run(ws_envsrc_command, &cfg), want2("-1||", "/bin/helper: ",
+		"/open is writable by group or others; refusing it"));
 }
 
 static void dir_source_modes(void) {
@@ -187,7 +200,8 @@ static void other_owners(void) {
 	}
 	snprintf(dir, sizeof(dir), "%s/env", unit_tmpdir());
 	cfg.dir = dir;
-	snprintf(msg, sizeof(msg), "/env/B: owned by uid 54321, not root or the server's; refusing it");
+	snprintf(msg, sizeof(msg),
+		"/env/B: a symlink owned by uid 54321, not root or the server's; refusing it");
 	CHECK_STR(run(ws_envsrc_dir, &cfg), want("-1||", msg));
 }
 
