@@ -213,9 +213,11 @@ def test_text_of_a_malformed_helper_line_is_not_logged(start_server, workspace):
                         f"echo 'DATABASE_URL: postgres://app:{secret}@db:5432/app?sslmode=require'\n"
                         f"echo 'API_SECRET_B64 {secret}=='\n")
     server = serve_with(start_server, workspace, f"env_command = {helper}\n")
-    assert server.ssh("echo ${GOOD-unset}").stdout == "unset\n"
+    r = server.ssh("echo ${GOOD-unset}")
+    source_event(server, "command")  # logged by now
+    assert secret not in server.output()
+    assert r.stdout == "unset\n"  # a malformed line fails the whole source
     e = source_event(server, "command")
     assert e["status"] == "failed" and e["vars"] == 0
     assert e["reason"] == f"{helper}: output line 2: invalid variable name", e
     assert "rejected_names" not in e
-    assert secret not in server.output()
