@@ -63,6 +63,17 @@ def test_a_key_with_a_forced_command_or_restrict_gets_no_client_env(
     assert server.ssh("echo ${WS_PROBE-unset}", options=[f"SetEnv=WS_PROBE={PROBE}"]).stdout == f"{PROBE}\n"
 
 
+def test_a_server_wide_forced_command_gets_no_client_env(start_server, workspace):
+    """dropbear -c: every key has a forced command."""
+    marker = workspace.path("server", unique("pwned"))
+    workspace.config = workspace.write_config('event_log = stderr\nclient_env_allow = "*"\n')
+    server = start_server(extra_args=["-c", "echo forced ${WS_PROBE-unset}"]).wait_ready()
+    r = server.ssh("ignored", options=code_running_env(marker))
+    assert not os.path.exists(marker)
+    assert r.stdout == "forced unset\n", r.stderr
+    assert set(refusals(server).values()) == {"the key has a forced command or restrict"}
+
+
 def test_client_env_forced_command_lets_safe_names_through(start_server, workspace):
     marker = workspace.path("server", unique("pwned"))
     server = serve_with(start_server, workspace,
