@@ -394,7 +394,7 @@ void ws_agent_session_prepare(struct ws_plugin *p, const struct ws_session *s) {
 }
 
 void ws_agent_disconnect(struct ws_plugin *p, const struct ws_conn *c) {
-	struct ws_session s = { sizeof(s), c, 0, NULL, NULL, NULL };
+	struct ws_session s = { sizeof(s), c, 0, NULL, NULL, NULL, 0 };
 	p->agent_disconnecting = 1;
 	if (agent_enabled(p) && p->agent_dir_state > 0) {
 		update(p, &s, REGISTRY_REMOVE_ALL, NULL);

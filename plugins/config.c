@@ -192,6 +192,7 @@ static const struct config_key {
 	{ "env_allow_path", KEY_BOOL, AT(env.allow_path), 0, 0, NULL },
 	{ "env_on_failure", KEY_CUSTOM, 0, 0, 0, set_env_on_failure },
 	{ "client_env_allow", KEY_CUSTOM, 0, 0, 0, set_client_allow },
+	{ "client_env_forced_command", KEY_BOOL, AT(env.client_forced_command), 0, 0, NULL },
 	{ "agent_forwarding", KEY_BOOL, AT(agent.forwarding), 0, 0, NULL },
 	{ "agent_dir", KEY_PATH, AT(agent.dir), 0, 0, NULL },
 	{ "agent_workspace_socket", KEY_PATH, AT(agent.workspace_socket), 0, 0, NULL },

@@ -38,6 +38,8 @@ struct ws_env_config {
 	int allow_path;           /* sources may set PATH */
 	int fail_closed;          /* a failed source refuses the session */
 	char *client_allow;       /* client env allowlist: globs, blank-separated */
+	int client_forced_command; /* client env also for keys with a forced
+	                              command or restrict */
 };
 
 /* Agent forwarding (agent.c). */

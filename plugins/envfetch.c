@@ -120,6 +120,35 @@ int ws_env_session(struct ws_plugin *p, const struct ws_session *s,
 	return 0;
 }
 
+/* Logs a client env refusal by name (cut and escaped: a client may send any
+ * bytes), and stops logging after CLIENT_REFUSALS_LOGGED. */
+static void log_client_refusal(struct ws_plugin *p, const struct ws_session *s,
+		const char *name, size_t len, const char *why) {
+	char shown[WS_ENV_NAME_LOG_SIZE];
+
+	if (p->client_env_refused++ < CLIENT_REFUSALS_LOGGED) {
+		ws_events_client_env_refused(p, s, ws_env_name_for_log(name, len, shown, sizeof(shown)),
+			why);
+	}
+}
+
+/* A client "env" request into a session whose key has a forced command or
+ * restrict: the key's owner was meant to run that command only, and any
+ * variable may steer it (the denylist covers what the shell and the loader
+ * run code from, not what the command itself reads).  Refused unless
+ * client_env_forced_command = yes; refused too when the server does not say
+ * (one built before key_options). */
+static const char *key_refusal(const struct ws_env_config *cfg, const struct ws_session *s) {
+	if (!WS_HOOK_HAS(s, struct ws_session, key_options)) {
+		return "the server does not report the key's options";
+	}
+	if ((s->key_options & (WS_KEY_FORCED_COMMAND | WS_KEY_RESTRICT)) != 0
+			&& !cfg->client_forced_command) {
+		return "the key has a forced command or restrict";
+	}
+	return NULL;
+}
+
 int ws_env_client(struct ws_plugin *p, const struct ws_session *s,
 		const char *name, const char *value) {
 	const struct ws_env_config *cfg = &p->cfg.env;
@@ -129,6 +158,8 @@ int ws_env_client(struct ws_plugin *p, const struct ws_session *s,
 	 * an allowlist glob such as "?" or "*" must not let "A-B" through. */
 	if (!ws_env_name_valid(name, strlen(name))) {
 		why = "invalid name";
+	} else if ((why = key_refusal(cfg, s)) != NULL) {
+		/* why is set */
 	} else if (!ws_env_client_allowed(cfg->client_allow, name)) {
 		why = "not in client_env_allow";
 	} else if (ws_env_name_denied(cfg, name)) {
@@ -144,8 +175,11 @@ int ws_env_client(struct ws_plugin *p, const struct ws_session *s,
 		p->client_env_accepted++;
 		return 1;
 	}
-	if (p->client_env_refused++ < CLIENT_REFUSALS_LOGGED) {
-		ws_events_client_env_refused(p, s, name, why);
-	}
+	log_client_refusal(p, s, name, strlen(name), why);
 	return 0;
+}
+
+void ws_env_client_refused_by_server(struct ws_plugin *p, const struct ws_session *s,
+		const char *name, size_t len, const char *why) {
+	log_client_refusal(p, s, name, len, why ? why : "refused by the server");
 }

@@ -46,16 +46,43 @@ int ws_env_name_valid(const char *name, size_t len) {
 	return 1;
 }
 
+/* The one denylist: names no source and no client may set, whatever
+ * env_*, client_env_allow or client_env_forced_command say.  Each is either
+ * who the user is (the server sets it; a source or client that could change
+ * it could pose as someone else) or something a shell or the dynamic loader
+ * acts on by running code or loading it before the session's command:
+ * accepted, it would turn "set a variable" into "run a program", which a key
+ * with a forced command must never get. */
+static const struct {
+	const char *glob;
+	int path; /* PATH: allowed with env_allow_path */
+} denied[] = {
+	/* who the user is and where the session runs */
+	{ "HOME", 0 }, { "USER", 0 }, { "LOGNAME", 0 }, { "SHELL", 0 },
+	{ "SSH_*", 0 },            /* the server's own: connection, agent socket */
+	{ "PATH", 1 },             /* which program a bare name runs */
+	/* the dynamic loader and libc */
+	{ "LD_*", 0 },             /* LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT: load code */
+	{ "GLIBC_TUNABLES", 0 },   /* parsed by the loader in every process */
+	{ "GCONV_PATH", 0 },       /* iconv loads modules from it */
+	{ "LOCPATH", 0 },          /* locale data parsed by setlocale() */
+	{ "NLSPATH", 0 },          /* message catalogs read by catopen() */
+	/* the shell: sh -c runs every forced command and login shell */
+	{ "BASH_ENV", 0 },         /* a file bash sources before a non-interactive command */
+	{ "ENV", 0 },              /* the same for sh/dash (interactive) and bash --posix */
+	{ "SHELLOPTS", 0 },        /* turns on xtrace etc. from the environment */
+	{ "BASHOPTS", 0 },         /* turns on shopt options (extdebug) the same way */
+	{ "PS0", 0 }, { "PS1", 0 }, { "PS2", 0 }, { "PS3", 0 },
+	{ "PS4", 0 },              /* expanded with $(...) when xtrace is on */
+	{ "PROMPT_COMMAND", 0 },   /* run before each prompt */
+	{ "IFS", 0 },              /* changes how every command line is split */
+};
+
 int ws_env_name_denied(const struct ws_env_config *cfg, const char *name) {
-	/* Who the user is and how programs load: a source that could set
-	 * these could run code as the user or pose as someone else. */
-	static const char *const denied[] = {
-		"LD_*", "HOME", "USER", "LOGNAME", "SHELL", "SSH_*", "PATH",
-	};
 	size_t i;
 	for (i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
-		if (fnmatch(denied[i], name, 0) == 0) {
-			return !(cfg->allow_path && strcmp(name, "PATH") == 0);
+		if (fnmatch(denied[i].glob, name, 0) == 0) {
+			return !(denied[i].path && cfg->allow_path);
 		}
 	}
 	return 0;
@@ -154,15 +181,34 @@ void ws_envlist_free(struct ws_envlist *list) {
 	ws_envlist_init(list);
 }
 
+const char *ws_env_name_for_log(const char *name, size_t len, char *out, size_t outlen) {
+	size_t i, n = 0, shown = len > WS_ENV_NAME_LOGGED ? WS_ENV_NAME_LOGGED : len;
+
+	for (i = 0; i < shown && n + 5 < outlen; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c > 0x20 && c < 0x7f && c != '\\') {
+			out[n++] = (char)c;
+		} else {
+			n += (size_t)snprintf(out + n, outlen - n, "\\x%02x", c);
+		}
+	}
+	if (i < len && n + 4 <= outlen) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n < outlen ? n : outlen - 1] = '\0';
+	return out;
+}
+
 void ws_envlist_reject(struct ws_envlist *list, const char *name, size_t nlen,
 		enum ws_env_verdict v) {
 	size_t used = strlen(list->rejected_names), room = sizeof(list->rejected_names) - used;
-	int shown = nlen > 64 ? 64 : (int)nlen;
+	char shown[WS_ENV_NAME_LOG_SIZE];
 
 	list->rejected++;
 	if (room > 1) {
-		snprintf(list->rejected_names + used, room, "%s%.*s%s (%s)", used ? ", " : "",
-			shown, name, shown < (int)nlen ? "..." : "", ws_env_verdict_text(v));
+		snprintf(list->rejected_names + used, room, "%s%s (%s)", used ? ", " : "",
+			ws_env_name_for_log(name, nlen, shown, sizeof(shown)), ws_env_verdict_text(v));
 	}
 }
 

@@ -47,8 +47,10 @@ int ws_env_name_valid(const char *name, size_t len);
  * NUL-terminated. */
 enum ws_env_verdict ws_env_name_verdict(const struct ws_env_config *cfg, const char *name,
 	size_t len);
-/* On the denylist: LD_*, HOME, USER, LOGNAME, SHELL, SSH_*, and PATH
- * unless env_allow_path. */
+/* On the denylist (envlist.c keeps it, with why each name is there):
+ * who the user is (HOME, USER, ...), what the loader or a shell runs code
+ * from (LD_*, BASH_ENV, SHELLOPTS, PS4, ...), and PATH unless
+ * env_allow_path. */
 int ws_env_name_denied(const struct ws_env_config *cfg, const char *name);
 /* Does a blank-separated list of globs match name?  NULL = the default
  * client allowlist (LANG LC_* TERM COLORTERM TZ GIT_PROTOCOL). */
@@ -58,6 +60,14 @@ int ws_env_client_allowed(const char *globs, const char *name);
  * names have a rule: GIT_PROTOCOL takes [A-Za-z0-9._=:-], at most 128
  * bytes; any other name takes any value. */
 const char *ws_env_client_value_refusal(const char *name, const char *value);
+
+/* How much of a name the log shows, and room for it escaped. */
+#define WS_ENV_NAME_LOGGED 64
+#define WS_ENV_NAME_LOG_SIZE (WS_ENV_NAME_LOGGED * 4 + 4)
+/* A name (len bytes, any bytes) as the log may show it: at most
+ * WS_ENV_NAME_LOGGED bytes, "..." when cut, bytes other than printable
+ * ASCII (and the backslash) as \xHH.  Returns out. */
+const char *ws_env_name_for_log(const char *name, size_t len, char *out, size_t outlen);
 
 void ws_envlist_init(struct ws_envlist *list);
 void ws_envlist_free(struct ws_envlist *list);

@@ -3,6 +3,7 @@
  */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include "envparse.h"
+#include "envlist.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,6 +139,9 @@ static int parse_dotenv(struct cursor *c, ws_env_emit_fn emit, void *ctx) {
 		if (nlen == 0 || c->p == c->end || *c->p != '=') {
 			return fail(c, "line %u: expected NAME=VALUE", c->line);
 		}
+		if (!ws_env_name_valid(name, nlen)) {
+			return fail(c, "line %u: invalid variable name", c->line);
+		}
 		c->p++;
 		skip_blanks(c);
 		if (c->p < c->end && (*c->p == '"' || *c->p == '\'')) {
@@ -173,6 +177,9 @@ static int parse_lines(struct cursor *c, ws_env_emit_fn emit, void *ctx) {
 			eq = memchr(line, '=', n);
 			if (eq == NULL || eq == line) {
 				return fail(c, "line %u: expected NAME=VALUE", c->line);
+			}
+			if (!ws_env_name_valid(line, (size_t)(eq - line))) {
+				return fail(c, "line %u: invalid variable name", c->line);
 			}
 			emit(ctx, line, (size_t)(eq - line), eq + 1, n - (size_t)(eq - line) - 1);
 		}
@@ -300,6 +307,7 @@ static int json_string(struct cursor *c, size_t *start, size_t *len) {
 
 static int parse_json(struct cursor *c, ws_env_emit_fn emit, void *ctx) {
 	size_t kstart, klen, vstart, vlen;
+	unsigned int entry = 0;
 
 	json_ws(c);
 	if (c->p == c->end || *c->p != '{') {
@@ -312,8 +320,12 @@ static int parse_json(struct cursor *c, ws_env_emit_fn emit, void *ctx) {
 	} else {
 		for (;;) {
 			c->outlen = 0;
+			entry++;
 			if (json_string(c, &kstart, &klen) != 0) {
 				return -1;
+			}
+			if (!ws_env_name_valid(c->out + kstart, klen)) {
+				return fail(c, "entry %u: invalid variable name", entry);
 			}
 			json_ws(c);
 			if (c->p == c->end || *c->p != ':') {
@@ -322,8 +334,9 @@ static int parse_json(struct cursor *c, ws_env_emit_fn emit, void *ctx) {
 			c->p++;
 			json_ws(c);
 			if (c->p < c->end && *c->p != '"') {
+				/* the name is a valid one (checked above): safe to log */
 				return fail(c, "the value of \"%.*s\" is not a string",
-					(int)(klen > 64 ? 64 : klen), c->out + kstart);
+					(int)klen, c->out + kstart);
 			}
 			if (json_string(c, &vstart, &vlen) != 0) {
 				return -1;

@@ -4,9 +4,13 @@
  *
  * They are pure functions of their input (a buffer and its length, which
  * may hold NUL bytes) so they can be unit-tested and fuzzed alone.  Each
- * variable found goes to `emit`; the rules (names, denylist, caps) are the
- * caller's.  A syntax error stops the parse: the source is garbage and none
- * of it should be used.  Error messages never quote values.
+ * variable found goes to `emit`; its name is always a valid variable name
+ * (ws_env_name_valid); the other rules (denylist, values, caps) are the
+ * caller's.  A syntax error, which includes a name that is not a valid
+ * variable name, stops the parse: the source is garbage and none of it
+ * should be used.  Error messages say where ("line N", "entry N") and what,
+ * and never quote the input beyond a valid name: a malformed line is as
+ * likely to hold a secret ("DATABASE_URL: postgres://u:pw@db") as a name.
  */
 #ifndef WS_ENVPARSE_H
 #define WS_ENVPARSE_H

@@ -6,6 +6,8 @@
  *    0  it succeeded
  *   -1  it failed; `err` says why in one line without any value in it, and
  *       the caller throws `list` away.
+ * A file, directory or program that someone other than root and the
+ * server's uid could change fails its source (envtrust.c).
  */
 #ifndef WS_ENVSOURCES_H
 #define WS_ENVSOURCES_H
@@ -36,6 +38,17 @@ int ws_envsrc_command(const struct ws_env_config *cfg, const struct ws_env_reque
 /* env_socket: GET env_socket_url over a Unix socket, a JSON object back. */
 int ws_envsrc_socket(const struct ws_env_config *cfg, const struct ws_env_request *req,
 	struct ws_envlist *list, char *err, size_t errlen);
+
+/* envtrust.c: may a source be used, i.e. can nobody but root and the
+ * server's uid change it (the rule is at the top of envtrust.c)?  Each
+ * returns 0, or -1 with "PATH: why; refusing it" in err.
+ * ws_trust_fd: the open file or directory itself (path for the message);
+ * ws_trust_parents: every directory above path, as written and as
+ *   resolved, and the owner of path itself when it is a symlink;
+ * ws_trust_path: both, for a path not opened here (env_command). */
+int ws_trust_fd(int fd, const char *path, char *err, size_t errlen);
+int ws_trust_parents(const char *path, char *err, size_t errlen);
+int ws_trust_path(const char *path, char *err, size_t errlen);
 
 /* Shared by the sources: reads fd to EOF into a malloc'd, NUL-terminated
  * buffer of at most `cap` bytes.  `deadline` (CLOCK_MONOTONIC) may be NULL.

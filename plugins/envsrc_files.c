@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,28 @@ static int by_name(const void *a, const void *b) {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A file of the directory: the file must be root's or ours and writable by
+ * nobody else; when the entry is a symlink (the kubelet's layout), so must
+ * the link be, and the directories it leads through. */
+static int entry_trusted(DIR *dir, const char *path, const char *name, int fd,
+		char *err, size_t errlen) {
+	char entry[PATH_MAX];
+	struct stat lst;
+
+	if ((size_t)snprintf(entry, sizeof(entry), "%s/%s", path, name) >= sizeof(entry)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if (ws_trust_fd(fd, entry, err, errlen) != 0) {
+		return -1;
+	}
+	if (fstatat(dirfd(dir), name, &lst, AT_SYMLINK_NOFOLLOW) != 0) {
+		snprintf(err, errlen, "%s: %s", entry, strerror(errno));
+		return -1;
+	}
+	return S_ISLNK(lst.st_mode) ? ws_trust_parents(entry, err, errlen) : 0;
+}
+
 /* One variable per regular file.  Symlinks are followed: the kubelet's
  * layout is NAME -> ..data/NAME -> ..TIMESTAMP/NAME, and the dot entries
  * it swaps atomically are skipped like every dotfile.  Subdirectories are
@@ -113,12 +136,21 @@ static int read_dir(const char *path, const struct ws_env_config *cfg, struct ws
 	char *names[DIR_MAX_ENTRIES];
 	size_t n = 0, i;
 	struct dirent *de;
-	DIR *dir = opendir(path);
+	DIR *dir;
 	int ret = 0;
 
+	/* before opening it: an unsafe place fails even while it is empty */
+	if (ws_trust_parents(path, err, errlen) != 0) {
+		return -1;
+	}
+	dir = opendir(path);
 	if (dir == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? 1 : -1;
+	}
+	if (ws_trust_fd(dirfd(dir), path, err, errlen) != 0) {
+		closedir(dir);
+		return -1;
 	}
 	while ((de = readdir(dir)) != NULL && ret == 0) {
 		if (de->d_name[0] == '.') {
@@ -154,6 +186,11 @@ static int read_dir(const char *path, const struct ws_env_config *cfg, struct ws
 				close(fd);
 			}
 			continue;
+		}
+		if (entry_trusted(dir, path, names[i], fd, err, errlen) != 0) {
+			close(fd);
+			ret = -1;
+			break;
 		}
 		/* one byte over the cap is enough to know it is too long */
 		if (ws_read_all(fd, (size_t)cfg->value_max + 2, NULL, &value, &vlen, why, sizeof(why)) != 0) {
@@ -211,6 +248,11 @@ int ws_envsrc_file(const struct ws_env_config *cfg, const struct ws_env_request 
 		snprintf(err, errlen, "%s: cannot expand %%u for this user", cfg->file);
 		return -1;
 	}
+	/* before opening it: a per-user file that is missing today may be
+	 * created tomorrow by whoever can write its directory */
+	if (ws_trust_parents(path, err, errlen) != 0) {
+		return -1;
+	}
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -220,6 +262,10 @@ int ws_envsrc_file(const struct ws_env_config *cfg, const struct ws_env_request 
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		snprintf(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	if (ws_trust_fd(fd, path, err, errlen) != 0) {
+		close(fd);
 		return -1;
 	}
 	ret = ws_read_all(fd, cfg->output_max, NULL, &text, &len, why, sizeof(why));

@@ -123,6 +123,11 @@ int ws_envsrc_command(const struct ws_env_config *cfg, const struct ws_env_reque
 	int pipefd[2], status = 0, read_ret, ret = -1;
 	pid_t pid;
 
+	/* it runs as the server's user in every session: nobody else may
+	 * change what it is */
+	if (ws_trust_path(cfg->command, err, errlen) != 0) {
+		return -1;
+	}
 	if (pipe2(pipefd, O_CLOEXEC) != 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;

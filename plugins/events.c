@@ -6,6 +6,7 @@
  * values or key material.  Fields are those of ABI version 1, which every
  * server that speaks it passes, so no WS_HOOK_HAS checks are needed here.
  */
+#include "envlist.h"
 #include "plugin.h"
 
 /* Per-field caps keep every line far below WS_EVENT_LINE_MAX. */
@@ -112,7 +113,7 @@ void ws_events_client_env_refused(struct ws_plugin *p, const struct ws_session *
 
 	begin(&ev, "client_env_refused", s->conn);
 	add_session(&ev, s);
-	ws_event_str(&ev, "name", name, CAP_NAME);
+	ws_event_str(&ev, "name", name, WS_ENV_NAME_LOG_SIZE); /* escaped and cut already */
 	ws_event_str(&ev, "reason", why, 0);
 	ws_eventlog_write(&p->log, &ev);
 }

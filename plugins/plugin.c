@@ -63,6 +63,11 @@ static int on_client_env(void *ctx, const struct ws_session *s, const char *name
 	return ws_env_client(ctx, s, name, value);
 }
 
+static void on_client_env_refused(void *ctx, const struct ws_session *s, const char *name,
+		size_t name_len, const char *reason) {
+	ws_env_client_refused_by_server(ctx, s, name, name_len, reason);
+}
+
 static int on_session_env(void *ctx, const struct ws_session *s, ws_env_set_fn set,
 		void *env_ctx) {
 	struct ws_plugin *p = ctx;
@@ -125,6 +130,7 @@ static const struct ws_hooks hooks = {
 	.agent_request = on_agent_request,
 	.agent_env_path = on_agent_env_path,
 	.activity = on_activity,
+	.client_env_refused = on_client_env_refused,
 };
 
 EXPORT const struct ws_hooks *ws_hook_entry(void) {

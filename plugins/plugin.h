@@ -75,6 +75,9 @@ int ws_env_session(struct ws_plugin *p, const struct ws_session *s,
 	ws_env_set_fn set, void *env_ctx);
 int ws_env_client(struct ws_plugin *p, const struct ws_session *s,
 	const char *name, const char *value);
+/* The server refused a request itself (see client_env_refused in ws_hook.h). */
+void ws_env_client_refused_by_server(struct ws_plugin *p, const struct ws_session *s,
+	const char *name, size_t len, const char *why);
 
 /* agent.c: the stable SSH_AUTH_SOCK. */
 int ws_agent_request(struct ws_plugin *p, const struct ws_session *s);

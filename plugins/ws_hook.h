@@ -51,7 +51,17 @@ struct ws_session {
 	const char *kind;            /* "shell", "exec" or "subsystem" */
 	const char *command;         /* what will run; NULL for a login shell */
 	const char *term;            /* TERM of the pty; NULL without a pty */
+
+	/* --- appended after the first release of ABI 1 --- */
+	unsigned int key_options;    /* WS_KEY_* for the key that logged in */
 };
+
+/* ws_session.key_options: what authorized_keys (or the server's -c option)
+ * imposes on the key that logged in.  A library that lets client "env"
+ * requests in needs them: a variable such as SHELLOPTS or PS4 makes the
+ * shell run code before a forced command. */
+#define WS_KEY_FORCED_COMMAND 0x1u   /* command="..." or dropbear -c */
+#define WS_KEY_RESTRICT       0x2u   /* restrict */
 
 /* How a session ended. */
 struct ws_exit {
@@ -141,6 +151,16 @@ struct ws_hooks {
 	 * come up to the keepalive interval (-K) late; its time is exact. */
 	void (*activity)(void *ctx, const struct ws_conn *conn,
 		const struct ws_activity *a);
+
+	/* The server refused a client "env" request without asking client_env:
+	 * a name that is not [A-Za-z_][A-Za-z0-9_]* of at most 255 bytes, a NUL
+	 * byte in the name or the value, a request after the session started,
+	 * or (after client_env accepted it) the server's caps.  name is the name
+	 * as the client sent it: name_len bytes, not NUL-terminated, maybe with
+	 * NULs and bytes that are not UTF-8 in it.  The value is not passed.
+	 * reason is a short phrase ("invalid name", ...). */
+	void (*client_env_refused)(void *ctx, const struct ws_session *s,
+		const char *name, size_t name_len, const char *reason);
 };
 
 /* The one symbol a hook library exports. */

@@ -18,6 +18,7 @@
 #include "dbrandom.h"
 #include "buffer.h"
 #include "netio.h"
+#include "auth.h"
 #include "ws-hooks.h"
 #include "ws_hook.h"
 
@@ -200,6 +201,9 @@ static void fill_session(struct ws_session *s, const struct ws_conn *c,
 	s->kind = chansess->ws->kind;
 	s->command = chansess->cmd;
 	s->term = chansess->term;
+	s->key_options = (svr_opts.forced_command != NULL || svr_pubkey_has_forced_command()
+			? WS_KEY_FORCED_COMMAND : 0)
+		| (svr_pubkey_is_restricted() ? WS_KEY_RESTRICT : 0);
 }
 
 void ws_hooks_connect(void) {
@@ -314,25 +318,53 @@ static int env_set_from_library(void *env_ctx, const char *name, const char *val
 	return envlist_set(env_ctx, name, value) == DROPBEAR_SUCCESS ? 0 : -1;
 }
 
+/* Tells the library about a request the server refused on its own, so that
+ * the refusal reaches the event log like the library's own refusals. */
+static void client_env_refused(struct ChanSess *chansess, const char *name,
+		unsigned int namelen, const char *reason) {
+	struct ws_conn c;
+	struct ws_session s;
+
+	if (!HAS_HOOK(client_env_refused)) {
+		return;
+	}
+	fill_conn(&c);
+	fill_session(&s, &c, chansess);
+	hooks->client_env_refused(hook_ctx, &s, name, namelen, reason);
+}
+
 int ws_hooks_client_env(struct ChanSess *chansess) {
 	unsigned int namelen, valuelen;
 	char *name = buf_getstring(ses.payload, &namelen);
 	char *value = buf_getstring(ses.payload, &valuelen);
 	int ret = DROPBEAR_FAILURE;
+	const char *why = NULL;
 	struct ws_conn c;
 	struct ws_session s;
 
 	/* Refused unless a library wants it; too late once the child runs;
 	 * embedded NULs would make the name or value mean something else. */
-	if (chansess->ws == NULL || !HAS_HOOK(client_env) || chansess->pid != 0
-			|| strlen(name) != namelen || strlen(value) != valuelen
-			|| !valid_env_name(name, namelen)) {
+	if (chansess->ws == NULL || !HAS_HOOK(client_env)) {
+		goto out;
+	}
+	if (chansess->pid != 0) {
+		why = "session already started";
+	} else if (strlen(name) != namelen || !valid_env_name(name, namelen)) {
+		why = "invalid name";
+	} else if (strlen(value) != valuelen) {
+		why = "NUL byte in value";
+	}
+	if (why != NULL) {
+		client_env_refused(chansess, name, namelen, why);
 		goto out;
 	}
 	fill_conn(&c);
 	fill_session(&s, &c, chansess);
 	if (hooks->client_env(hook_ctx, &s, name, value) == 1) {
 		ret = envlist_set(&chansess->ws->client, name, value);
+		if (ret == DROPBEAR_FAILURE) {
+			client_env_refused(chansess, name, namelen, "over the server's caps");
+		}
 	}
 out:
 	m_free(name);

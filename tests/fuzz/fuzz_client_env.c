@@ -7,7 +7,11 @@
  * name, value...  A request is accepted only when its name is valid, not
  * denied and allowed, its value within env_value_max (and, for
  * GIT_PROTOCOL, of [A-Za-z0-9._=:-] and at most 128 bytes), and
- * env_max_vars requests are not yet accepted.
+ * env_max_vars requests are not yet accepted, and the key has no forced
+ * command or restrict (bit 7 of the first byte) unless
+ * client_env_forced_command (bit 6) says yes.  Each name is also handed
+ * with its raw bytes (NULs included) to the path that logs the server's
+ * own refusals, which escapes and cuts it.
  */
 #include <fnmatch.h>
 #include <string.h>
@@ -44,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	struct ws_plugin p;
 	struct ws_conn conn = { sizeof(conn), "0123456789abcdef", "127.0.0.1", "50000",
 		"developer", "publickey", "SHA256:x", 1 };
-	struct ws_session s = { sizeof(s), &conn, 0, "shell", NULL, "xterm" };
+	struct ws_session s = { sizeof(s), &conn, 0, "shell", NULL, "xterm",
+		(choice & 128) ? WS_KEY_FORCED_COMMAND : 0 };
 	const uint8_t *field, *vfield;
 	size_t len, vlen;
 	char err[256];
@@ -61,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	}
 	p.cfg.env.max_vars = fuzz_env_config(choice).max_vars;
 	p.cfg.env.value_max = fuzz_env_config(choice).value_max;
+	p.cfg.env.client_forced_command = (choice & 64) != 0;
 	while (fuzz_field(&in, &field, &len)) {
 		char *name = fuzz_cstring(field, len), *value;
 		unsigned int before = p.client_env_accepted;
@@ -82,8 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 				FUZZ_ASSERT(vlen <= p.cfg.env.value_max);
 				FUZZ_ASSERT(strcmp(name, "GIT_PROTOCOL") != 0 || git_protocol_value(value));
 				FUZZ_ASSERT(p.client_env_accepted <= p.cfg.env.max_vars);
+				FUZZ_ASSERT(s.key_options == 0 || p.cfg.env.client_forced_command);
 			}
 		}
+		ws_env_client_refused_by_server(&p, &s, (const char *)field, len, "invalid name");
 		free(name);
 		free(value);
 	}

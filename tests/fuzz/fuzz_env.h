@@ -23,8 +23,9 @@ static inline struct ws_env_config fuzz_env_config(unsigned int choice) {
 	return cfg.env;
 }
 
-static inline int fuzz_name_ok(const char *name, const struct ws_env_config *cfg) {
-	size_t len = strlen(name), i;
+/* [A-Za-z_][A-Za-z0-9_]*, 1 to 255 bytes; name need not be NUL-terminated. */
+static inline int fuzz_name_syntax_ok(const char *name, size_t len) {
+	size_t i;
 	if (len == 0 || len > 255 || (name[0] >= '0' && name[0] <= '9')) {
 		return 0;
 	}
@@ -35,11 +36,29 @@ static inline int fuzz_name_ok(const char *name, const struct ws_env_config *cfg
 			return 0;
 		}
 	}
+	return 1;
+}
+
+static inline int fuzz_name_ok(const char *name, const struct ws_env_config *cfg) {
+	size_t len = strlen(name), i;
+	if (!fuzz_name_syntax_ok(name, len)) {
+		return 0;
+	}
 	if (strncmp(name, "LD_", 3) == 0 || strncmp(name, "SSH_", 4) == 0
-			|| strcmp(name, "HOME") == 0 || strcmp(name, "USER") == 0
-			|| strcmp(name, "LOGNAME") == 0 || strcmp(name, "SHELL") == 0
 			|| (strcmp(name, "PATH") == 0 && !cfg->allow_path)) {
 		return 0;
+	}
+	{
+		/* who the user is; what the loader or a shell runs code from */
+		static const char *const exact[] = { "HOME", "USER", "LOGNAME", "SHELL",
+			"GLIBC_TUNABLES", "GCONV_PATH", "LOCPATH", "NLSPATH", "BASH_ENV", "ENV",
+			"SHELLOPTS", "BASHOPTS", "PS0", "PS1", "PS2", "PS3", "PS4",
+			"PROMPT_COMMAND", "IFS" };
+		for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
+			if (strcmp(name, exact[i]) == 0) {
+				return 0;
+			}
+		}
 	}
 	return 1;
 }
@@ -64,8 +83,9 @@ static inline void fuzz_check_envlist(const struct ws_envlist *list,
 	FUZZ_ASSERT(memchr(list->rejected_names, '\0', sizeof(list->rejected_names)) != NULL);
 }
 
-/* A parser's emit callback: what it hands over lies within the input, and
- * goes through the rules like a real source's (ws_envsrc_put). */
+/* A parser's emit callback: what it hands over lies within the input, its
+ * name is a valid one (an invalid name fails the parse), and it goes
+ * through the rules like a real source's (ws_envsrc_put). */
 struct fuzz_env_sink {
 	struct ws_envlist list;
 	struct ws_env_config cfg;
@@ -77,6 +97,7 @@ static inline void fuzz_env_emit(void *ctx, const char *name, size_t nlen, const
 		size_t vlen) {
 	struct fuzz_env_sink *sink = ctx;
 	FUZZ_ASSERT(nlen <= sink->input_len && vlen <= sink->input_len);
+	FUZZ_ASSERT(fuzz_name_syntax_ok(name, nlen));
 	sink->emitted++;
 	ws_envlist_put(&sink->list, &sink->cfg, name, nlen, value, vlen);
 }
@@ -85,7 +106,8 @@ typedef int (*fuzz_env_parser)(const char *text, size_t len, ws_env_emit_fn emit
 	char *err, size_t errlen);
 
 /* Runs a parser on the input (its first byte picks the caps) and checks
- * the list it fills; a failure must say why. */
+ * the list it fills; a failure must say why, in printable ASCII: errors
+ * quote nothing of the input but a valid name, never a raw byte. */
 static inline void fuzz_env_parse(fuzz_env_parser parse, const uint8_t *data, size_t size) {
 	struct fuzz_env_sink sink;
 	char err[256] = "";
@@ -98,7 +120,11 @@ static inline void fuzz_env_parse(fuzz_env_parser parse, const uint8_t *data, si
 	sink.input_len = size - 1;
 	sink.emitted = 0;
 	if (parse((const char *)data + 1, size - 1, fuzz_env_emit, &sink, err, sizeof(err)) != 0) {
+		const char *e;
 		FUZZ_ASSERT(err[0] != '\0');
+		for (e = err; *e != '\0'; e++) {
+			FUZZ_ASSERT(*e >= 0x20 && *e < 0x7f);
+		}
 	}
 	fuzz_check_envlist(&sink.list, &sink.cfg);
 	FUZZ_ASSERT(sink.list.taken + sink.list.rejected == sink.emitted);

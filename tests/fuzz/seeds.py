@@ -59,6 +59,7 @@ env_value_max = 4096
 env_allow_path = yes
 env_on_failure = closed
 client_env_allow = "LANG LC_* TERM COLORTERM TZ GIT_[A-Z]*"
+client_env_forced_command = no
 agent_forwarding = on
 agent_dir = /tmp/ssh-workspace-agent-%u
 agent_workspace_socket = /run/workspace-agent/agent.sock
@@ -79,6 +80,8 @@ LD_PRELOAD=/x.so
 EMPTY=
 """)
     write("fuzz_lines", "helper-output", b"G" + b"A=1\nB=two words=here\r\n\nC=\nSSH_X=1\n1BAD=x\n")
+    # a malformed line that holds a secret: the error must not quote it
+    write("fuzz_lines", "secret-line", b"G" + b"A=1\nDATABASE_URL: postgres://app:pw@db/app?sslmode=require\n")
     write("fuzz_json", "object", b"G" + b'{"GITHUB_TOKEN": "ghp_x", "U": "\\u00e9\\ud83d\\ude00",'
           b' "Q": "a\\"b\\n\\/\\\\", "PATH": "/bin", "": "e"}')
     write("fuzz_json", "empty", b"G" + b" { } ")
@@ -92,6 +95,12 @@ EMPTY=
     write("fuzz_client_env", "requests", b"G" + SEP.join([
         b"LANG LC_* GIT_* ?", b"LANG", b"C.UTF-8", b"LC_ALL", b"C", b"GIT_EDITOR", b"vi",
         b"LD_PRELOAD", b"/x.so", b"TERM", b"xterm", b"X", b"1"]))
+    # a key with a forced command (bit 7), without and with
+    # client_env_forced_command (bit 6); names that run code
+    for name, first in (("forced-command", b"\x87"), ("forced-command-allowed", b"\xc7")):
+        write("fuzz_client_env", name, first + SEP.join([
+            b"*", b"LANG", b"C", b"SHELLOPTS", b"xtrace", b"PS4", b"$(id)", b"BASH_ENV", b"/x",
+            b"A\0B", b"v", b"\xff", b"v"]))
     # GIT_PROTOCOL's value rule: git's own values, then ones it refuses
     write("fuzz_client_env", "git-protocol", b"G" + SEP.join([
         b"LANG GIT_PROTOCOL", b"GIT_PROTOCOL", b"version=2", b"GIT_PROTOCOL", b"version=2:object-format=sha256",

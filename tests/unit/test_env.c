@@ -43,6 +43,17 @@ static void names_and_denylist(void) {
 	CHECK(ws_env_name_denied(&cfg, "USER") && ws_env_name_denied(&cfg, "LOGNAME"));
 	CHECK(ws_env_name_denied(&cfg, "PATH"));
 	CHECK(!ws_env_name_denied(&cfg, "HOMER") && !ws_env_name_denied(&cfg, "XLD_X"));
+	{
+		/* what a shell or the loader runs code from */
+		static const char *const code[] = { "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS",
+			"PS4", "PS1", "PROMPT_COMMAND", "IFS", "GCONV_PATH", "LOCPATH", "NLSPATH",
+			"GLIBC_TUNABLES", "LD_AUDIT" };
+		size_t i;
+		for (i = 0; i < sizeof(code) / sizeof(code[0]); i++) {
+			CHECK(ws_env_name_denied(&cfg, code[i]));
+		}
+		CHECK(!ws_env_name_denied(&cfg, "ENVIRONMENT") && !ws_env_name_denied(&cfg, "PS5"));
+	}
 	cfg.allow_path = 1;
 	CHECK(!ws_env_name_denied(&cfg, "PATH"));
 	CHECK(ws_env_name_denied(&cfg, "LD_LIBRARY_PATH"));
@@ -171,8 +182,34 @@ static void dotenv_syntax(void) {
 		"LAST=end"),
 		"PLAIN=value with spaces;EXPORTED=yes;HASH=a#b;SINGLE=no $ \\n escapes;"
 		"DOUBLE=tab\there \"q\" $ \\ \\x;MULTI=line1\nline2;EMPTY=;INDENTED=1;LAST=end;");
-	/* names are the rules' business, not the parser's */
-	CHECK_STR(PARSE(ws_parse_dotenv, "1A=x\nLD_PRELOAD=y\nOK=z\n"), "OK=z;");
+	/* a denied name is the rules' business: skipped, the rest is used */
+	CHECK_STR(PARSE(ws_parse_dotenv, "LD_PRELOAD=y\nOK=z\n"), "OK=z;");
+}
+
+/* A helper's malformed lines: the source fails, and the error says where
+ * and why without a byte of the line (it may be a secret). */
+static void malformed_lines_are_not_quoted(void) {
+	static const char *const secret_lines[] = {
+		"DATABASE_URL: postgres://app:S3cretPassw0rd@db:5432/app?sslmode=require\n",
+		"API_SECRET_B64 dGhpcyBpcyBhIHNlY3JldA==\n",
+		"-S3cretPassw0rd=x\n",
+		"NAME WITH S3cretPassw0rd=x\n",
+	};
+	char text[256];
+	size_t i;
+	for (i = 0; i < sizeof(secret_lines) / sizeof(secret_lines[0]); i++) {
+		const char *got;
+		snprintf(text, sizeof(text), "A=1\n%s", secret_lines[i]);
+		got = parse_with(ws_parse_lines, text, strlen(text));
+		CHECK(strncmp(got, "error: line 2: ", 15) == 0);
+		CHECK(strstr(got, "S3cret") == NULL && strstr(got, "dGhp") == NULL);
+		got = parse_with(ws_parse_dotenv, text, strlen(text));
+		CHECK(strncmp(got, "error: line 2: ", 15) == 0);
+		CHECK(strstr(got, "S3cret") == NULL && strstr(got, "dGhp") == NULL);
+	}
+	CHECK_STR(PARSE(ws_parse_lines, "A=1\nA\0B=2\n"), "error: line 2: invalid variable name");
+	CHECK_STR(PARSE(ws_parse_json_object, "{\"postgres://u:S3cret@db\": \"1\"}"),
+		"error: entry 1: invalid variable name");
 }
 
 static void helper_lines(void) {
@@ -186,8 +223,8 @@ static void json_objects(void) {
 		"\"A\":\"2\"} \n"),
 		"A=2;B=q\"\\/\b\f\n\r\t;C=\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80;");
 	CHECK_STR(PARSE(ws_parse_json_object, "{}"), "");
-	/* a NUL or an invalid name drops that variable only */
-	CHECK_STR(PARSE(ws_parse_json_object, "{\"A\":\"x\\u0000y\",\"B-C\":\"1\",\"D\":\"2\"}"), "D=2;");
+	/* a NUL in a value drops that variable only */
+	CHECK_STR(PARSE(ws_parse_json_object, "{\"A\":\"x\\u0000y\",\"D\":\"2\"}"), "D=2;");
 }
 
 /* Input a source must not be used from, and why. */
@@ -211,6 +248,11 @@ static void syntax_errors(void) {
 		{ ws_parse_json_object, "{\"A\": \"\\ud800\"}", "bad \\u escape" },
 		{ ws_parse_json_object, "{\"A\": \"a\nb\"}", "control character inside a string" },
 		{ ws_parse_json_object, "{\"A\": \"unterminated", "unterminated string" },
+		/* a name that is not one is a malformed line: the source fails */
+		{ ws_parse_dotenv, "A=1\n1A=x\n", "line 2: invalid variable name" },
+		{ ws_parse_dotenv, "export A-B=1\n", "line 1: invalid variable name" },
+		{ ws_parse_json_object, "{\"A\": \"1\", \"B-C\": \"1\"}", "entry 2: invalid variable name" },
+		{ ws_parse_json_object, "{\"\": \"1\"}", "entry 1: invalid variable name" },
 	};
 	char want[256];
 	size_t i;
@@ -287,6 +329,7 @@ UNIT_SUITE(env_tests) = {
 	{ "env: helper lines", helper_lines },
 	{ "env: JSON objects", json_objects },
 	{ "env: syntax errors", syntax_errors },
+	{ "env: malformed lines are not quoted", malformed_lines_are_not_quoted },
 	{ "env: config keys", config_env_keys },
 	UNIT_END
 };

@@ -160,7 +160,7 @@ static void command_source(void) {
 	CHECK_CONTAINS(run_source(ws_envsrc_command, &cfg), "-1|||");
 	CHECK_CONTAINS(run_source(ws_envsrc_command, &cfg), "/helper: exited with status 3");
 	CHECK_WITH_FILE("helper", "#!/bin/sh\necho 'this is not KEY=VALUE'\necho plain garbage\n",
-		ws_envsrc_command, &cfg, "helper: output line 2: expected NAME=VALUE");
+		ws_envsrc_command, &cfg, "helper: output line 1: invalid variable name");
 	CHECK_WITH_FILE("helper", "#!/bin/sh\nkill -9 $$\n", ws_envsrc_command, &cfg,
 		"helper: killed by signal 9");
 

@@ -54,7 +54,7 @@ static const char *one_connection(const char *config_extra) {
 	char err[512], conf[1024], log[512];
 	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
 		NULL, NULL, NULL, 4242 };
-	struct ws_session s = { sizeof(s), &c, 0, "exec", "echo \"hi\"\n", NULL };
+	struct ws_session s = { sizeof(s), &c, 0, "exec", "echo \"hi\"\n", NULL, 0 };
 	struct ws_exit e = { sizeof(e), 7, 0, 5, 3 };
 
 	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
@@ -161,7 +161,7 @@ static void client_env_names_follow_the_rules(void) {
 	char err[512], conf[1024], log[512];
 	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
 		"developer", "publickey", "SHA256:abc", 4242 };
-	struct ws_session s = { sizeof(s), &c, 0, "shell", NULL, NULL };
+	struct ws_session s = { sizeof(s), &c, 0, "shell", NULL, NULL, 0 };
 
 	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
 	snprintf(conf, sizeof(conf), "event_log = %s\nclient_env_allow = \"? *\"\n", log);
@@ -192,7 +192,7 @@ static void client_env_git_protocol(void) {
 	char err[512], conf[1024], log[512];
 	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
 		"developer", "publickey", "SHA256:abc", 4242 };
-	struct ws_session s = { sizeof(s), &c, 0, "shell", NULL, NULL };
+	struct ws_session s = { sizeof(s), &c, 0, "shell", NULL, NULL, 0 };
 	const char *text;
 
 	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
@@ -237,6 +237,98 @@ static void client_env_git_protocol(void) {
 	h->shutdown(ctx);
 }
 
+static int start_with(void **ctx, const char *log, const char *extra) {
+	char err[512], conf[1024];
+	snprintf(conf, sizeof(conf), "event_log = %s\n%s", log, extra);
+	if (ws_hook_entry()->startup(ctx, unit_write_file("hooks.conf", conf, 0644), 0, err,
+			sizeof(err)) != 0) {
+		printf("    startup: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* A key with a forced command or restrict gets no client env (a variable
+ * such as SHELLOPTS or PS4 runs code before the forced command), unless
+ * client_env_forced_command says so; nor does any key when the server is
+ * too old to say.  The names that run code stay refused either way. */
+static void client_env_and_forced_commands(void) {
+	const struct ws_hooks *h = ws_hook_entry();
+	void *ctx = NULL;
+	char log[512];
+	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
+		"developer", "publickey", "SHA256:abc", 4242 };
+	struct ws_session s = { sizeof(s), &c, 0, "exec", "id", NULL, WS_KEY_FORCED_COMMAND };
+
+	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
+	if (start_with(&ctx, log, "client_env_allow = \"*\"\n") != 0) {
+		CHECK(0);
+		return;
+	}
+	CHECK(h->client_env(ctx, &s, "LANG", "C") == 0);
+	s.key_options = WS_KEY_RESTRICT;
+	CHECK(h->client_env(ctx, &s, "LANG", "C") == 0);
+	s.key_options = 0;
+	CHECK(h->client_env(ctx, &s, "LANG", "C") == 1);
+	CHECK(h->client_env(ctx, &s, "SHELLOPTS", "xtrace") == 0);
+	/* a server built before key_options: nothing to go by */
+	s.struct_size = (uint32_t)offsetof(struct ws_session, key_options);
+	CHECK(h->client_env(ctx, &s, "LANG", "C") == 0);
+	h->shutdown(ctx);
+	CHECK_CONTAINS(unit_read_file(log),
+		"\"name\":\"LANG\",\"reason\":\"the key has a forced command or restrict\"}");
+	CHECK_CONTAINS(unit_read_file(log),
+		"\"name\":\"LANG\",\"reason\":\"the server does not report the key's options\"}");
+	CHECK_CONTAINS(unit_read_file(log), "\"name\":\"SHELLOPTS\",\"reason\":\"denied name\"}");
+
+	s.struct_size = sizeof(s);
+	s.key_options = WS_KEY_FORCED_COMMAND | WS_KEY_RESTRICT;
+	if (start_with(&ctx, log, "client_env_allow = \"*\"\nclient_env_forced_command = yes\n") != 0) {
+		CHECK(0);
+		return;
+	}
+	CHECK(h->client_env(ctx, &s, "LANG", "C") == 1);
+	CHECK(h->client_env(ctx, &s, "PS4", "$(id)") == 0);
+	CHECK(h->client_env(ctx, &s, "BASH_ENV", "/tmp/x") == 0);
+	h->shutdown(ctx);
+}
+
+/* What the server refuses itself reaches the log too, its name escaped and
+ * cut: a client may send NULs, bytes that are not UTF-8, or a long name. */
+static void server_refused_client_env_is_logged(void) {
+	const struct ws_hooks *h = ws_hook_entry();
+	void *ctx = NULL;
+	char log[512], long_name[300];
+	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
+		"developer", "publickey", "SHA256:abc", 4242 };
+	struct ws_session s = { sizeof(s), &c, 0, "shell", NULL, NULL, 0 };
+	const char *text;
+
+	if (!WS_HOOK_HAS(h, struct ws_hooks, client_env_refused) || h->client_env_refused == NULL) {
+		CHECK(!"the library takes the server's refusals");
+		return;
+	}
+	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
+	if (start_with(&ctx, log, "") != 0) {
+		CHECK(0);
+		return;
+	}
+	memset(long_name, 'N', sizeof(long_name));
+	h->client_env_refused(ctx, &s, "A\0B", 3, "invalid name");
+	h->client_env_refused(ctx, &s, "\xff\\\"=", 4, "invalid name");
+	h->client_env_refused(ctx, &s, "", 0, "invalid name");
+	h->client_env_refused(ctx, &s, long_name, sizeof(long_name), "invalid name");
+	h->client_env_refused(ctx, &s, "LANG", 4, "NUL byte in value");
+	h->shutdown(ctx);
+	text = unit_read_file(log);
+	CHECK_CONTAINS(text, "\"name\":\"A\\\\x00B\",\"reason\":\"invalid name\"}");
+	CHECK_CONTAINS(text, "\"name\":\"\\\\xff\\\\x5c\\\"=\",\"reason\":\"invalid name\"}");
+	CHECK_CONTAINS(text, "\"name\":\"\",\"reason\":\"invalid name\"}");
+	CHECK_CONTAINS(text, "\"name\":\"NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN...\"");
+	CHECK(strstr(text, "NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN") == NULL);
+	CHECK_CONTAINS(text, "\"name\":\"LANG\",\"reason\":\"NUL byte in value\"}");
+}
+
 UNIT_SUITE(plugin_tests) = {
 	{ "plugin: entry point speaks this ABI", entry_point_speaks_this_abi },
 	{ "plugin: startup refuses a bad config", startup_refuses_a_bad_config },
@@ -247,5 +339,7 @@ UNIT_SUITE(plugin_tests) = {
 	{ "plugin: an unwritable activity record is logged once", an_unwritable_activity_record_is_logged_once },
 	{ "plugin: client env names follow the rules", client_env_names_follow_the_rules },
 	{ "plugin: client env GIT_PROTOCOL", client_env_git_protocol },
+	{ "plugin: client env and forced commands", client_env_and_forced_commands },
+	{ "plugin: client env the server refused is logged", server_refused_client_env_is_logged },
 	UNIT_END
 };

@@ -48,6 +48,7 @@ extern const struct unit_test eventlog_tests[];
 extern const struct unit_test plugin_tests[];
 extern const struct unit_test env_tests[];
 extern const struct unit_test envsource_tests[];
+extern const struct unit_test envtrust_tests[];
 extern const struct unit_test cipher_tests[];
 extern const struct unit_test agent_filter_tests[];
 
