@@ -46,21 +46,32 @@ static void startup_without_a_config_uses_defaults(void) {
 	}
 }
 
+/* Starts the library with its events going to `log` and the config lines
+ * `extra`; 0 when it started. */
+static int start_with(void **ctx, const char *log, const char *extra) {
+	char err[512], conf[1024];
+	snprintf(conf, sizeof(conf), "event_log = %s\n%s", log, extra);
+	if (ws_hook_entry()->startup(ctx, unit_write_file("hooks.conf", conf, 0644), 0, err,
+			sizeof(err)) != 0) {
+		printf("    startup: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Runs one connection's hooks against a library logging to a file;
  * returns the log's text. */
 static const char *one_connection(const char *config_extra) {
 	const struct ws_hooks *h = ws_hook_entry();
 	void *ctx = NULL;
-	char err[512], conf[1024], log[512];
+	char log[512];
 	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
 		NULL, NULL, NULL, 4242 };
 	struct ws_session s = { sizeof(s), &c, 0, "exec", "echo \"hi\"\n", NULL, 0 };
 	struct ws_exit e = { sizeof(e), 7, 0, 5, 3 };
 
 	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
-	snprintf(conf, sizeof(conf), "event_log = %s\n%s", log, config_extra);
-	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
-		printf("    startup: %s\n", err);
+	if (start_with(&ctx, log, config_extra) != 0) {
 		return "";
 	}
 	h->connect(ctx, &c);
@@ -118,7 +129,7 @@ static void commands_can_be_kept_out_of_the_log(void) {
 static void an_unwritable_activity_record_is_logged_once(void) {
 	const struct ws_hooks *h = ws_hook_entry();
 	void *ctx = NULL;
-	char err[512], conf[1200], log[512], dir[512], want[1200];
+	char conf[1200], log[512], dir[512], want[1200];
 	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
 		NULL, NULL, NULL, 4242 };
 	struct ws_activity a = { sizeof(a), 1795401041000LL, 1 };
@@ -127,10 +138,9 @@ static void an_unwritable_activity_record_is_logged_once(void) {
 
 	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
 	snprintf(dir, sizeof(dir), "%s/activity", unit_tmpdir());
-	snprintf(conf, sizeof(conf), "event_log = %s\nactivity_dir = %s\n", log, dir);
+	snprintf(conf, sizeof(conf), "activity_dir = %s\n", dir);
 	CHECK(mkdir(dir, 0755) == 0);
-	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
-		printf("    startup: %s\n", err);
+	if (start_with(&ctx, log, conf) != 0) {
 		CHECK(0);
 		return;
 	}
@@ -158,15 +168,13 @@ static void an_unwritable_activity_record_is_logged_once(void) {
 static void client_env_names_follow_the_rules(void) {
 	const struct ws_hooks *h = ws_hook_entry();
 	void *ctx = NULL;
-	char err[512], conf[1024], log[512];
+	char log[512];
 	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
 		"developer", "publickey", "SHA256:abc", 4242 };
 	struct ws_session s = { sizeof(s), &c, 0, "shell", NULL, NULL, 0 };
 
 	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
-	snprintf(conf, sizeof(conf), "event_log = %s\nclient_env_allow = \"? *\"\n", log);
-	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
-		printf("    startup: %s\n", err);
+	if (start_with(&ctx, log, "client_env_allow = \"? *\"\n") != 0) {
 		CHECK(0);
 		return;
 	}
@@ -189,16 +197,14 @@ static void client_env_names_follow_the_rules(void) {
 static void client_env_git_protocol(void) {
 	const struct ws_hooks *h = ws_hook_entry();
 	void *ctx = NULL;
-	char err[512], conf[1024], log[512];
+	char log[512];
 	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
 		"developer", "publickey", "SHA256:abc", 4242 };
 	struct ws_session s = { sizeof(s), &c, 0, "shell", NULL, NULL, 0 };
 	const char *text;
 
 	snprintf(log, sizeof(log), "%s/events.log", unit_tmpdir());
-	snprintf(conf, sizeof(conf), "event_log = %s\n", log);
-	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
-		printf("    startup: %s\n", err);
+	if (start_with(&ctx, log, "") != 0) {
 		CHECK(0);
 		return;
 	}
@@ -216,9 +222,7 @@ static void client_env_git_protocol(void) {
 	CHECK_CONTAINS(text, "\"name\":\"GIT_EDITOR\",\"reason\":\"not in client_env_allow\"}");
 	CHECK(strstr(text, "touch-marker") == NULL);
 
-	snprintf(conf, sizeof(conf), "event_log = %s\nclient_env_allow = \"LANG GIT_*\"\n", log);
-	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
-		printf("    startup: %s\n", err);
+	if (start_with(&ctx, log, "client_env_allow = \"LANG GIT_*\"\n") != 0) {
 		CHECK(0);
 		return;
 	}
@@ -227,25 +231,12 @@ static void client_env_git_protocol(void) {
 	CHECK(h->client_env(ctx, &s, "GIT_EDITOR", "vi x") == 1);
 	h->shutdown(ctx);
 
-	snprintf(conf, sizeof(conf), "event_log = %s\nclient_env_allow = \"LANG TERM\"\n", log);
-	if (h->startup(&ctx, unit_write_file("hooks.conf", conf, 0644), 0, err, sizeof(err)) != 0) {
-		printf("    startup: %s\n", err);
+	if (start_with(&ctx, log, "client_env_allow = \"LANG TERM\"\n") != 0) {
 		CHECK(0);
 		return;
 	}
 	CHECK(h->client_env(ctx, &s, "GIT_PROTOCOL", "version=2") == 0);
 	h->shutdown(ctx);
-}
-
-static int start_with(void **ctx, const char *log, const char *extra) {
-	char err[512], conf[1024];
-	snprintf(conf, sizeof(conf), "event_log = %s\n%s", log, extra);
-	if (ws_hook_entry()->startup(ctx, unit_write_file("hooks.conf", conf, 0644), 0, err,
-			sizeof(err)) != 0) {
-		printf("    startup: %s\n", err);
-		return -1;
-	}
-	return 0;
 }
 
 /* A key with a forced command or restrict gets no client env (a variable
