@@ -35,7 +35,8 @@ if [ -z "$version" ] || [ -z "$app_version" ]; then
 	exit 1
 fi
 image=${2:-localhost/ssh-workspace:$app_version}
-helm() { "${HELM:-helm}" "$@"; }
+# command: the program, not this function, when HELM is unset
+helm() { command "${HELM:-helm}" "$@"; }
 dest=${DEST:-$top/build/release}
 tls="" plain=""
 if [ "${PLAIN_HTTP:-0}" = 1 ]; then
