@@ -4,7 +4,8 @@ image the test run built: WS_IMAGE): an ssh login through the hostPort on
 `podman kube down` + `podman kube play`; the helm test pod passes against
 the server and fails against something that is not SSH; podman mode's
 seccomp profile allows what `podman build` needs; the agent sidecar's deploy
-key signs for sessions.
+key signs for sessions; the image and the chart that `make release` pushes to
+a registry (Debian's docker-registry on 127.0.0.1) run from that registry.
 
 podman kube play 4.3.1 differs from a cluster in ways these tests work
 around openly, on a copy of the rendered objects (tests/helm/test_render.py
