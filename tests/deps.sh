@@ -25,9 +25,11 @@ interop="dropbear-bin putty-tools python3-paramiko python3-asyncssh nodejs"
 # catatonit: the pause image of `podman kube play`, only recommended by
 # podman) and debootstrap for the offline base image.
 image="podman runc catatonit debootstrap"
-# The Helm chart tests (tests/helm): YAML, and openssl for PKCS#8 host keys.
+# The Helm chart tests (tests/helm): YAML, openssl for PKCS#8 host keys, and
+# docker-registry (the CNCF distribution registry) that the chart and the
+# image are pushed to and pulled from, run by the tests on 127.0.0.1 only.
 # helm itself and kubernetes-models come from npm (extras below).
-helm_tests="python3-yaml openssl"
+helm_tests="python3-yaml openssl docker-registry"
 # Dropbear's own test suite (tests/upstream): asyncssh, psutil for test_aslr,
 # rerunfailures for its timing-bound tests (tests/upstream/retry.txt)
 upstream="python3-asyncssh python3-psutil python3-pytest-rerunfailures iproute2"
@@ -111,11 +113,12 @@ fi
 echo "deps: installing$missing"
 # shellcheck disable=SC2086
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-# Installing openssh-server must not start a root sshd on port 22: Debian's
-# policy-rc.d hook refuses service starts while it is there.
+# Installing openssh-server must not start a root sshd on port 22, nor
+# docker-registry a registry on port 5000 for everyone: Debian's policy-rc.d
+# hook refuses service starts while it is there.
 guard=""
 case " $missing " in
-*" openssh-server "*)
+*" openssh-server "*|*" docker-registry "*)
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		guard=/usr/sbin/policy-rc.d
 		printf '#!/bin/sh\nexit 101\n' | $sudo tee $guard >/dev/null
@@ -126,4 +129,11 @@ esac
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing || {
 	[ -z "$guard" ] || $sudo rm -f $guard; exit 1; }
 [ -z "$guard" ] || $sudo rm -f $guard
+# The tests start their own registry; docker-registry's service, enabled by
+# its postinst, would start at the next boot: disabled (systemd and sysv).
+case " $missing " in
+*" docker-registry "*)
+	$sudo deb-systemd-helper disable docker-registry.service >/dev/null 2>&1 || true
+	$sudo update-rc.d docker-registry disable >/dev/null 2>&1 || true ;;
+esac
 extras

@@ -105,8 +105,9 @@ if [ "${WS_IMAGE_TESTS:-1}" != 0 ]; then
 	fi
 fi
 
-# The Helm chart (tests/helm): lint, render, schemas, "restricted", package;
-# with the image (WS_IMAGE_TESTS != 0), also `podman kube play` end to end.
+# The Helm chart (tests/helm): lint, render, schemas, "restricted", package
+# (through a registry on 127.0.0.1); with the image (WS_IMAGE_TESTS != 0),
+# also `podman kube play` end to end and `make release` to that registry.
 pytest_suite helm "$top/tests/helm"
 
 if [ -n "$broken" ]; then

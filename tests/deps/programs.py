@@ -30,6 +30,7 @@ FILE_PURPOSE = [
     ("tests/bench/", "bench"),
     ("tests/", "check"),
     ("container-image/", "check"),  # make image is part of make check
+    ("helm/release.sh", "check"),  # make release, run by tests/helm/test_e2e.py
     (".ci/", "check"),
     ("dropbear/run-local.sh", "run"),
     ("dropbear/as-workspace-user.sh", "run"),  # make run's, and the tests' (check)
@@ -41,7 +42,7 @@ MAKE_TARGETS = {
     "deps-check": "check", "stress": "check", "$(UNIT_TESTS)": "check",
     "$(CIPHER_TESTS)": "check", "$(ASAN_PLUGIN)": "check", "upstream-dbclient": "check",
     "$(DB_CLIENT_DIR)/Makefile": "check", "upstream-check": "check", "image": "check",
-    "image-check": "check", "helm-check": "check",
+    "image-check": "check", "helm-check": "check", "release": "check",
     "run": "run",
     "upstream": "bench", "$(UPSTREAM_DIR)/dropbear": "bench", "bench": "bench",
     "bench-env": "bench",

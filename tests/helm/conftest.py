@@ -1,10 +1,15 @@
 """Fixtures for the Helm chart tests: helm v4 and v3 (tests/helm/fetch-helm.sh),
 rendering with a values file, the Kubernetes schema check (validate.js with
-kubernetes-models) and a client key for the authorized keys."""
+kubernetes-models), a client key for the authorized keys, and a registry
+(Debian's docker-registry) on 127.0.0.1 to push to and pull from."""
+import importlib.util
 import json
 import os
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
+import uuid
 
 import pytest
 import yaml
@@ -12,6 +17,12 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CHART = os.path.join(REPO, "helm", "ssh-workspace")
+
+_spec = importlib.util.spec_from_file_location(
+    "integration_helpers", os.path.join(REPO, "tests", "integration", "conftest.py"))
+_helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_helpers)
+free_port, wait_for = _helpers.free_port, _helpers.wait_for
 
 
 def _helm_binaries():
@@ -98,6 +109,105 @@ def client_key(tmp_root):
                     "-f", path], check=True)
     with open(path + ".pub") as f:
         return path, f.read()
+
+
+class Registry:
+    """The CNCF distribution registry (Debian's docker-registry) on
+    127.0.0.1 at a free port: plain HTTP, no auth, its config and storage in
+    a directory of the test's.  Started at once (ready within START_TIMEOUT
+    seconds, or the test fails with its log); stop() ends it."""
+
+    BINARY = "/usr/bin/docker-registry"
+    START_TIMEOUT = 20
+    MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
+                      "application/vnd.docker.distribution.manifest.v2+json")
+
+    # no proxy from the environment for 127.0.0.1
+    _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.proc = None
+        # the port is free when picked; another process may take it before
+        # the registry binds it: then a new port
+        for _attempt in range(3):
+            self.port = free_port()
+            self.host = f"127.0.0.1:{self.port}"
+            self.log_path = os.path.join(directory, f"registry-{self.port}.log")
+            self._start()
+            state = wait_for(self._ready, self.START_TIMEOUT)
+            if state == "ready":
+                return
+            self.stop()
+            if state != "exited":
+                break
+        raise AssertionError(f"no registry on {self.host} within {self.START_TIMEOUT}s:\n"
+                             f"{self.log()}")
+
+    def _start(self):
+        storage = os.path.join(self.dir, "storage")
+        os.makedirs(storage, exist_ok=True)
+        config = {"version": 0.1,
+                  "log": {"level": "error", "accesslog": {"disabled": True}},
+                  "storage": {"filesystem": {"rootdirectory": storage}},
+                  "http": {"addr": self.host, "secret": uuid.uuid4().hex}}
+        path = os.path.join(self.dir, "config.yml")
+        with open(path, "w") as f:
+            yaml.safe_dump(config, f)
+        # REGISTRY_* variables would override the config file
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([self.BINARY, "serve", path], stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            return "exited"
+        try:
+            with self._opener.open(self.url(""), timeout=2) as r:
+                return "ready" if r.status == 200 else None
+        except OSError:
+            return None
+
+    def url(self, path):
+        return f"http://{self.host}/v2/{path}"
+
+    def manifest(self, repo, ref):
+        """(digest, manifest) of repo:ref, or None if the registry has none."""
+        req = urllib.request.Request(self.url(f"{repo}/manifests/{ref}"),
+                                     headers={"Accept": ", ".join(self.MANIFEST_TYPES)})
+        try:
+            with self._opener.open(req, timeout=10) as r:
+                return r.headers["Docker-Content-Digest"], json.load(r)
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None
+            raise
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_root):
+    d = os.path.join(tmp_root, "registry")
+    os.makedirs(d)
+    r = Registry(d)
+    yield r
+    r.stop()
 
 
 def validate_k8s(objects):

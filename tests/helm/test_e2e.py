@@ -4,7 +4,8 @@ image the test run built: WS_IMAGE): an ssh login through the hostPort on
 `podman kube down` + `podman kube play`; the helm test pod passes against
 the server and fails against something that is not SSH; podman mode's
 seccomp profile allows what `podman build` needs; the agent sidecar's deploy
-key signs for sessions.
+key signs for sessions; the image and the chart that `make release` pushes to
+a registry (Debian's docker-registry on 127.0.0.1) run from that registry.
 
 podman kube play 4.3.1 differs from a cluster in ways these tests work
 around openly, on a copy of the rendered objects (tests/helm/test_render.py
@@ -41,7 +42,6 @@ checks the real layout):
 import base64
 import copy
 import hashlib
-import importlib.util
 import os
 import shutil
 import socket
@@ -54,13 +54,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import CHART, REPO, find
-
-_spec = importlib.util.spec_from_file_location(
-    "integration_helpers", os.path.join(REPO, "tests", "integration", "conftest.py"))
-_helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_helpers)
-free_port, wait_for = _helpers.free_port, _helpers.wait_for
+from conftest import CHART, REPO, find, free_port, wait_for
 
 IMAGE = os.environ.get("WS_IMAGE", "localhost/ssh-workspace:test")
 PODMAN_CONF = os.environ.get("WS_PODMAN_CONF",
@@ -147,7 +141,7 @@ class Kube:
         self.files = []
         self.volumes = set()
 
-    def play(self, objects):
+    def play(self, objects, *options):
         path = os.path.join(self.tmp, f"play-{len(self.files)}.yaml")
         with open(path, "w") as f:
             yaml.safe_dump_all(objects, f)
@@ -155,7 +149,8 @@ class Kube:
         for o in objects:
             if o["kind"] in ("ConfigMap", "PersistentVolumeClaim"):
                 self.volumes.add(o["metadata"]["name"])
-        podman("kube", "play", "--seccomp-profile-root", os.path.join(CHART, "files"), path)
+        podman("kube", "play", "--seccomp-profile-root", os.path.join(CHART, "files"), *options,
+               path)
         return path
 
     def down(self, path, config_volumes=True):
@@ -187,7 +182,7 @@ def kube(tmp_path):
     k.cleanup()
 
 
-def render(helm4, client_key, port, values=None, release=None, skip_tests=True):
+def render(helm4, client_key, port, values=None, release=None, skip_tests=True, chart=CHART):
     repo, tag = IMAGE.rsplit(":", 1)
     base = {"ssh": {"publicKeys": {"authorizedKeys": client_key[1]}},
             "image": {"repository": repo, "tag": tag, "pullPolicy": "Never"},
@@ -195,7 +190,7 @@ def render(helm4, client_key, port, values=None, release=None, skip_tests=True):
     for k, v in (values or {}).items():
         base[k] = {**base.get(k, {}), **v} if isinstance(v, dict) else v
     release = release or f"wse2e-{uuid.uuid4().hex[:6]}"
-    return release, helm4.template(base, release=release, namespace="e2e",
+    return release, helm4.template(base, release=release, namespace="e2e", chart=chart,
                                    extra=["--skip-tests"] if skip_tests else [])
 
 
@@ -430,3 +425,66 @@ def test_agent_sidecar_signs_for_the_workspace(helm4, client_key, kube, tmp_path
     assert "signed" in out, out
     assert "All identities removed" not in out, out
     assert "No such file or directory" in out, out
+
+
+def test_release_to_a_registry_then_play_the_chart_and_image_from_it(helm4, client_key, kube,
+                                                                    registry, tmp_path):
+    """`make release` (helm/release.sh) pushes the image and the packaged
+    chart to a registry (Debian's docker-registry on 127.0.0.1, plain HTTP);
+    the chart pulled back from it, rendered with only image.repository set,
+    runs under `podman kube play`, which pulls the image by a name only the
+    registry has: a login proves the pod runs it."""
+    with open(os.path.join(CHART, "Chart.yaml")) as f:
+        meta = yaml.safe_load(f)
+    repository = f"{registry.host}/ssh-workspace"
+    pushed = f"{repository}:{meta['appVersion']}"
+    dest = tmp_path / "release"
+    env = dict(helm4.env, HELM=helm4.path, PLAIN_HTTP="1", DEST=str(dest))
+    if PODMAN_CONF:
+        env["CONTAINERS_CONF"] = PODMAN_CONF
+    # the make target where ./configure made the Makefile, else its script
+    if os.path.exists(os.path.join(REPO, "Makefile")):
+        cmd = ["make", "-s", "-C", REPO, "release", f"REGISTRY={registry.host}", f"IMAGE={IMAGE}"]
+    else:
+        cmd = [os.path.join(REPO, "helm", "release.sh"), registry.host, IMAGE]
+    start = time.monotonic()
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300,
+                       stdin=subprocess.DEVNULL)
+    print(f"release: {time.monotonic() - start:.1f}s")
+    assert r.returncode == 0, f"{r.stdout}{r.stderr}\n{registry.log()}"
+    found = registry.manifest("ssh-workspace", meta["appVersion"])
+    assert found, registry.log()
+    assert (dest / "image.digest").read_text().strip() == found[0]
+    assert f"release: image {pushed}@{found[0]}" in r.stdout, r.stdout
+    assert (f"release: chart oci://{registry.host}/charts/ssh-workspace "
+            f"--version {meta['version']}") in r.stdout, r.stdout
+
+    pulled = tmp_path / "pulled"
+    pulled.mkdir()
+    helm4.run("pull", f"oci://{registry.host}/charts/ssh-workspace", "--version",
+              meta["version"], "--plain-http", "--destination", str(pulled))
+    tgz = f"ssh-workspace-{meta['version']}.tgz"
+    assert (pulled / tgz).read_bytes() == (dest / tgz).read_bytes()
+
+    # podman has the image under its local name only: kube play must pull
+    podman("rmi", pushed, check=False)
+    assert podman("image", "exists", pushed, check=False).returncode == 1
+    port = free_port()
+    release, objects = render(helm4, client_key, port, {
+        "image": {"repository": repository, "tag": "", "pullPolicy": "IfNotPresent"},
+        "persistence": {"enabled": False}}, chart=str(pulled / tgz))
+    assert find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0][
+        "image"] == pushed
+    pub, _, _ = host_key_line(objects)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {pub}\n")
+    try:
+        kube.play(for_podman(objects), "--tls-verify=false")
+        name, took = wait_login(kube, client_key, port, known, release)
+        print(f"login after {took:.1f}s")
+        assert podman("inspect", "--format", "{{.ImageName}}", name).stdout.strip() == pushed
+        r = ssh(client_key, port, known, "echo $USER")
+        assert r.returncode == 0 and r.stdout.strip() == "developer", r.stdout + r.stderr
+    finally:
+        kube.cleanup()
+        podman("rmi", pushed, check=False)

@@ -140,3 +140,46 @@ def test_top_level_readme_quick_start_is_the_charts(readme):
     commands = re.sub(r"\\\n\s*", "", block).splitlines()
     commands = [re.sub(r"\s+", " ", c).strip() for c in commands]
     assert commands == quick_start(readme)
+
+
+def release_blocks(readme):
+    """The ```sh blocks of "## Publishing a release", each as its commands
+    (continuation lines joined, comments and blank lines left out)."""
+    section = readme[readme.index("## Publishing a release"):]
+    section = section[:section.index("\n## ")]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    return [[re.sub(r"\s+", " ", c.split("#")[0]).strip()
+             for c in re.sub(r"\\\n\s*", "", b).splitlines() if c.split("#")[0].strip()]
+            for b in blocks]
+
+
+def test_release_section_shows_what_release_sh_runs(readme, chart, tmp_path):
+    """The commands the README says `make release` runs are helm/release.sh's
+    (run here with a podman and a helm that only record), for Chart.yaml's
+    versions; the registry test (test_e2e.py) runs it for real."""
+    blocks = release_blocks(readme)
+    assert blocks[0] == ["./configure && make image",
+                         "make release REGISTRY=registry.example.com/team"]
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "podman").write_text(
+        '#!/bin/sh\n[ "$1 $2" = "image exists" ] && exit 0\n'
+        'while [ $# -gt 1 ]; do [ "$1" = --digestfile ] && echo sha256:0 > "$2"; shift; done\n')
+    (bindir / "helm").write_text("#!/bin/sh\nexit 0\n")
+    for p in ("podman", "helm"):
+        os.chmod(bindir / p, 0o755)
+    dest = tmp_path / "release"
+    env = {k: v for k, v in os.environ.items() if k not in ("HELM", "PLAIN_HTTP")}
+    env.update(PATH=f"{bindir}:{os.environ['PATH']}", DEST=str(dest))
+    r = subprocess.run([os.path.join(REPO, "helm", "release.sh"), "registry.example.com/team"],
+                       env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    ran = [line[2:].replace(str(dest), "build/release").replace(REPO + "/", "")
+           for line in r.stderr.splitlines() if line.startswith(("+ helm ", "+ podman "))]
+    assert ran == blocks[1]
+    assert chart["version"] == chart["appVersion"] == "0.1.0", \
+        "the README's release commands show version 0.1.0"
+    assert blocks[2][0].startswith(
+        f"helm install ws oci://registry.example.com/team/charts/ssh-workspace "
+        f"--version {chart['version']} ")
+    assert "--set image.repository=registry.example.com/team/ssh-workspace" in blocks[2][0]

@@ -3,7 +3,6 @@ every rendered object passes the Kubernetes schema (kubernetes-models) and
 the "restricted" checker; labels, probes, mounts, checksums, NOTES and the
 packaged chart are what the README says."""
 import base64
-import json
 import hashlib
 import os
 import re
@@ -12,7 +11,6 @@ import tarfile
 import pytest
 import yaml
 
-import oci_registry
 import restricted
 from conftest import CHART, HELMS, REPO, Helm, container, find, pod_spec, validate_k8s
 
@@ -424,25 +422,25 @@ def test_node_port(helm4, keys):
     assert "nodePort" not in svc["spec"]["ports"][0]
 
 
-def test_package_push_and_pull_through_an_oci_registry(helm, keys, tmp_path):
-    """helm push to a registry (a minimal one on 127.0.0.1, plain HTTP) and
-    helm pull back: the same chart, with Helm's OCI media types."""
+def test_package_push_and_pull_through_a_registry(helm, registry, tmp_path):
+    """helm push to a registry (Debian's docker-registry on 127.0.0.1, plain
+    HTTP) and helm pull back: the same bytes, with Helm's OCI media types."""
     helm.run("package", CHART, "--destination", str(tmp_path))
     with open(os.path.join(CHART, "Chart.yaml")) as f:
         version = yaml.safe_load(f)["version"]
     tgz = tmp_path / f"ssh-workspace-{version}.tgz"
-    registry = oci_registry.Registry()
-    try:
-        url = f"oci://127.0.0.1:{registry.port}/charts"
-        r = helm.run("push", str(tgz), url, "--plain-http")
-        manifest = json.loads(registry.manifests[("charts/ssh-workspace", version)][1])
-        assert manifest["config"]["mediaType"] == "application/vnd.cncf.helm.config.v1+json"
-        assert [layer["mediaType"] for layer in manifest["layers"]] == \
-            ["application/vnd.cncf.helm.chart.content.v1.tar+gzip"]
-        out = tmp_path / "pulled"
-        out.mkdir()
-        helm.run("pull", f"{url}/ssh-workspace", "--version", version, "--plain-http",
-                 "--destination", str(out))
-    finally:
-        registry.close()
+    # one repository per helm version: each run pushes and pulls its own
+    url = f"oci://{registry.host}/{helm.version}/charts"
+    r = helm.run("push", str(tgz), url, "--plain-http")
+    found = registry.manifest(f"{helm.version}/charts/ssh-workspace", version)
+    assert found, f"{r.stdout}{r.stderr}\n{registry.log()}"
+    digest, manifest = found
+    assert f"Digest: {digest}" in r.stdout + r.stderr
+    assert manifest["config"]["mediaType"] == "application/vnd.cncf.helm.config.v1+json"
+    assert [layer["mediaType"] for layer in manifest["layers"]] == \
+        ["application/vnd.cncf.helm.chart.content.v1.tar+gzip"]
+    out = tmp_path / "pulled"
+    out.mkdir()
+    helm.run("pull", f"{url}/ssh-workspace", "--version", version, "--plain-http",
+             "--destination", str(out))
     assert (out / tgz.name).read_bytes() == tgz.read_bytes(), r.stdout + r.stderr
