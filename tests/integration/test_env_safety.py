@@ -68,7 +68,7 @@ def test_a_server_wide_forced_command_gets_no_client_env(start_server, workspace
     marker = workspace.path("server", unique("pwned"))
     workspace.config = workspace.write_config('event_log = stderr\nclient_env_allow = "*"\n')
     server = start_server(extra_args=["-c", "echo forced ${WS_PROBE-unset}"]).wait_ready()
-    r = server.ssh("ignored", options=code_running_env(marker))
+    r = server.ssh("true", options=code_running_env(marker))
     assert not os.path.exists(marker)
     assert r.stdout == "forced unset\n", r.stderr
     assert set(refusals(server).values()) == {"the key has a forced command or restrict"}
@@ -79,7 +79,7 @@ def test_client_env_forced_command_lets_safe_names_through(start_server, workspa
     server = serve_with(start_server, workspace,
                         'client_env_allow = "*"\nclient_env_forced_command = yes\n')
     key = key_with_options(workspace, 'command="echo forced ${WS_PROBE-unset}"')
-    r = server.ssh("ignored", key=key, options=code_running_env(marker))
+    r = server.ssh("true", key=key, options=code_running_env(marker))
     assert r.stdout == f"forced {PROBE}\n", r.stderr
     assert not os.path.exists(marker)
     assert refusals(server) == {"SHELLOPTS": "denied name", "PS4": "denied name"}
