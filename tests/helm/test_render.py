@@ -273,6 +273,34 @@ def test_server_args_and_hook_config(helm, keys):
     assert "env_dir" not in find(default, "ConfigMap")["data"]["hooks.conf"]
 
 
+def test_env_value_names_are_kept_as_written(helm, keys):
+    """Names YAML 1.1 reads as null or booleans (NULL, OFF, Y, N) stay
+    names: the Secret's keys are quoted, so NULL renders and OFF is not
+    turned into "false"."""
+    names = ["NULL", "OFF", "ON", "Y", "N", "yes", "True", "x1", "_", "A" * 255]
+    # --set: PyYAML would write Y and N unquoted into a values file, and
+    # helm's YAML 1.1 reader would make them booleans before the chart sees them
+    sets = [a for n in names for a in ("--set-string", f"env.values.{n}=v")]
+    objects = render(helm, keys, extra=sets)
+    data = find(objects, "Secret", "-env")["data"]
+    assert sorted(data) == sorted(names)
+    assert {base64.b64decode(v).decode() for v in data.values()} == {"v"}
+
+
+def test_env_name_rule_is_the_servers():
+    """The schema's rule for env.values names is the one plugins/envlist.c
+    applies (a letter or '_', then letters, digits, '_'; at most
+    NAME_MAX_LEN bytes): a name the chart accepts is one sessions get."""
+    with open(os.path.join(REPO, "plugins", "envlist.c")) as f:
+        source = f.read()
+    max_len = int(re.search(r"#define NAME_MAX_LEN (\d+)", source).group(1))
+    assert "(c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'" in source
+    assert "(name[i] >= '0' && name[i] <= '9')" in source
+    with open(os.path.join(CHART, "values.schema.json")) as f:
+        rule = json.load(f)["properties"]["env"]["properties"]["values"]["propertyNames"]
+    assert rule == {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": max_len}
+
+
 def test_agent_sidecar_gets_the_keys_and_the_workspace_does_not(helm, keys):
     objects = render(helm, keys, MATRIX["agent-sidecar"])
     spec = pod_spec(objects)

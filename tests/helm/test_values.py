@@ -79,6 +79,11 @@ SCHEMA_CASES = {
     "env-name": ({"env": {"values": {"BAD-NAME": "x"}}},
                  "invalid propertyName 'BAD-NAME'",
                  'env.values: Property name of "BAD-NAME" does not match'),
+    # the server's limit (plugins/envlist.c NAME_MAX_LEN): a longer name is
+    # refused at every session, so the schema refuses it first
+    "env-name-too-long": ({"env": {"values": {"A" * 256: "x"}}},
+                          "maxLength: got 256, want 255",
+                          "env.values: String length must be less than or equal to 255"),
     "crypto-profile": ({"ssh": {"cryptoProfile": "fast"}},
                        "at '/ssh/cryptoProfile': value must be one of 'modern', 'pq-only', 'compat'",
                        "ssh.cryptoProfile: ssh.cryptoProfile must be one of the following: "
