@@ -402,6 +402,50 @@ def test_notes_print_the_port_forward_and_ssh_lines(helm4, keys):
     assert "logs deployment/dev-ssh-workspace -c workspace | grep 'host key'" in notes
 
 
+def notes(helm4, values, release="ws", namespace="ws-test"):
+    """The NOTES of a client-only dry-run install (helm v4)."""
+    args = helm4.template_args(values, release=release, namespace=namespace)
+    args[0] = "install"
+    r = helm4.run(*args, "--dry-run=client")
+    return r.stdout[r.stdout.index("NOTES:"):]
+
+
+def test_home_claim_is_kept_on_uninstall(helm, keys):
+    """helm uninstall must not take the home with it: the claim the chart
+    creates carries helm.sh/resource-policy: keep unless keepOnUninstall is
+    false; the user's own annotations stay; an existing claim is mounted
+    and not created."""
+    pvc = find(render(helm, keys), "PersistentVolumeClaim")
+    assert pvc["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    pvc = find(render(helm, keys, {"persistence": {"annotations": {"backup": "daily"}}}),
+               "PersistentVolumeClaim")
+    assert pvc["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep",
+                                              "backup": "daily"}
+    pvc = find(render(helm, keys, {"persistence": {"keepOnUninstall": False}}),
+               "PersistentVolumeClaim")
+    assert "annotations" not in pvc["metadata"]
+    # a reinstall under another name reattaches the kept claim
+    objects = render(helm, keys, {"persistence": {"existingClaim": "ws-ssh-workspace-home"}},
+                     release="ws2")
+    assert [o for o in objects if o["kind"] == "PersistentVolumeClaim"] == []
+    home = next(v for v in pod_spec(objects)["volumes"] if v["name"] == "home")
+    assert home == {"name": "home",
+                    "persistentVolumeClaim": {"claimName": "ws-ssh-workspace-home"}}
+
+
+def test_notes_say_what_happens_to_the_home(helm4, keys):
+    kept = notes(helm4, keys, release="dev", namespace="team-a")
+    assert "helm uninstall keeps" in kept, kept
+    assert "  --set persistence.existingClaim=dev-ssh-workspace-home\n" in kept
+    assert "  kubectl --namespace team-a delete pvc dev-ssh-workspace-home\n" in kept
+    deleted = notes(helm4, merge(keys, {"persistence": {"keepOnUninstall": False}}))
+    assert "helm uninstall DELETES it" in deleted, deleted
+    own = notes(helm4, merge(keys, {"persistence": {"existingClaim": "mine"}}))
+    assert "The home is on your claim mine: helm uninstall leaves it." in own, own
+    none = notes(helm4, merge(keys, {"persistence": {"enabled": False}}))
+    assert "The home is an emptyDir" in none, none
+
+
 def test_package_is_an_oci_ready_chart(helm, keys, tmp_path):
     r = helm.run("package", CHART, "--destination", str(tmp_path))
     with open(os.path.join(CHART, "Chart.yaml")) as f:

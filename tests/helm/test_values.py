@@ -131,3 +131,11 @@ def test_sidecar_needs_a_keys_secret_and_another_uid(helm, client_key):
     out = failure(helm, {"ssh": {"publicKeys": keys}, "user": {"uid": 1001},
                          "agent": {"sidecar": {"enabled": True, "keysSecret": "k"}}})
     assert "agent.sidecar.uid must differ from user.uid" in out, out
+
+
+def test_existing_claim_needs_persistence(helm, client_key):
+    """An existing claim with persistence off would be silently unused (the
+    home an emptyDir): refused at render time."""
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": client_key[1]}},
+                         "persistence": {"enabled": False, "existingClaim": "my-home"}})
+    assert "persistence.existingClaim (my-home) is set but persistence.enabled is false" in out, out

@@ -161,6 +161,9 @@ capabilities:
 {{- fail "ssh.publicKeys.authorizedKeys has no public key line: expected lines like 'ssh-ed25519 AAAA... comment' (the contents of a .pub file, not a private key or a file name)" }}
 {{- end }}
 {{- end }}
+{{- if and .Values.persistence.existingClaim (not .Values.persistence.enabled) }}
+{{- fail (printf "persistence.existingClaim (%s) is set but persistence.enabled is false: the home would be an emptyDir and the claim unused; set persistence.enabled=true to mount it, or unset existingClaim" .Values.persistence.existingClaim) }}
+{{- end }}
 {{- if .Values.agent.sidecar.enabled }}
 {{- if not .Values.agent.sidecar.keysSecret }}
 {{- fail "agent.sidecar.keysSecret is required when agent.sidecar.enabled is true: the name of a Secret holding the deploy keys" }}
