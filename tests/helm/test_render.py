@@ -7,6 +7,7 @@ import json
 import hashlib
 import os
 import re
+import subprocess
 import tarfile
 
 import pytest
@@ -408,6 +409,71 @@ def notes(helm4, values, release="ws", namespace="ws-test"):
     args[0] = "install"
     r = helm4.run(*args, "--dry-run=client")
     return r.stdout[r.stdout.index("NOTES:"):]
+
+
+def test_existing_host_key_renders_the_same_every_time(helm, keys):
+    """The GitOps path: with ssh.hostKey.existingSecret, renders without a
+    cluster (Argo CD, Flux, helm template) are byte-identical, so a sync
+    neither restarts the pod nor changes the key.  With a generated key they
+    are not (that is why the NOTES warn)."""
+    gitops = helm.template_args(merge(keys, {"ssh": {"hostKey": {"existingSecret": "own-key"}}}))
+    first, second = helm.run(*gitops).stdout, helm.run(*gitops).stdout
+    assert first == second
+    assert "genPrivateKey" not in first and "-host-key\n" not in first
+    generated = helm.template_args(keys)
+    assert helm.run(*generated).stdout != helm.run(*generated).stdout
+
+
+def run_notes_commands(lines, tmp_path):
+    """Runs host key commands with a kubectl that records its arguments;
+    returns (kubectl's arguments, the key file)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "kubectl").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$KUBECTL_ARGS"\n')
+    (bindir / "kubectl").chmod(0o755)
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}",
+               KUBECTL_ARGS=str(tmp_path / "args"))
+    for line in lines:
+        subprocess.run(["sh", "-ec", line], cwd=tmp_path, env=env, check=True, timeout=30)
+    return (tmp_path / "args").read_text().splitlines(), tmp_path / "hostkey"
+
+
+def check_host_key_secret(args, key_file, namespace, secret):
+    """What kubectl was asked for is the Secret the chart expects: an
+    ed25519 private key under the key name existingSecretKey defaults to."""
+    with open(os.path.join(CHART, "values.yaml")) as f:
+        key_name = yaml.safe_load(f)["ssh"]["hostKey"]["existingSecretKey"]
+    assert args == ["--namespace", namespace, "create", "secret", "generic", secret,
+                    f"--from-file={key_name}=hostkey"], args
+    text = key_file.read_text()
+    assert text.startswith("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    r = subprocess.run(["ssh-keygen", "-l", "-f", str(key_file)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("(ED25519)"), r.stdout + r.stderr
+
+
+def test_notes_warn_about_a_generated_host_key(helm4, keys, tmp_path):
+    """A generated key: the NOTES warn that GitOps renders replace it and
+    give the commands for an existing Secret, which work as printed."""
+    text = notes(helm4, keys, release="dev", namespace="team-a")
+    assert "WARNING: the chart generated the host key." in text, text
+    lines = [x.strip() for x in text.splitlines()
+             if x.startswith("  ssh-keygen ") or x.startswith("  kubectl --namespace team-a create")]
+    assert len(lines) == 2, text
+    args, key_file = run_notes_commands(lines, tmp_path)
+    check_host_key_secret(args, key_file, "team-a", "dev-ssh-workspace-own-host-key")
+    assert "  --set ssh.hostKey.existingSecret=dev-ssh-workspace-own-host-key\n" in text
+    own = notes(helm4, merge(keys, {"ssh": {"hostKey": {"existingSecret": "k"}}}))
+    assert "WARNING: the chart generated the host key" not in own, own
+
+
+def test_readme_gitops_host_key_command(tmp_path):
+    with open(os.path.join(CHART, "README.md")) as f:
+        readme = f.read()
+    section = readme[readme.index("**GitOps"):]
+    line = next(x.strip() for x in section.splitlines() if x.startswith("    ssh-keygen "))
+    args, key_file = run_notes_commands([line], tmp_path)
+    check_host_key_secret(args, key_file, "ws", "ws-own-host-key")
+    assert "`ssh.hostKey.existingSecret=ws-own-host-key`" in section
 
 
 def test_home_claim_is_kept_on_uninstall(helm, keys):
