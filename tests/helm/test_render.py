@@ -144,7 +144,7 @@ def test_default_objects_and_labels(helm, keys):
                         "app.kubernetes.io/instance": "ws"}
     assert selector.items() <= pod_labels.items()
     svc = find(objects, "Service")
-    assert svc["spec"]["selector"] == selector
+    assert svc["spec"]["selector"] == dict(selector, **{"app.kubernetes.io/component": "workspace"})
     assert svc["spec"]["ports"] == [{"name": "ssh", "port": 22, "targetPort": "ssh",
                                      "protocol": "TCP"}]
     assert container(objects)["ports"] == [{"name": "ssh", "containerPort": 2222,
@@ -267,7 +267,11 @@ def test_server_args_and_hook_config(helm, keys):
     assert policy["spec"]["egress"] == []
     assert policy["spec"]["ingress"] == [{"ports": [{"port": "ssh", "protocol": "TCP"}],
                                           "from": [{"podSelector": {"matchLabels":
-                                                                    {"role": "bastion"}}}]}]
+                                                                    {"role": "bastion"}}},
+                                                   {"podSelector": {"matchLabels": {
+                                                       "app.kubernetes.io/name": "ssh-workspace",
+                                                       "app.kubernetes.io/instance": "ws",
+                                                       "app.kubernetes.io/component": "test"}}}]}]
     default = render(helm, keys)
     assert container(default)["args"] == ["--crypto-profile=modern", "--max-unauth=256",
                                           "--auth-timeout=60", "-K", "30"]
@@ -371,6 +375,39 @@ def test_host_key_lookup_is_used(helm, keys):
     block = helpers[helpers.index('define "ssh-workspace.hostKeyData"'):]
     block = block[:block.index("{{- end }}\n{{- index")]
     assert block.index('lookup "v1" "Secret" .Release.Namespace') < block.index("genPrivateKey")
+
+
+def selects(match_labels, labels):
+    return match_labels.items() <= labels.items()
+
+
+def test_policy_and_service_select_the_workspace_not_the_test_pod(helm, keys):
+    """The helm test pod shares the release's name and instance labels.  A
+    NetworkPolicy that selected it would apply `egress: []` to it and
+    `helm test` would fail while the workspace is fine: the policy and the
+    Service select the workspace pod and not the test pod; with ingressFrom
+    limited, the test pod is admitted as a client (unless allowHelmTest is
+    off)."""
+    values = {"networkPolicy": {"enabled": True, "egress": [],
+                                "ingressFrom": [{"ipBlock": {"cidr": "10.1.0.0/16"}}]},
+              "podLabels": {"team": "a"}}
+    objects = render(helm, keys, values)
+    workspace = find(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    test_pod = find(objects, "Pod", "-test-ssh")["metadata"]["labels"]
+    policy = find(objects, "NetworkPolicy")["spec"]
+    service = find(objects, "Service")["spec"]["selector"]
+    for selector in (policy["podSelector"]["matchLabels"], service):
+        assert selects(selector, workspace), selector
+        assert not selects(selector, test_pod), selector
+    peers = policy["ingress"][0]["from"]
+    assert peers[0] == {"ipBlock": {"cidr": "10.1.0.0/16"}}
+    admitted = [p for p in peers if "podSelector" in p and
+                selects(p["podSelector"]["matchLabels"], test_pod)]
+    assert len(admitted) == 1 and not selects(admitted[0]["podSelector"]["matchLabels"],
+                                              workspace)
+    values["networkPolicy"]["allowHelmTest"] = False
+    peers = find(render(helm, keys, values), "NetworkPolicy")["spec"]["ingress"][0]["from"]
+    assert peers == [{"ipBlock": {"cidr": "10.1.0.0/16"}}]
 
 
 def test_helm_test_pod(helm, keys):

@@ -139,3 +139,11 @@ def test_existing_claim_needs_persistence(helm, client_key):
     out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": client_key[1]}},
                          "persistence": {"enabled": False, "existingClaim": "my-home"}})
     assert "persistence.existingClaim (my-home) is set but persistence.enabled is false" in out, out
+
+
+@pytest.mark.parametrize("label", ["app.kubernetes.io/name", "app.kubernetes.io/instance",
+                                   "app.kubernetes.io/component"])
+def test_pod_labels_do_not_replace_the_selected_ones(helm, client_key, label):
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": client_key[1]}},
+                         "podLabels": {label: "x"}})
+    assert f"podLabels must not set {label}: the chart sets it" in out, out

@@ -29,6 +29,17 @@ app.kubernetes.io/name: {{ include "ssh-workspace.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/*
+What the Service and the NetworkPolicy select: the workspace pod only.  The
+helm test pod has the same name and instance labels (component: test), and
+a policy that selected it would cut its own egress.  (The Deployment's
+selector stays name + instance: it is immutable.)
+*/}}
+{{- define "ssh-workspace.workspaceSelectorLabels" -}}
+{{ include "ssh-workspace.selectorLabels" . }}
+app.kubernetes.io/component: workspace
+{{- end }}
+
 {{- define "ssh-workspace.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
@@ -163,6 +174,11 @@ capabilities:
 {{- end }}
 {{- if and .Values.persistence.existingClaim (not .Values.persistence.enabled) }}
 {{- fail (printf "persistence.existingClaim (%s) is set but persistence.enabled is false: the home would be an emptyDir and the claim unused; set persistence.enabled=true to mount it, or unset existingClaim" .Values.persistence.existingClaim) }}
+{{- end }}
+{{- range $label := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" }}
+{{- if hasKey $.Values.podLabels $label }}
+{{- fail (printf "podLabels must not set %s: the chart sets it, and the Service and the NetworkPolicy select the workspace pod by it" $label) }}
+{{- end }}
 {{- end }}
 {{- if .Values.agent.sidecar.enabled }}
 {{- if not .Values.agent.sidecar.keysSecret }}
