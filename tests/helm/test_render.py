@@ -306,6 +306,26 @@ def test_env_name_rule_is_the_servers():
     assert rule == {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": max_len}
 
 
+def test_env_sources_are_optional_when_failures_are_open(helm, keys):
+    """A Secret or ConfigMap the pod must mount and that does not exist
+    keeps the pod from starting, whatever env.onFailure says.  With open,
+    the sources are optional (a missing one is skipped; an explicit
+    optional: false is kept); with closed, they stay as given, so a missing
+    one holds the pod back rather than serve sessions without it."""
+    env = {"secrets": [{"name": "tokens"}, {"name": "must", "optional": False}],
+           "configMaps": [{"name": "settings"}]}
+    sources = lambda objects: next(v for v in pod_spec(objects)["volumes"]
+                                   if v["name"] == "env")["projected"]["sources"]
+    assert sources(render(helm, keys, {"env": env})) == [
+        {"secret": {"name": "tokens", "optional": True}},
+        {"secret": {"name": "must", "optional": False}},
+        {"configMap": {"name": "settings", "optional": True}}]
+    assert sources(render(helm, keys, {"env": dict(env, onFailure="closed")})) == [
+        {"secret": {"name": "tokens"}},
+        {"secret": {"name": "must", "optional": False}},
+        {"configMap": {"name": "settings"}}]
+
+
 def test_agent_sidecar_gets_the_keys_and_the_workspace_does_not(helm, keys):
     objects = render(helm, keys, MATRIX["agent-sidecar"])
     spec = pod_spec(objects)
