@@ -533,6 +533,27 @@ def test_readme_gitops_host_key_command(tmp_path):
     assert "`ssh.hostKey.existingSecret=ws-own-host-key`" in section
 
 
+def test_notes_warn_about_a_localhost_image(helm4, keys):
+    """The default image.repository is the name of a local build, which no
+    cluster pulls: the NOTES say so, and how to push and point at it."""
+    text = notes(helm4, keys, release="dev")
+    assert "WARNING: image.repository is localhost/ssh-workspace" in text, text
+    assert "  helm upgrade dev ... --set image.repository=registry.example.com/ssh-workspace\n" \
+        in text
+    pushed = notes(helm4, merge(keys, {"image": {"repository": "registry.example.com/ws"}}))
+    assert "WARNING: image.repository" not in pushed, pushed
+
+
+def test_readme_says_home_authorized_keys_are_ignored():
+    """ssh-copy-id writes ~/.ssh/authorized_keys in the home and reports
+    success; the server only reads the Secret's keys."""
+    with open(os.path.join(CHART, "README.md")) as f:
+        readme = re.sub(r"\s+", " ", f.read())
+    assert "keys in `~/.ssh/authorized_keys` of the home are ignored" in readme
+    assert "`ssh-copy-id` appends to that file and seems to succeed, but the key it adds " \
+           "does not log in" in readme
+
+
 def test_home_claim_is_kept_on_uninstall(helm, keys):
     """helm uninstall must not take the home with it: the claim the chart
     creates carries helm.sh/resource-policy: keep unless keepOnUninstall is
