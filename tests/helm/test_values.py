@@ -240,3 +240,15 @@ def test_extra_config_keys_are_the_librarys():
         helpers = f.read()
     known = re.search(r'\$known := list ([^}]*)}}', helpers).group(1)
     assert re.findall(r'"([a-z0-9_]+)"', known) == library
+
+
+def test_tcp_route_needs_parent_refs(helm, client_key):
+    out = failure(helm, with_keys(client_key, {"tcpRoute": {"enabled": True}}))
+    assert "tcpRoute.parentRefs is required when tcpRoute.enabled is true" in out, out
+
+
+def test_omit_ids_and_the_sidecar(helm, client_key):
+    out = failure(helm, with_keys(client_key, {
+        "podSecurityContext": {"omitIds": True},
+        "agent": {"sidecar": {"enabled": True, "keysSecret": "k"}}}))
+    assert "agent.sidecar.enabled needs the uids: with podSecurityContext.omitIds" in out, out

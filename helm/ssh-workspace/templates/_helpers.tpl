@@ -188,6 +188,12 @@ capabilities:
 {{- fail (printf "service.nodePort %d is outside the node port range 30000-32767 (the API server refuses it): use 0 to let the cluster choose, or a port in that range" $nodePort) }}
 {{- end }}
 {{- include "ssh-workspace.validateExtraConfig" . }}
+{{- if and .Values.tcpRoute.enabled (not .Values.tcpRoute.parentRefs) }}
+{{- fail "tcpRoute.parentRefs is required when tcpRoute.enabled is true: the Gateway(s) to attach to, e.g. [{name: my-gateway, sectionName: ssh}]" }}
+{{- end }}
+{{- if and .Values.podSecurityContext.omitIds .Values.agent.sidecar.enabled }}
+{{- fail "agent.sidecar.enabled needs the uids: with podSecurityContext.omitIds the workspace uid is assigned by the platform, so the sidecar can neither run as another fixed uid nor admit the workspace's (ALLOW_UID)" }}
+{{- end }}
 {{- if .Values.agent.sidecar.enabled }}
 {{- if not .Values.agent.sidecar.keysSecret }}
 {{- fail "agent.sidecar.keysSecret is required when agent.sidecar.enabled is true: the name of a Secret holding the deploy keys" }}
