@@ -209,6 +209,8 @@ EXTRA_CONFIG_CASES = {
                       "already sets from agent.sidecar.enabled"),
     "unknown": ("\nactivity_intervall = 5\n", {},
                 "hooks.extraConfig line 2: unknown key 'activity_intervall'"),
+    "crlf": ("activity_dir = /run/a\r\n", {},
+             "hooks.extraConfig line 1: control character in line"),
     "not-key-value": ("activity_dir /run/a\n", {},
                       "hooks.extraConfig line 1: expected 'key = value', got \"activity_dir /run/a\""),
 }

@@ -231,6 +231,9 @@ server at start ("'KEY' is already set on line N").
 {{- $seen := dict }}
 {{- range $i, $line := splitList "\n" .Values.hooks.extraConfig }}
 {{- $n := add1 $i }}
+{{- if regexMatch "[\\x00-\\x08\\x0a-\\x1f]" $line }}
+{{- fail (printf "hooks.extraConfig line %d: control character in line (the hook library refuses it; a file with CRLF line ends?)" $n) }}
+{{- end }}
 {{- if not (regexMatch "^[ \\t]*(#.*)?$" $line) }}
 {{- if not (regexMatch "^[ \\t]*[a-z0-9_]+[ \\t]*=" $line) }}
 {{- fail (printf "hooks.extraConfig line %d: expected 'key = value', got %q" $n $line) }}
