@@ -4,6 +4,10 @@ container, init container included), a read-only root filesystem, no host
 ports, no Helm hook Jobs and no RBAC that reaches Secrets.
 
     problems(objects) -> list of "Kind/name: what is wrong" strings
+    problems(objects, ids_assigned=True): for pods whose uid the platform
+        assigns (podSecurityContext.omitIds, OpenShift): an unset runAsUser
+        is allowed, as in the Pod Security Standards themselves (runAsNonRoot
+        is still required, so the kubelet refuses uid 0)
 """
 
 ALLOWED_VOLUMES = {"configMap", "secret", "emptyDir", "persistentVolumeClaim", "projected",
@@ -32,7 +36,7 @@ def _get(obj, path):
     return obj
 
 
-def _pod_spec_problems(spec, pod_meta):
+def _pod_spec_problems(spec, pod_meta, ids_assigned=False):
     out = []
     psc = spec.get("securityContext") or {}
     for field in ("hostNetwork", "hostPID", "hostIPC"):
@@ -91,7 +95,7 @@ def _pod_spec_problems(spec, pod_meta):
         if run_as_non_root is not True:
             out.append(f"{name}: runAsNonRoot is not true (pod or container)")
         uid = sc.get("runAsUser", psc.get("runAsUser"))
-        if uid is None or uid == 0:
+        if uid == 0 or (uid is None and not ids_assigned):
             out.append(f"{name}: runs as uid {uid if uid is not None else 'of the image'} "
                        "(runAsUser must be set and not 0)")
         seccomp = _get(sc, ("seccompProfile", "type")) or pod_seccomp
@@ -110,7 +114,7 @@ def _pod_spec_problems(spec, pod_meta):
     return out
 
 
-def problems(objects):
+def problems(objects, ids_assigned=False):
     """All violations in a list of rendered objects (dicts)."""
     out = []
     for obj in objects:
@@ -135,5 +139,5 @@ def problems(objects):
             if not isinstance(spec, dict):
                 out.append(f"{label}: no pod spec")
                 continue
-            out.extend(f"{label}: {p}" for p in _pod_spec_problems(spec, pod_meta))
+            out.extend(f"{label}: {p}" for p in _pod_spec_problems(spec, pod_meta, ids_assigned))
     return out

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import re
+import subprocess
 import tarfile
 
 import pytest
@@ -63,9 +64,16 @@ MATRIX = {
         "extraVolumes": [{"name": "ca", "configMap": {"name": "ca-bundle"}}],
         "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ssl/extra", "readOnly": True}],
         "podAnnotations": {"example.com/owner": "team-a"}, "podLabels": {"team": "a"},
-        "priorityClassName": "high", "serviceAccountName": "ws",
+        "priorityClassName": "high", "serviceAccountName": "ws", "runtimeClassName": "gvisor",
         "networkPolicy": {"enabled": True},
     },
+    "openshift-omit-ids": {"podSecurityContext": {"omitIds": True}, "user": {"gid": 0}},
+    "service-extras": {"service": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                                   "loadBalancerClass": "example.com/lb",
+                                   "loadBalancerIP": "192.0.2.10"}},
+    "tcp-route": {"tcpRoute": {"enabled": True, "annotations": {"a": "b"},
+                               "parentRefs": [{"name": "gw", "namespace": "gateways",
+                                               "sectionName": "ssh"}]}},
     # a hostPort is outside "baseline": checked apart
     "host-port": {"hostPort": {"enabled": True, "port": 2222, "hostIP": "127.0.0.1"}},
 }
@@ -95,8 +103,13 @@ def test_lint_render_schema_restricted(helm, keys, case):
     objects = helm.template(values)
     ok, out = validate_k8s(objects)
     assert ok, out
-    assert out.count("\nok ") + out.startswith("ok ") == len(objects), out
-    found = restricted.problems(objects)
+    lines = out.splitlines()
+    skipped = [x for x in lines if x.startswith("skip ")]
+    assert len([x for x in lines if x.startswith("ok ")]) + len(skipped) == len(objects), out
+    # only the Gateway API route goes unchecked by kubernetes-models
+    assert [x.split(":")[0] for x in skipped] == \
+        (["skip TCPRoute/ws-ssh-workspace"] if case == "tcp-route" else []), out
+    found = restricted.problems(objects, ids_assigned=case == "openshift-omit-ids")
     if case == "host-port":
         assert found == ["Deployment/ws-ssh-workspace: container workspace: hostPort 2222 "
                          "(not allowed by baseline)"]
@@ -141,7 +154,7 @@ def test_default_objects_and_labels(helm, keys):
                         "app.kubernetes.io/instance": "ws"}
     assert selector.items() <= pod_labels.items()
     svc = find(objects, "Service")
-    assert svc["spec"]["selector"] == selector
+    assert svc["spec"]["selector"] == dict(selector, **{"app.kubernetes.io/component": "workspace"})
     assert svc["spec"]["ports"] == [{"name": "ssh", "port": 22, "targetPort": "ssh",
                                      "protocol": "TCP"}]
     assert container(objects)["ports"] == [{"name": "ssh", "containerPort": 2222,
@@ -264,11 +277,63 @@ def test_server_args_and_hook_config(helm, keys):
     assert policy["spec"]["egress"] == []
     assert policy["spec"]["ingress"] == [{"ports": [{"port": "ssh", "protocol": "TCP"}],
                                           "from": [{"podSelector": {"matchLabels":
-                                                                    {"role": "bastion"}}}]}]
+                                                                    {"role": "bastion"}}},
+                                                   {"podSelector": {"matchLabels": {
+                                                       "app.kubernetes.io/name": "ssh-workspace",
+                                                       "app.kubernetes.io/instance": "ws",
+                                                       "app.kubernetes.io/component": "test"}}}]}]
     default = render(helm, keys)
     assert container(default)["args"] == ["--crypto-profile=modern", "--max-unauth=256",
                                           "--auth-timeout=60", "-K", "30"]
     assert "env_dir" not in find(default, "ConfigMap")["data"]["hooks.conf"]
+
+
+def test_env_value_names_are_kept_as_written(helm, keys):
+    """Names YAML 1.1 reads as null or booleans (NULL, OFF, Y, N) stay
+    names: the Secret's keys are quoted, so NULL renders and OFF is not
+    turned into "false"."""
+    names = ["NULL", "OFF", "ON", "Y", "N", "yes", "True", "x1", "_", "A" * 255]
+    # --set: PyYAML would write Y and N unquoted into a values file, and
+    # helm's YAML 1.1 reader would make them booleans before the chart sees them
+    sets = [a for n in names for a in ("--set-string", f"env.values.{n}=v")]
+    objects = render(helm, keys, extra=sets)
+    data = find(objects, "Secret", "-env")["data"]
+    assert sorted(data) == sorted(names)
+    assert {base64.b64decode(v).decode() for v in data.values()} == {"v"}
+
+
+def test_env_name_rule_is_the_servers():
+    """The schema's rule for env.values names is the one plugins/envlist.c
+    applies (a letter or '_', then letters, digits, '_'; at most
+    NAME_MAX_LEN bytes): a name the chart accepts is one sessions get."""
+    with open(os.path.join(REPO, "plugins", "envlist.c")) as f:
+        source = f.read()
+    max_len = int(re.search(r"#define NAME_MAX_LEN (\d+)", source).group(1))
+    assert "(c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'" in source
+    assert "(name[i] >= '0' && name[i] <= '9')" in source
+    with open(os.path.join(CHART, "values.schema.json")) as f:
+        rule = json.load(f)["properties"]["env"]["properties"]["values"]["propertyNames"]
+    assert rule == {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": max_len}
+
+
+def test_env_sources_are_optional_when_failures_are_open(helm, keys):
+    """A Secret or ConfigMap the pod must mount and that does not exist
+    keeps the pod from starting, whatever env.onFailure says.  With open,
+    the sources are optional (a missing one is skipped; an explicit
+    optional: false is kept); with closed, they stay as given, so a missing
+    one holds the pod back rather than serve sessions without it."""
+    env = {"secrets": [{"name": "tokens"}, {"name": "must", "optional": False}],
+           "configMaps": [{"name": "settings"}]}
+    sources = lambda objects: next(v for v in pod_spec(objects)["volumes"]
+                                   if v["name"] == "env")["projected"]["sources"]
+    assert sources(render(helm, keys, {"env": env})) == [
+        {"secret": {"name": "tokens", "optional": True}},
+        {"secret": {"name": "must", "optional": False}},
+        {"configMap": {"name": "settings", "optional": True}}]
+    assert sources(render(helm, keys, {"env": dict(env, onFailure="closed")})) == [
+        {"secret": {"name": "tokens"}},
+        {"secret": {"name": "must", "optional": False}},
+        {"configMap": {"name": "settings"}}]
 
 
 def test_agent_sidecar_gets_the_keys_and_the_workspace_does_not(helm, keys):
@@ -342,6 +407,39 @@ def test_host_key_lookup_is_used(helm, keys):
     assert block.index('lookup "v1" "Secret" .Release.Namespace') < block.index("genPrivateKey")
 
 
+def selects(match_labels, labels):
+    return match_labels.items() <= labels.items()
+
+
+def test_policy_and_service_select_the_workspace_not_the_test_pod(helm, keys):
+    """The helm test pod shares the release's name and instance labels.  A
+    NetworkPolicy that selected it would apply `egress: []` to it and
+    `helm test` would fail while the workspace is fine: the policy and the
+    Service select the workspace pod and not the test pod; with ingressFrom
+    limited, the test pod is admitted as a client (unless allowHelmTest is
+    off)."""
+    values = {"networkPolicy": {"enabled": True, "egress": [],
+                                "ingressFrom": [{"ipBlock": {"cidr": "10.1.0.0/16"}}]},
+              "podLabels": {"team": "a"}}
+    objects = render(helm, keys, values)
+    workspace = find(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    test_pod = find(objects, "Pod", "-test-ssh")["metadata"]["labels"]
+    policy = find(objects, "NetworkPolicy")["spec"]
+    service = find(objects, "Service")["spec"]["selector"]
+    for selector in (policy["podSelector"]["matchLabels"], service):
+        assert selects(selector, workspace), selector
+        assert not selects(selector, test_pod), selector
+    peers = policy["ingress"][0]["from"]
+    assert peers[0] == {"ipBlock": {"cidr": "10.1.0.0/16"}}
+    admitted = [p for p in peers if "podSelector" in p and
+                selects(p["podSelector"]["matchLabels"], test_pod)]
+    assert len(admitted) == 1 and not selects(admitted[0]["podSelector"]["matchLabels"],
+                                              workspace)
+    values["networkPolicy"]["allowHelmTest"] = False
+    peers = find(render(helm, keys, values), "NetworkPolicy")["spec"]["ingress"][0]["from"]
+    assert peers == [{"ipBlock": {"cidr": "10.1.0.0/16"}}]
+
+
 def test_helm_test_pod(helm, keys):
     objects = render(helm, keys, {"service": {"port": 2200}}, namespace="team-a")
     pod = find(objects, "Pod")
@@ -370,6 +468,136 @@ def test_notes_print_the_port_forward_and_ssh_lines(helm4, keys):
            "  ssh -p 2222 alice@127.0.0.1\n" in notes, notes
     assert "  helm test dev --namespace team-a\n" in notes
     assert "logs deployment/dev-ssh-workspace -c workspace | grep 'host key'" in notes
+
+
+def notes(helm4, values, release="ws", namespace="ws-test"):
+    """The NOTES of a client-only dry-run install (helm v4)."""
+    args = helm4.template_args(values, release=release, namespace=namespace)
+    args[0] = "install"
+    r = helm4.run(*args, "--dry-run=client")
+    return r.stdout[r.stdout.index("NOTES:"):]
+
+
+def test_existing_host_key_renders_the_same_every_time(helm, keys):
+    """The GitOps path: with ssh.hostKey.existingSecret, renders without a
+    cluster (Argo CD, Flux, helm template) are byte-identical, so a sync
+    neither restarts the pod nor changes the key.  With a generated key they
+    are not (that is why the NOTES warn)."""
+    gitops = helm.template_args(merge(keys, {"ssh": {"hostKey": {"existingSecret": "own-key"}}}))
+    first, second = helm.run(*gitops).stdout, helm.run(*gitops).stdout
+    assert first == second
+    assert "genPrivateKey" not in first and "-host-key\n" not in first
+    generated = helm.template_args(keys)
+    assert helm.run(*generated).stdout != helm.run(*generated).stdout
+
+
+def run_notes_commands(lines, tmp_path):
+    """Runs host key commands with a kubectl that records its arguments;
+    returns (kubectl's arguments, the key file)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "kubectl").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$KUBECTL_ARGS"\n')
+    (bindir / "kubectl").chmod(0o755)
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}",
+               KUBECTL_ARGS=str(tmp_path / "args"))
+    for line in lines:
+        subprocess.run(["sh", "-ec", line], cwd=tmp_path, env=env, check=True, timeout=30)
+    return (tmp_path / "args").read_text().splitlines(), tmp_path / "hostkey"
+
+
+def check_host_key_secret(args, key_file, namespace, secret):
+    """What kubectl was asked for is the Secret the chart expects: an
+    ed25519 private key under the key name existingSecretKey defaults to."""
+    with open(os.path.join(CHART, "values.yaml")) as f:
+        key_name = yaml.safe_load(f)["ssh"]["hostKey"]["existingSecretKey"]
+    assert args == ["--namespace", namespace, "create", "secret", "generic", secret,
+                    f"--from-file={key_name}=hostkey"], args
+    text = key_file.read_text()
+    assert text.startswith("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    r = subprocess.run(["ssh-keygen", "-l", "-f", str(key_file)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("(ED25519)"), r.stdout + r.stderr
+
+
+def test_notes_warn_about_a_generated_host_key(helm4, keys, tmp_path):
+    """A generated key: the NOTES warn that GitOps renders replace it and
+    give the commands for an existing Secret, which work as printed."""
+    text = notes(helm4, keys, release="dev", namespace="team-a")
+    assert "WARNING: the chart generated the host key." in text, text
+    lines = [x.strip() for x in text.splitlines()
+             if x.startswith("  ssh-keygen ") or x.startswith("  kubectl --namespace team-a create")]
+    assert len(lines) == 2, text
+    args, key_file = run_notes_commands(lines, tmp_path)
+    check_host_key_secret(args, key_file, "team-a", "dev-ssh-workspace-own-host-key")
+    assert "  --set ssh.hostKey.existingSecret=dev-ssh-workspace-own-host-key\n" in text
+    own = notes(helm4, merge(keys, {"ssh": {"hostKey": {"existingSecret": "k"}}}))
+    assert "WARNING: the chart generated the host key" not in own, own
+
+
+def test_readme_gitops_host_key_command(tmp_path):
+    with open(os.path.join(CHART, "README.md")) as f:
+        readme = f.read()
+    section = readme[readme.index("**GitOps"):]
+    line = next(x.strip() for x in section.splitlines() if x.startswith("    ssh-keygen "))
+    args, key_file = run_notes_commands([line], tmp_path)
+    check_host_key_secret(args, key_file, "ws", "ws-own-host-key")
+    assert "`ssh.hostKey.existingSecret=ws-own-host-key`" in section
+
+
+def test_notes_warn_about_a_localhost_image(helm4, keys):
+    """The default image.repository is the name of a local build, which no
+    cluster pulls: the NOTES say so, and how to push and point at it."""
+    text = notes(helm4, keys, release="dev")
+    assert "WARNING: image.repository is localhost/ssh-workspace" in text, text
+    assert "  helm upgrade dev ... --set image.repository=registry.example.com/ssh-workspace\n" \
+        in text
+    pushed = notes(helm4, merge(keys, {"image": {"repository": "registry.example.com/ws"}}))
+    assert "WARNING: image.repository" not in pushed, pushed
+
+
+def test_readme_says_home_authorized_keys_are_ignored():
+    """ssh-copy-id writes ~/.ssh/authorized_keys in the home and reports
+    success; the server only reads the Secret's keys."""
+    with open(os.path.join(CHART, "README.md")) as f:
+        readme = re.sub(r"\s+", " ", f.read())
+    assert "keys in `~/.ssh/authorized_keys` of the home are ignored" in readme
+    assert "`ssh-copy-id` appends to that file and seems to succeed, but the key it adds " \
+           "does not log in" in readme
+
+
+def test_home_claim_is_kept_on_uninstall(helm, keys):
+    """helm uninstall must not take the home with it: the claim the chart
+    creates carries helm.sh/resource-policy: keep unless keepOnUninstall is
+    false; the user's own annotations stay; an existing claim is mounted
+    and not created."""
+    pvc = find(render(helm, keys), "PersistentVolumeClaim")
+    assert pvc["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    pvc = find(render(helm, keys, {"persistence": {"annotations": {"backup": "daily"}}}),
+               "PersistentVolumeClaim")
+    assert pvc["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep",
+                                              "backup": "daily"}
+    pvc = find(render(helm, keys, {"persistence": {"keepOnUninstall": False}}),
+               "PersistentVolumeClaim")
+    assert "annotations" not in pvc["metadata"]
+    # a reinstall under another name reattaches the kept claim
+    objects = render(helm, keys, {"persistence": {"existingClaim": "ws-ssh-workspace-home"}},
+                     release="ws2")
+    assert [o for o in objects if o["kind"] == "PersistentVolumeClaim"] == []
+    home = next(v for v in pod_spec(objects)["volumes"] if v["name"] == "home")
+    assert home == {"name": "home",
+                    "persistentVolumeClaim": {"claimName": "ws-ssh-workspace-home"}}
+
+
+def test_notes_say_what_happens_to_the_home(helm4, keys):
+    kept = notes(helm4, keys, release="dev", namespace="team-a")
+    assert "helm uninstall keeps" in kept, kept
+    assert "  --set persistence.existingClaim=dev-ssh-workspace-home\n" in kept
+    assert "  kubectl --namespace team-a delete pvc dev-ssh-workspace-home\n" in kept
+    deleted = notes(helm4, merge(keys, {"persistence": {"keepOnUninstall": False}}))
+    assert "helm uninstall DELETES it" in deleted, deleted
+    own = notes(helm4, merge(keys, {"persistence": {"existingClaim": "mine"}}))
+    assert "The home is on your claim mine: helm uninstall leaves it." in own, own
+    none = notes(helm4, merge(keys, {"persistence": {"enabled": False}}))
+    assert "The home is an emptyDir" in none, none
 
 
 def test_package_is_an_oci_ready_chart(helm, keys, tmp_path):
@@ -413,6 +641,86 @@ def test_helm_v4_and_v3_render_the_same(tmp_root, keys, case):
         h = Helm(version, path, os.path.join(tmp_root, version))
         renders.append(without_host_key(h.template(merge(keys, MATRIX[case]))))
     assert renders[0] == renders[1]
+
+
+def test_service_traffic_policy_and_load_balancer_fields(helm, keys):
+    """externalTrafficPolicy only where there is external traffic (NodePort,
+    LoadBalancer; the API refuses it on ClusterIP), the load balancer fields
+    only on a LoadBalancer."""
+    extras = {"externalTrafficPolicy": "Local", "loadBalancerClass": "example.com/lb",
+              "loadBalancerIP": "192.0.2.10"}
+    spec = find(render(helm, keys, {"service": dict(extras, type="LoadBalancer")}),
+                "Service")["spec"]
+    assert {k: spec[k] for k in extras} == extras
+    spec = find(render(helm, keys, {"service": dict(extras, type="NodePort")}), "Service")["spec"]
+    assert spec["externalTrafficPolicy"] == "Local"
+    assert "loadBalancerClass" not in spec and "loadBalancerIP" not in spec
+    spec = find(render(helm, keys, {"service": extras}), "Service")["spec"]
+    assert not set(extras) & set(spec), spec
+    spec = find(render(helm, keys, {"service": {"type": "LoadBalancer"}}), "Service")["spec"]
+    assert not set(extras) & set(spec), spec
+
+
+def test_runtime_class(helm, keys):
+    assert "runtimeClassName" not in pod_spec(render(helm, keys))
+    spec = pod_spec(render(helm, keys, {"runtimeClassName": "gvisor"}))
+    assert spec["runtimeClassName"] == "gvisor"
+
+
+def test_omit_ids_leaves_the_ids_to_the_platform(helm, keys):
+    """OpenShift's restricted-v2 assigns uid, gid and fsGroup and refuses
+    others: with omitIds neither the workspace pod nor the helm test pod
+    names any, and the test pod can write its own passwd entry."""
+    objects = render(helm, keys, {"podSecurityContext": {"omitIds": True}})
+    assert pod_spec(objects)["securityContext"] == {
+        "runAsNonRoot": True, "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"}}
+    test_pod = find(objects, "Pod")["spec"]
+    assert test_pod["securityContext"] == {"runAsNonRoot": True,
+                                           "seccompProfile": {"type": "RuntimeDefault"}}
+    mounts = {m["mountPath"] for m in test_pod["containers"][0]["volumeMounts"]}
+    assert mounts == {"/tmp", "/run"}
+    assert "/run/ssh-workspace/passwd" in test_pod["containers"][0]["command"][-1]
+    for c in pod_spec(objects)["containers"] + test_pod["containers"]:
+        assert "runAsUser" not in c["securityContext"] and "runAsGroup" not in c["securityContext"]
+    # the chart's own rule (a runAsUser everywhere) is what omitIds gives up
+    assert restricted.problems(objects, ids_assigned=True) == []
+    assert all("runAsUser must be set" in p for p in restricted.problems(objects)), \
+        restricted.problems(objects)
+    default = find(render(helm, keys), "Pod")["spec"]
+    assert default["securityContext"]["runAsUser"] == 65534
+    assert [m["mountPath"] for m in default["containers"][0]["volumeMounts"]] == ["/tmp"]
+
+
+def test_tcp_route(helm, keys):
+    """kubernetes-models has no Gateway API schemas (validate.js skips the
+    kind): the route's shape is checked here against the v1alpha2 TCPRoute
+    fields the chart uses."""
+    assert [o for o in render(helm, keys) if o["kind"] == "TCPRoute"] == []
+    refs = [{"name": "gw", "namespace": "gateways", "sectionName": "ssh"}]
+    objects = render(helm, keys, {"tcpRoute": {"enabled": True, "parentRefs": refs},
+                                  "service": {"port": 2200}})
+    route = find(objects, "TCPRoute")
+    assert route["apiVersion"] == "gateway.networking.k8s.io/v1alpha2"
+    assert route["metadata"]["name"] == "ws-ssh-workspace"
+    assert route["metadata"]["labels"]["app.kubernetes.io/instance"] == "ws"
+    assert route["spec"] == {"parentRefs": refs, "rules": [
+        {"backendRefs": [{"name": "ws-ssh-workspace", "port": 2200}]}]}
+    service = find(objects, "Service")
+    assert service["metadata"]["name"] == "ws-ssh-workspace"
+    assert service["spec"]["ports"][0]["port"] == 2200
+
+
+def test_readme_ingress_nginx_example_names_the_service(helm, keys):
+    """The tcp-services example points at what the chart creates for
+    release ws in namespace ws."""
+    with open(os.path.join(CHART, "README.md")) as f:
+        readme = f.read()
+    section = readme[readme.index("**ingress-nginx**"):]
+    target = re.search(r'"2222": "([^"]+)"', section).group(1)
+    assert f"--set tcp.2222={target}" in section
+    service = find(render(helm, keys, namespace="ws"), "Service")
+    assert target == f"ws/{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
 
 
 def test_node_port(helm4, keys):

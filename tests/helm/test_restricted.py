@@ -133,3 +133,20 @@ def test_checker_catches_values_that_leave_restricted(helm4, client_key, values,
     objects = helm4.template({"ssh": {"publicKeys": {"authorizedKeys": client_key[1]}}, **values})
     found = restricted.problems(objects)
     assert any(message in p for p in found), found
+
+
+def test_assigned_ids_still_refuse_root(default):
+    """ids_assigned (podSecurityContext.omitIds) lets runAsUser be unset,
+    as the Pod Security Standards do, but not 0 and not without
+    runAsNonRoot."""
+    objects = copy.deepcopy(default)
+    del deployment_pod(objects)["securityContext"]["runAsUser"]
+    assert restricted.problems(objects, ids_assigned=True) == []
+    assert any("runAsUser must be set" in p for p in restricted.problems(objects))
+    deployment_pod(objects)["securityContext"]["runAsNonRoot"] = False
+    del first_container(objects)["securityContext"]["runAsNonRoot"]
+    assert any("runAsNonRoot is not true" in p
+               for p in restricted.problems(objects, ids_assigned=True))
+    objects = copy.deepcopy(default)
+    deployment_pod(objects)["securityContext"]["runAsUser"] = 0
+    assert any("pod runAsUser is 0" in p for p in restricted.problems(objects, ids_assigned=True))

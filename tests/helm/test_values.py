@@ -2,7 +2,12 @@
 missing or unusable authorized keys (template-time checks), wrong types,
 out-of-range numbers and unknown keys (values.schema.json; helm v4 and v3.18
 word schema errors differently), and inconsistent sidecar settings."""
+import os
+import re
+
 import pytest
+
+from conftest import CHART, REPO
 
 SCHEMA_HEADER = "values don't meet the specifications of the schema(s)"
 MISSING_KEYS = ("ssh.publicKeys.authorizedKeys is required: set it to your public key(s), e.g. "
@@ -79,6 +84,11 @@ SCHEMA_CASES = {
     "env-name": ({"env": {"values": {"BAD-NAME": "x"}}},
                  "invalid propertyName 'BAD-NAME'",
                  'env.values: Property name of "BAD-NAME" does not match'),
+    # the server's limit (plugins/envlist.c NAME_MAX_LEN): a longer name is
+    # refused at every session, so the schema refuses it first
+    "env-name-too-long": ({"env": {"values": {"A" * 256: "x"}}},
+                          "maxLength: got 256, want 255",
+                          "env.values: String length must be less than or equal to 255"),
     "crypto-profile": ({"ssh": {"cryptoProfile": "fast"}},
                        "at '/ssh/cryptoProfile': value must be one of 'modern', 'pq-only', 'compat'",
                        "ssh.cryptoProfile: ssh.cryptoProfile must be one of the following: "
@@ -126,3 +136,121 @@ def test_sidecar_needs_a_keys_secret_and_another_uid(helm, client_key):
     out = failure(helm, {"ssh": {"publicKeys": keys}, "user": {"uid": 1001},
                          "agent": {"sidecar": {"enabled": True, "keysSecret": "k"}}})
     assert "agent.sidecar.uid must differ from user.uid" in out, out
+
+
+def test_existing_claim_needs_persistence(helm, client_key):
+    """An existing claim with persistence off would be silently unused (the
+    home an emptyDir): refused at render time."""
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": client_key[1]}},
+                         "persistence": {"enabled": False, "existingClaim": "my-home"}})
+    assert "persistence.existingClaim (my-home) is set but persistence.enabled is false" in out, out
+
+
+@pytest.mark.parametrize("label", ["app.kubernetes.io/name", "app.kubernetes.io/instance",
+                                   "app.kubernetes.io/component"])
+def test_pod_labels_do_not_replace_the_selected_ones(helm, client_key, label):
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": client_key[1]}},
+                         "podLabels": {label: "x"}})
+    assert f"podLabels must not set {label}: the chart sets it" in out, out
+
+
+def with_keys(client_key, values):
+    return {**values, "ssh": {**values.get("ssh", {}),
+                              "publicKeys": {"authorizedKeys": client_key[1]}}}
+
+
+@pytest.mark.parametrize("name", ["root", "nobody", "_apt", "www-data", "daemon"])
+def test_user_name_of_an_image_account(helm, client_key, name):
+    """The entrypoint refuses a WS_USER that is a system account of the
+    image ("is a system account of the image"): refused at render time."""
+    out = failure(helm, with_keys(client_key, {"user": {"name": name}}))
+    assert f'user.name "{name}" is a system account of the image' in out, out
+
+
+def test_image_accounts_are_the_base_images():
+    """The chart's list is debian:trixie-slim's /etc/passwd (the image adds
+    no accounts); a change of base image must revisit it."""
+    with open(os.path.join(REPO, "container-image", "Containerfile")) as f:
+        bases = re.findall(r"^FROM (\S+)", f.read(), re.M)
+    assert bases[-1] == "docker.io/library/debian:trixie-slim", bases
+    with open(os.path.join(CHART, "templates", "_helpers.tpl")) as f:
+        helpers = f.read()
+    accounts = re.search(r'define "ssh-workspace.imageAccounts" -}}\n([^{]*)\n', helpers).group(1)
+    assert accounts.split() == ["root", "daemon", "bin", "sys", "sync", "games", "man", "lp",
+                                "mail", "news", "uucp", "proxy", "www-data", "backup", "list",
+                                "irc", "_apt", "nobody"]
+
+
+@pytest.mark.parametrize("port", [22, 2222, 29999, 32768, 65535])
+def test_node_port_outside_the_range(helm, client_key, port):
+    out = failure(helm, with_keys(client_key, {"service": {"type": "NodePort",
+                                                           "nodePort": port}}))
+    assert f"service.nodePort {port} is outside the node port range 30000-32767" in out, out
+
+
+@pytest.mark.parametrize("port", [0, 30000, 32767])
+def test_node_port_in_the_range(helm, client_key, port):
+    helm.template(with_keys(client_key, {"service": {"type": "NodePort", "nodePort": port}}))
+
+
+EXTRA_CONFIG_CASES = {
+    "twice": ("activity_dir = /run/a\n# comment\n  activity_dir=/run/b\n", {},
+              "hooks.extraConfig sets 'activity_dir' twice (lines 1 and 3): the hook library "
+              "refuses a key set twice"),
+    "chart-key": ("event_log = off\n", {},
+                  "hooks.extraConfig line 1 sets 'event_log', which the chart already sets "
+                  "from hooks.eventLog"),
+    "chart-env-dir": ("env_dir = /x\n", {"env": {"values": {"A": "b"}}},
+                      "hooks.extraConfig line 1 sets 'env_dir', which the chart already sets "
+                      "from env.secrets, env.configMaps and env.values"),
+    "chart-sidecar": ("agent_workspace_socket = /x\n",
+                      {"agent": {"sidecar": {"enabled": True, "keysSecret": "k"}}},
+                      "hooks.extraConfig line 1 sets 'agent_workspace_socket', which the chart "
+                      "already sets from agent.sidecar.enabled"),
+    "unknown": ("\nactivity_intervall = 5\n", {},
+                "hooks.extraConfig line 2: unknown key 'activity_intervall'"),
+    "crlf": ("activity_dir = /run/a\r\n", {},
+             "hooks.extraConfig line 1: control character in line"),
+    "not-key-value": ("activity_dir /run/a\n", {},
+                      "hooks.extraConfig line 1: expected 'key = value', got \"activity_dir /run/a\""),
+}
+
+
+@pytest.mark.parametrize("case", EXTRA_CONFIG_CASES)
+def test_extra_config_the_library_would_refuse(helm, client_key, case):
+    text, values, message = EXTRA_CONFIG_CASES[case]
+    out = failure(helm, with_keys(client_key, {**values, "hooks": {"extraConfig": text}}))
+    assert message in out, out
+
+
+def test_extra_config_the_library_takes(helm, client_key):
+    """Keys the chart does not set, once each; env_dir is free without env
+    sources (e.g. an extra volume)."""
+    text = "# mine\n\nactivity_dir = /run/activity\n\tactivity_interval=30\nenv_dir = /mnt/env\n"
+    objects = helm.template(with_keys(client_key, {"hooks": {"extraConfig": text}}))
+    conf = next(o for o in objects if o["kind"] == "ConfigMap")["data"]["hooks.conf"]
+    assert "\tactivity_interval=30\nenv_dir = /mnt/env\n" in conf
+
+
+def test_extra_config_keys_are_the_librarys():
+    with open(os.path.join(REPO, "plugins", "config.c")) as f:
+        source = f.read()
+    table = source[source.index("} keys[] = {"):]
+    table = table[:table.index("};")]
+    library = re.findall(r'\{ "([a-z0-9_]+)",', table)
+    with open(os.path.join(CHART, "templates", "_helpers.tpl")) as f:
+        helpers = f.read()
+    known = re.search(r'\$known := list ([^}]*)}}', helpers).group(1)
+    assert re.findall(r'"([a-z0-9_]+)"', known) == library
+
+
+def test_tcp_route_needs_parent_refs(helm, client_key):
+    out = failure(helm, with_keys(client_key, {"tcpRoute": {"enabled": True}}))
+    assert "tcpRoute.parentRefs is required when tcpRoute.enabled is true" in out, out
+
+
+def test_omit_ids_and_the_sidecar(helm, client_key):
+    out = failure(helm, with_keys(client_key, {
+        "podSecurityContext": {"omitIds": True},
+        "agent": {"sidecar": {"enabled": True, "keysSecret": "k"}}}))
+    assert "agent.sidecar.enabled needs the uids: with podSecurityContext.omitIds" in out, out

@@ -5,10 +5,22 @@
 "use strict";
 const fs = require("fs");
 
+// Kinds kubernetes-models has no schema for: reported "skip KIND/NAME", not
+// "ok"; the tests check these objects' shape themselves.
+const SKIP = {
+  "gateway.networking.k8s.io/v1alpha2 TCPRoute":
+    "Gateway API (a CRD, not in kubernetes-models); test_render.py checks its shape",
+};
+
 const objects = JSON.parse(fs.readFileSync(0, "utf8"));
 let bad = 0;
 for (const obj of objects) {
   const label = `${obj.kind}/${obj.metadata && obj.metadata.name}`;
+  const skip = SKIP[`${obj.apiVersion} ${obj.kind}`];
+  if (skip) {
+    console.log(`skip ${label}: ${skip}`);
+    continue;
+  }
   const [group, version] = obj.apiVersion.includes("/") ? obj.apiVersion.split("/") : [null, obj.apiVersion];
   const module = group ? `kubernetes-models/${group}/${version}` : `kubernetes-models/${version}`;
   let Model;

@@ -29,6 +29,17 @@ app.kubernetes.io/name: {{ include "ssh-workspace.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/*
+What the Service and the NetworkPolicy select: the workspace pod only.  The
+helm test pod has the same name and instance labels (component: test), and
+a policy that selected it would cut its own egress.  (The Deployment's
+selector stays name + instance: it is immutable.)
+*/}}
+{{- define "ssh-workspace.workspaceSelectorLabels" -}}
+{{ include "ssh-workspace.selectorLabels" . }}
+app.kubernetes.io/component: workspace
+{{- end }}
+
 {{- define "ssh-workspace.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
@@ -161,12 +172,83 @@ capabilities:
 {{- fail "ssh.publicKeys.authorizedKeys has no public key line: expected lines like 'ssh-ed25519 AAAA... comment' (the contents of a .pub file, not a private key or a file name)" }}
 {{- end }}
 {{- end }}
+{{- if and .Values.persistence.existingClaim (not .Values.persistence.enabled) }}
+{{- fail (printf "persistence.existingClaim (%s) is set but persistence.enabled is false: the home would be an emptyDir and the claim unused; set persistence.enabled=true to mount it, or unset existingClaim" .Values.persistence.existingClaim) }}
+{{- end }}
+{{- range $label := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" }}
+{{- if hasKey $.Values.podLabels $label }}
+{{- fail (printf "podLabels must not set %s: the chart sets it, and the Service and the NetworkPolicy select the workspace pod by it" $label) }}
+{{- end }}
+{{- end }}
+{{- if has .Values.user.name (include "ssh-workspace.imageAccounts" . | splitList " ") }}
+{{- fail (printf "user.name %q is a system account of the image (root, nobody, daemon, www-data, ... are in its /etc/passwd): the entrypoint would refuse to start; choose another name" .Values.user.name) }}
+{{- end }}
+{{- $nodePort := int .Values.service.nodePort }}
+{{- if and (ne $nodePort 0) (or (lt $nodePort 30000) (gt $nodePort 32767)) }}
+{{- fail (printf "service.nodePort %d is outside the node port range 30000-32767 (the API server refuses it): use 0 to let the cluster choose, or a port in that range" $nodePort) }}
+{{- end }}
+{{- include "ssh-workspace.validateExtraConfig" . }}
+{{- if and .Values.tcpRoute.enabled (not .Values.tcpRoute.parentRefs) }}
+{{- fail "tcpRoute.parentRefs is required when tcpRoute.enabled is true: the Gateway(s) to attach to, e.g. [{name: my-gateway, sectionName: ssh}]" }}
+{{- end }}
+{{- if and .Values.podSecurityContext.omitIds .Values.agent.sidecar.enabled }}
+{{- fail "agent.sidecar.enabled needs the uids: with podSecurityContext.omitIds the workspace uid is assigned by the platform, so the sidecar can neither run as another fixed uid nor admit the workspace's (ALLOW_UID)" }}
+{{- end }}
 {{- if .Values.agent.sidecar.enabled }}
 {{- if not .Values.agent.sidecar.keysSecret }}
 {{- fail "agent.sidecar.keysSecret is required when agent.sidecar.enabled is true: the name of a Secret holding the deploy keys" }}
 {{- end }}
 {{- if eq (int .Values.agent.sidecar.uid) (int .Values.user.uid) }}
 {{- fail "agent.sidecar.uid must differ from user.uid: the sidecar keeps the keys away from the workspace user by running as another uid" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The accounts in the image's /etc/passwd (debian:trixie-slim's base-passwd):
+the entrypoint refuses a WS_USER that names one of them with another uid,
+so the pod would never start.
+*/}}
+{{- define "ssh-workspace.imageAccounts" -}}
+root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc _apt nobody
+{{- end }}
+
+{{/*
+hooks.extraConfig, checked as the hook library reads it (plugins/config.c):
+blank and # lines are skipped, every other line is "key = value" with a
+known key, and a key set twice (by the chart or in extraConfig) stops the
+server at start ("'KEY' is already set on line N").
+*/}}
+{{- define "ssh-workspace.validateExtraConfig" -}}
+{{- $known := list "event_log" "log_commands" "env_dir" "env_file" "env_command" "env_command_timeout" "env_socket" "env_socket_url" "env_socket_timeout" "env_output_max" "env_max_vars" "env_max_bytes" "env_value_max" "env_allow_path" "env_on_failure" "client_env_allow" "agent_forwarding" "agent_dir" "agent_workspace_socket" "activity_dir" "activity_interval" }}
+{{- $chart := dict "event_log" "hooks.eventLog" "log_commands" "hooks.logCommands" "client_env_allow" "env.clientAllow" "env_on_failure" "env.onFailure" "agent_forwarding" "agent.forwarding" }}
+{{- if include "ssh-workspace.hasEnv" . }}
+{{- $_ := set $chart "env_dir" "env.secrets, env.configMaps and env.values" }}
+{{- end }}
+{{- if .Values.agent.sidecar.enabled }}
+{{- $_ := set $chart "agent_workspace_socket" "agent.sidecar.enabled" }}
+{{- end }}
+{{- $seen := dict }}
+{{- range $i, $line := splitList "\n" .Values.hooks.extraConfig }}
+{{- $n := add1 $i }}
+{{- if regexMatch "[\\x00-\\x08\\x0a-\\x1f]" $line }}
+{{- fail (printf "hooks.extraConfig line %d: control character in line (the hook library refuses it; a file with CRLF line ends?)" $n) }}
+{{- end }}
+{{- if not (regexMatch "^[ \\t]*(#.*)?$" $line) }}
+{{- if not (regexMatch "^[ \\t]*[a-z0-9_]+[ \\t]*=" $line) }}
+{{- fail (printf "hooks.extraConfig line %d: expected 'key = value', got %q" $n $line) }}
+{{- end }}
+{{- $key := regexReplaceAll "^[ \\t]*([a-z0-9_]+)[ \\t]*=.*$" $line "${1}" }}
+{{- if not (has $key $known) }}
+{{- fail (printf "hooks.extraConfig line %d: unknown key '%s' (the keys are in the top-level README, \"The hook library's config\")" $n $key) }}
+{{- end }}
+{{- if hasKey $chart $key }}
+{{- fail (printf "hooks.extraConfig line %d sets '%s', which the chart already sets from %s: set that value instead (a key set twice stops the server at start)" $n $key (get $chart $key)) }}
+{{- end }}
+{{- if hasKey $seen $key }}
+{{- fail (printf "hooks.extraConfig sets '%s' twice (lines %d and %d): the hook library refuses a key set twice and the server would not start" $key (get $seen $key) $n) }}
+{{- end }}
+{{- $_ := set $seen $key $n }}
 {{- end }}
 {{- end }}
 {{- end }}
