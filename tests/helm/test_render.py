@@ -4,6 +4,7 @@ the "restricted" checker; labels, probes, mounts, checksums, NOTES and the
 packaged chart are what the README says."""
 import base64
 import hashlib
+import json
 import os
 import re
 import subprocess
