@@ -99,12 +99,14 @@ def bad_lines(keys):
          "has malformed options"),
         ("base64-alone", b64, "base64 text without a key type",
          "is base64 text without a key type"),
+        ("too-long", ed + " " + "x" * 3000, "longer than 3000 characters",
+         "is longer than 3000 characters"),
     ]
 
 
 BAD_IDS = ["typo-in-type", "dss", "certificate", "file-name", "type-only", "not-base64",
            "cut-short", "wrong-type", "two-spaces", "indented", "unknown-option",
-           "unterminated-quote", "empty-option", "base64-alone"]
+           "unterminated-quote", "empty-option", "base64-alone", "too-long"]
 
 
 def bad_line(keys, name):

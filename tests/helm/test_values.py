@@ -92,6 +92,13 @@ def test_every_bad_line_is_named_at_once(helm, key_lines):
                    for ln in out.splitlines()), f"{name} (line {n}) not named:\n{out}"
 
 
+def test_a_key_past_line_300_is_refused(helm, key_lines):
+    """The server reads the first 300 lines of the file, comments included."""
+    text = key_lines["ed25519"] + "\n" + "# padding\n" * 299 + key_lines["rsa"] + "\n"
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": text}}})
+    assert "line 301 (" in out and "past line 300, which the server never reads" in out, out
+
+
 def test_private_key_text_is_refused_and_never_shown(helm, key_lines, tmp_root):
     """A public key followed by its private key (`cat id_ed25519.pub
     id_ed25519`), and the private key pasted onto one line: the block is

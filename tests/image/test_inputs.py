@@ -44,6 +44,16 @@ def test_no_valid_key_line(workspace, bad):
             "is valid") in out, out
 
 
+def test_a_key_past_line_300_is_no_key(workspace):
+    """The server reads the first 300 lines of the file, comments included:
+    a key after them would never log in."""
+    _, mounts = workspace.home_and_keys(
+        keys_text="# padding\n" * 300 + workspace.keys.pub("a"))
+    out = refuse(workspace, mounts=mounts)
+    assert (f"{KEYS_DIR}/authorized_keys line 301 skipped: it is past line 300, "
+            "which the server never reads") in out, out
+
+
 def test_uid_0(workspace, tmp_root):
     secret = KeySecret(tmp_root, workspace.keys.pub("a"))
     out = refuse(workspace, user="0:0", mounts=[f"{secret.dir}:{KEYS_DIR}:ro"])
