@@ -119,18 +119,132 @@ fi
 [ -e "$keys_file" ] ||
 	die "no authorized keys: $keys_file does not exist; mount a Secret with the key 'authorized_keys' at $(dirname "$keys_file") (or set WS_AUTHORIZED_KEYS)"
 [ -r "$keys_file" ] || die "cannot read $keys_file as uid $uid gid $gid (Secret defaultMode 0644?)"
+# Every line is checked as the server will read it, with the same rule as
+# the Helm chart's render-time check (helm/ssh-workspace/templates/_keys.tpl):
+# blank lines and '#' comments, else '[options] TYPE BASE64 [comment]' with
+# options the server knows and a key type it accepts.  A bad line is skipped and logged (line number and
+# reason, never key text beyond the type), and the server starts while one
+# valid key remains: keys are re-read at every login, so refusing the whole
+# file at the next restart would lock everyone out over one typo.  Only a
+# file without a single valid key is refused.
+# The awk pass checks the structure the server's parser needs (options up to
+# the first white space outside double quotes, one space after the type);
+# ssh-keygen -l then decodes each key and checks it is of its stated type.
+keytypes="ssh-ed25519 sk-ssh-ed25519@openssh.com ecdsa-sha2-nistp256 ecdsa-sha2-nistp384 ecdsa-sha2-nistp521 sk-ecdsa-sha2-nistp256@openssh.com ssh-rsa"
 nkeys=0
-lineno=0
-while IFS= read -r line || [ -n "$line" ]; do
-	lineno=$((lineno + 1))
-	case $line in "" | "#"*) continue ;; esac
-	# ssh-keygen -l parses authorized_keys lines, options included (it
-	# needs the passwd entry written above).
-	printf '%s\n' "$line" | ssh-keygen -l -f - >/dev/null 2>&1 ||
-		die "$keys_file line $lineno is not a valid public key line (expected '[options] TYPE BASE64 [comment]')"
-	nkeys=$((nkeys + 1))
-done < "$keys_file"
-[ "$nkeys" -gt 0 ] || die "no authorized keys: $keys_file has no key lines"
+skipped=0
+checked=$(awk -v types="$keytypes" '
+	BEGIN {
+		n = split(types, t, " ")
+		for (i = 1; i <= n; i++) known[t[i]] = 1
+		n = split("no-port-forwarding no-agent-forwarding no-x11-forwarding no-pty restrict no-touch-required verify-required", f, " ")
+		for (i = 1; i <= n; i++) flag[f[i]] = 1
+	}
+	function skip(why) { print "skip line " NR " skipped: it " why }
+	function private_block(last) {
+		print "skip lines " inpriv "-" last " skipped: they are a private key block: remove it, and replace that key (it has been exposed)"
+		inpriv = 0
+	}
+	# "" if the server accepts these options, else why not (an option name
+	# is printed only when it is a plain word)
+	function badopts(o,    i, c, q, e, cur, list, m, name) {
+		m = 0; cur = ""; q = 0; e = 0
+		for (i = 1; i <= length(o); i++) {
+			c = substr(o, i, 1)
+			if (c == "," && !q) { list[++m] = cur; cur = ""; e = 0; continue }
+			cur = cur c
+			if (!e && c == "\"") q = !q
+			e = (!e && c == "\\")
+		}
+		if (q) return "has options with an unterminated quote"
+		list[++m] = cur
+		for (i = 1; i <= m; i++) {
+			name = tolower(list[i])
+			if (name in flag) continue
+			if (name ~ /^(command|permitopen|permitlisten)=".*"$/) continue
+			sub(/=.*/, "", name)
+			if (name ~ /^[a-z][a-z0-9-]*$/ && length(name) <= 30)
+				return "has the option " name ", which the server does not support"
+			return "has malformed options"
+		}
+		return ""
+	}
+	{
+		line = $0
+		# a private key block is named once, by its lines, never shown
+		if (inpriv) {
+			if (line ~ /-----END [A-Z0-9 ]*PRIVATE KEY-----/) private_block(NR)
+			next
+		}
+		if (line ~ /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/) {
+			inpriv = NR
+			if (line ~ /-----END [A-Z0-9 ]*PRIVATE KEY-----/) {
+				skip("holds private key text: remove it, and replace that key (it has been exposed)")
+				inpriv = 0
+			}
+			next
+		}
+		if (line ~ /^[ \t]*$/ || line ~ /^[ \t]*#/) next
+		if (NR > 300) { skip("is past line 300, which the server never reads"); next }
+		if (length(line) > 3000) { skip("is longer than 3000 characters, which the server ignores"); next }
+		if (line ~ /^[ \t]/) { skip("starts with white space"); next }
+		rest = line
+		type = rest; sub(/[ \t].*/, "", type)
+		if (!(type in known)) {
+			# options: up to the first white space outside double quotes
+			q = 0; e = 0
+			for (i = 1; i <= length(rest); i++) {
+				c = substr(rest, i, 1)
+				if (!q && (c == " " || c == "\t")) break
+				if (!e && c == "\"") q = !q
+				e = (!e && c == "\\")
+			}
+			opts = substr(rest, 1, i - 1)
+			rest = substr(rest, i + 1)
+			type = rest; sub(/[ \t].*/, "", type)
+			if (!(type in known)) {
+				if (opts ~ /^(ssh-dss|[a-z0-9-]+-cert-v01@openssh\.com)$/)
+					skip("has the key type " opts ", which the server does not accept (it accepts " types ")")
+				else if (type ~ /^(ssh-dss|[a-z0-9-]+-cert-v01@openssh\.com)$/)
+					skip("has the key type " type ", which the server does not accept (it accepts " types ")")
+				else if (line ~ /^[A-Za-z0-9+\/=]+$/)
+					skip("is base64 text without a key type (a fragment of a key?)")
+				else
+					skip("has no known key type: expected [options] TYPE BASE64 [comment], TYPE one of " types)
+				next
+			}
+			why = badopts(opts)
+			if (why != "") { skip(why); next }
+		}
+		rest = substr(rest, length(type) + 1)
+		if (rest !~ /^ [^ ]/) { skip("has no key data after the key type " type " (one space, then base64)"); next }
+		b64 = substr(rest, 2); sub(/ .*/, "", b64)
+		if (b64 !~ /^[A-Za-z0-9+\/]+=*$/ || length(b64) % 4 != 0) { skip("has key data that is not base64 after the key type " type); next }
+		print "key " NR " " type " " b64
+	}
+	END { if (inpriv) private_block(NR) }' "$keys_file") || die "could not read $keys_file"
+while read -r what n rest; do
+	case $what in
+	key)
+		# "TYPE BASE64" only: the awk pass has checked the options
+		if printf '%s\n' "$rest" | ssh-keygen -l -f - >/dev/null 2>&1; then
+			nkeys=$((nkeys + 1))
+			continue
+		fi
+		rest="line $n skipped: it has key data that is not a valid ${rest%% *} key"
+		;;
+	skip) rest="$n $rest" ;;
+	*) continue ;;
+	esac
+	say "$keys_file $rest"
+	skipped=$((skipped + 1))
+done <<END_OF_LINES
+$checked
+END_OF_LINES
+if [ "$nkeys" -eq 0 ]; then
+	[ "$skipped" -gt 0 ] || die "no authorized keys: $keys_file has no key lines"
+	die "no authorized keys: none of the $skipped key line(s) in $keys_file is valid (each is named above); expected '[options] TYPE BASE64 [comment]'"
+fi
 # The sessions run as this uid, and so does the server.  If the uid could
 # change anything on the way to the keys (the file, a directory, a link), a
 # session could put its own key there and keep logging in after its key is
@@ -166,7 +280,7 @@ else
 		_d=$(dirname "$_d")
 	done
 fi
-say "user $user (uid $uid, gid $gid), home $home, $nkeys authorized key(s) from $keys_file"
+say "user $user (uid $uid, gid $gid), home $home, $nkeys authorized key(s) from $keys_file$([ "$skipped" -eq 0 ] || echo ", $skipped line(s) skipped")"
 
 # --- host key: mounted, or an ephemeral one in /run ---
 if [ -e "$host_key" ]; then

@@ -488,3 +488,41 @@ def test_release_to_a_registry_then_play_the_chart_and_image_from_it(helm4, clie
     finally:
         kube.cleanup()
         podman("rmi", pushed, check=False)
+
+
+def test_agent_sidecar_that_loads_no_key_keeps_running(helm4, client_key, kube, tmp_path):
+    """A deploy key protected by a passphrase (the sidecar cannot enter it):
+    the sidecar says so and keeps running (no restarts, so the pod stays
+    ready), sessions still log in, without an agent, and the server logs the
+    missing workspace agent socket as an agent_problem."""
+    port = free_port()
+    release, objects = render(helm4, client_key, port, {
+        "persistence": {"enabled": False},
+        "agent": {"sidecar": {"enabled": True, "keysSecret": "deploy-keys"}}})
+    deploy_key = tmp_path / "deploy"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret words", "-C", "deploy",
+                    "-f", str(deploy_key)], check=True)
+    secret = {"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": "deploy-keys"}, "type": "Opaque",
+              "data": {"deploy": base64.b64encode(deploy_key.read_bytes()).decode()}}
+    pub, _, _ = host_key_line(objects)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {pub}\n")
+    kube.play(for_podman([secret] + objects))
+    workspace, _ = wait_login(kube, client_key, port, known, release)
+    agent = kube.container(release, "workspace-agent")
+    said = "could not load /etc/ssh-workspace/deploy-keys/deploy: it is protected by a passphrase"
+    assert wait_for(lambda: said in logs(agent), 30), logs(agent)
+    assert "workspace-agent: no key loaded from /etc/ssh-workspace/deploy-keys" in logs(agent)
+    # an exit would show within a second of the message; give it three
+    time.sleep(3)
+    state = podman("inspect", "--format", "{{.State.Status}} {{.RestartCount}}",
+                   agent).stdout.split()
+    assert state == ["running", "0"], f"{agent}: {state}\n{logs(agent)}"
+    r = ssh(client_key, port, known, "echo in; ssh-add -l; echo agent $?")
+    assert r.stdout.splitlines()[0] == "in" and "agent 2" in r.stdout, r.stdout + r.stderr
+    assert wait_for(lambda: '"event":"agent_problem"' in logs(workspace), 10), logs(workspace)
+    problem = [ln for ln in logs(workspace).splitlines() if '"event":"agent_problem"' in ln][0]
+    assert ('"problem":"workspace_socket"' in problem
+            and '"reason":"no such socket"' in problem), problem
+    assert podman("inspect", "--format", "{{.RestartCount}}", agent).stdout.strip() == "0"

@@ -2,6 +2,7 @@
 missing or unusable authorized keys (template-time checks), wrong types,
 out-of-range numbers and unknown keys (values.schema.json; helm v4 and v3.18
 word schema errors differently), and inconsistent sidecar settings."""
+import importlib.util
 import os
 import re
 
@@ -9,10 +10,18 @@ import pytest
 
 from conftest import CHART, REPO
 
+# The lines shared with the image's entrypoint tests: both apply one rule.
+_spec = importlib.util.spec_from_file_location(
+    "authorized_keys_lines", os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "authorized_keys_lines.py"))
+keylines = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(keylines)
+
 SCHEMA_HEADER = "values don't meet the specifications of the schema(s)"
 MISSING_KEYS = ("ssh.publicKeys.authorizedKeys is required: set it to your public key(s), e.g. "
                 "--set-file ssh.publicKeys.authorizedKeys=$HOME/.ssh/id_ed25519.pub")
 NO_KEY_LINE = "ssh.publicKeys.authorizedKeys has no public key line"
+BAD_LINES = "ssh.publicKeys.authorizedKeys has lines the server would not accept"
 
 
 def failure(helm, values):
@@ -41,16 +50,72 @@ def test_empty_authorized_keys(helm, text):
     assert MISSING_KEYS in out, out
 
 
-@pytest.mark.parametrize("text", [
-    "# only a comment\n",
-    "~/.ssh/id_ed25519.pub",
-    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n"
-    "-----END OPENSSH PRIVATE KEY-----\n",
-    "ssh-ed25519 not-base64 me@host\n",
-], ids=["comment", "file-name", "private-key", "bad-base64"])
+@pytest.mark.parametrize("text", ["# only a comment\n", "\n# two\n\n  # comments\n"],
+                         ids=["comment", "comments"])
 def test_authorized_keys_without_a_key_line(helm, text):
     out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": text}}})
     assert NO_KEY_LINE in out, out
+
+
+@pytest.fixture(scope="session")
+def key_lines(tmp_root):
+    d = os.path.join(tmp_root, "key-lines")
+    os.makedirs(d, exist_ok=True)
+    return keylines.key_lines(d)
+
+
+def test_every_line_the_server_accepts_renders(helm, key_lines):
+    """Every key type the server accepts, options with quoted spaces and
+    commas, comments and blank lines."""
+    text = "# team\n\n" + "\n".join(keylines.good_lines(key_lines)) + "\n\n"
+    objects = helm.template({"ssh": {"publicKeys": {"authorizedKeys": text}}})
+    assert isinstance(objects, list), objects.stdout + objects.stderr
+
+
+@pytest.mark.parametrize("name", keylines.BAD_IDS)
+def test_a_line_the_server_would_skip_is_refused(helm, key_lines, name):
+    """One bad line after a good key is enough to refuse the render: the
+    running server would skip it, and the pod's next start would have the
+    key missing (keys are not in the pod's checksums, so an upgrade that
+    adds it does not restart the pod).  The line is named by number."""
+    _, line, says, _ = keylines.bad_line(key_lines, name)
+    text = f"# first a good one\n{key_lines['ed25519']}\n{line}\n"
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": text}}})
+    assert BAD_LINES in out, out
+    assert f"\nline 3" in out and says in out, out
+    assert "line 2" not in out, out
+
+
+def test_every_bad_line_is_named_at_once(helm, key_lines):
+    bad = keylines.bad_lines(key_lines)
+    text = key_lines["ed25519"] + "\n" + "\n".join(line for _, line, _, _ in bad) + "\n"
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": text}}})
+    for n, (name, _, says, _) in enumerate(bad, start=2):
+        assert any((ln.startswith(f"line {n} ") or ln.startswith(f"line {n}:")) and says in ln
+                   for ln in out.splitlines()), f"{name} (line {n}) not named:\n{out}"
+
+
+def test_a_key_past_line_300_is_refused(helm, key_lines):
+    """The server reads the first 300 lines of the file, comments included."""
+    text = key_lines["ed25519"] + "\n" + "# padding\n" * 299 + key_lines["rsa"] + "\n"
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": text}}})
+    assert "line 301 (" in out and "past line 300, which the server never reads" in out, out
+
+
+def test_private_key_text_is_refused_and_never_shown(helm, key_lines, tmp_root):
+    """A public key followed by its private key (`cat id_ed25519.pub
+    id_ed25519`), and the private key pasted onto one line: the block is
+    named by its lines, its text is not repeated in the error."""
+    private, public = keylines.private_key(tmp_root)
+    n = len(private.splitlines())
+    text = f"{public}\n{private}"
+    out = failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": text}}})
+    assert f"lines 2-{n + 1}: a private key block" in out, out
+    one_line = f"{public}\n{key_lines['ed25519']} {' '.join(private.splitlines())}\n"
+    out += failure(helm, {"ssh": {"publicKeys": {"authorizedKeys": one_line}}})
+    assert "line 2: private key text" in out, out
+    for part in keylines.secret_parts(private):
+        assert part[:16] not in out, out
 
 
 def test_helm_install_refuses_missing_keys_too(helm4):

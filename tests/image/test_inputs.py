@@ -27,12 +27,31 @@ def test_only_comments_is_no_key(workspace):
 
 
 @pytest.mark.parametrize("bad", ["ssh-ed25519 AAAAnotbase64 x", "hello world",
-                                 "ssh-ed25519"])
-def test_malformed_key_line(workspace, bad):
-    _, mounts = workspace.home_and_keys(
-        keys_text=f"# first a good one\n{workspace.keys.pub('a')}{bad}\n")
+                                 "ssh-ed25519", "from=\"10.0.0.1\" {pub}",
+                                 "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNz\n"
+                                 "-----END OPENSSH PRIVATE KEY-----"],
+                         ids=["not-base64", "no-type", "type-only", "unknown-option",
+                              "private-key"])
+def test_no_valid_key_line(workspace, bad):
+    """Only when no line is valid is the file refused (a bad line next to a
+    good one is skipped: test_keys.py); each bad line is named first."""
+    bad = bad.format(pub=workspace.keys.pub("a").strip())
+    _, mounts = workspace.home_and_keys(keys_text=f"# nothing good\n{bad}\n")
     out = refuse(workspace, mounts=mounts)
-    assert "authorized_keys line 3 is not a valid public key line" in out
+    assert f"{KEYS_DIR}/authorized_keys line 2 skipped: it " in out or \
+        f"{KEYS_DIR}/authorized_keys lines 2-4 skipped: " in out, out
+    assert (f"no authorized keys: none of the 1 key line(s) in {KEYS_DIR}/authorized_keys "
+            "is valid") in out, out
+
+
+def test_a_key_past_line_300_is_no_key(workspace):
+    """The server reads the first 300 lines of the file, comments included:
+    a key after them would never log in."""
+    _, mounts = workspace.home_and_keys(
+        keys_text="# padding\n" * 300 + workspace.keys.pub("a"))
+    out = refuse(workspace, mounts=mounts)
+    assert (f"{KEYS_DIR}/authorized_keys line 301 skipped: it is past line 300, "
+            "which the server never reads") in out, out
 
 
 def test_uid_0(workspace, tmp_root):

@@ -3,7 +3,9 @@ nothing the server reads the authorized keys through may be changeable by
 that uid.  A session that tries to point the server at keys of its own
 fails, and a key removed from the mounted Secret is refused at the next
 login without a restart."""
+import importlib.util
 import os
+import re
 
 import pytest
 
@@ -156,3 +158,51 @@ def test_keys_at_another_path(workspace, tmp_root):
         env={"WS_AUTHORIZED_KEYS": "/srv/keys/keys"},
         mounts=[f"{home}:/home/developer", f"{other}:/srv/keys:ro"])
     assert rc == 1 and "the file must be called authorized_keys" in out, out
+
+
+# The lines shared with the chart's render-time check: both apply one rule.
+_spec = importlib.util.spec_from_file_location(
+    "authorized_keys_lines", os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "authorized_keys_lines.py"))
+keylines = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(keylines)
+
+
+def test_bad_key_lines_are_skipped_and_logged_and_good_ones_log_in(workspace, tmp_root):
+    """A typo must not lock everyone out at the next restart: the server
+    starts while one valid key remains.  Each bad line -- the same lines the
+    chart refuses -- is logged with its number and reason, a pasted private
+    key as one block, and no key text is logged.  Every accepted key type
+    and option form counts as a key, and a key with a quoted option that
+    holds spaces and a comma logs in and gets its forced command."""
+    kl = keylines.key_lines(tmp_root)
+    good = keylines.good_lines(kl)
+    bad = keylines.bad_lines(kl)
+    private, private_pub = keylines.private_key(tmp_root)
+    forced = 'command="echo forced, really" ' + workspace.keys.pub("b").strip()
+    lines = [workspace.keys.pub("a").strip(), forced, *good,
+             *(line for _, line, _, _ in bad), private_pub, *private.splitlines()]
+    first_bad = 3 + len(good)
+    block = first_bad + len(bad) + 1  # after the leaked key's public line
+    _, mounts = workspace.home_and_keys(keys_text="\n".join(lines) + "\n")
+    workspace.start(mounts=mounts)
+    logs = workspace.logs()
+    path = f"{KEYS_DIR}/authorized_keys"
+    for n, (name, _, _, says) in enumerate(bad, start=first_bad):
+        assert f"ssh-workspace: {path} line {n} skipped: it " in logs and says in logs, \
+            f"{name} (line {n}):\n{logs}"
+        said = [ln for ln in logs.splitlines() if f" line {n} skipped: " in ln]
+        assert len(said) == 1 and says in said[0], f"{name} (line {n}):\n{logs}"
+    assert (f"{path} lines {block}-{block + len(private.splitlines()) - 1} skipped: "
+            "they are a private key block") in logs, logs
+    n_keys = 2 + len(good) + 1
+    assert f"{n_keys} authorized key(s) from {path}, {len(bad) + 1} line(s) skipped" in logs, logs
+    for part in keylines.secret_parts(private):
+        assert part[:16] not in logs, "private key text in the log"
+    for line in lines[:2 + len(good)] + [line for _, line, _, _ in bad]:
+        for b64 in re.findall(r"AAAA[A-Za-z0-9+/=]{20,}", line):
+            assert b64[:24] not in logs, f"key material in the log: {line}\n{logs}"
+    r = workspace.ssh("echo in", key="a")
+    assert r.returncode == 0 and r.stdout.decode() == "in\n", text(r)
+    r = workspace.ssh("echo not this", key="b")
+    assert r.returncode == 0 and r.stdout.decode() == "forced, really\n", text(r)

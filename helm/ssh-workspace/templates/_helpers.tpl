@@ -168,8 +168,11 @@ capabilities:
 {{- if not (trim $keys.authorizedKeys) }}
 {{- fail "ssh.publicKeys.authorizedKeys is required: set it to your public key(s), e.g. --set-file ssh.publicKeys.authorizedKeys=$HOME/.ssh/id_ed25519.pub (or name a Secret holding them in ssh.publicKeys.existingSecret)" }}
 {{- end }}
-{{- if not (regexMatch "(?m)(^|\\s)(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com)\\s+AAAA[A-Za-z0-9+/=]+" $keys.authorizedKeys) }}
+{{- $bad := include "ssh-workspace.checkAuthorizedKeys" $keys.authorizedKeys }}
+{{- if eq $bad "none" }}
 {{- fail "ssh.publicKeys.authorizedKeys has no public key line: expected lines like 'ssh-ed25519 AAAA... comment' (the contents of a .pub file, not a private key or a file name)" }}
+{{- else if $bad }}
+{{- fail (printf "ssh.publicKeys.authorizedKeys has lines the server would not accept (fix or remove each; blank lines and '#' comments are fine):\n%s" $bad) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.persistence.existingClaim (not .Values.persistence.enabled) }}
