@@ -184,6 +184,10 @@ const char *ws_policy_sftp_server(void) {
 	return ws_policy_args.sftp_server ? ws_policy_args.sftp_server : SFTPSERVER_PATH;
 }
 
+unsigned int ws_max_unauth(void) {
+	return max_unauth;
+}
+
 /* --- unauthenticated connections, in the listener --- */
 
 struct unauth_slot {
@@ -293,30 +297,42 @@ static int before(const struct unauth_slot *a, const struct unauth_slot *b) {
 }
 
 int ws_unauth_admit(const char *addr) {
-	struct unauth_slot *victim = NULL, *victim_here = NULL;
-	unsigned int i, total = 0, here = 0;
-	int free_slot = -1;
+	struct unauth_slot *victim, *victim_here;
+	unsigned int i, total, here, pass;
+	int free_slot;
 
 	init_slots();
-	for (i = 0; i < max_unauth; i++) {
-		struct unauth_slot *s = &slots[i];
-		if (s->pipefd < 0) {
-			free_slot = (int)i;
-			continue;
-		}
-		total++;
-		if (before(s, victim)) {
-			victim = s;
-		}
-		if (strcmp(s->addr, addr) == 0) {
-			here++;
-			if (before(s, victim_here)) {
-				victim_here = s;
+	for (pass = 0; ; pass++) {
+		victim = victim_here = NULL;
+		total = here = 0;
+		free_slot = -1;
+		for (i = 0; i < max_unauth; i++) {
+			struct unauth_slot *s = &slots[i];
+			/* Full: first read what every child reported since the
+			 * last select() - a stage byte still in its pipe would
+			 * make it look less far than it is, an EOF frees it. */
+			if (pass == 1 && s->pipefd >= 0 && !read_progress(s)) {
+				release(s);
+			}
+			if (s->pipefd < 0) {
+				free_slot = (int)i;
+				continue;
+			}
+			total++;
+			if (before(s, victim)) {
+				victim = s;
+			}
+			if (strcmp(s->addr, addr) == 0) {
+				here++;
+				if (before(s, victim_here)) {
+					victim_here = s;
+				}
 			}
 		}
+		if (pass == 1 || (here < max_unauth_per_address && total < max_unauth)) {
+			break;
+		}
 	}
-	/* Stages are as they were at the last select(): a stage byte still in
-	 * a pipe only makes that child look less far than it is, once. */
 	if (here >= max_unauth_per_address) {
 		free_slot = (int)(victim_here - slots);
 		evict(victim_here, "--max-unauth-per-address reached");
@@ -327,12 +343,14 @@ int ws_unauth_admit(const char *addr) {
 	return free_slot;
 }
 
-void ws_unauth_add(int slot, int pipefd, pid_t pid, char *addr) {
+void ws_unauth_add(int slot, int pipefd, pid_t pid, char *addr, int spoke) {
 	setnonblocking(pipefd);
 	slots[slot].pipefd = pipefd;
 	slots[slot].pid = pid;
 	slots[slot].addr = addr;
-	slots[slot].stage = WS_STAGE_CONNECTED;
+	/* its identification line is on the way: a newcomer must not rank
+	 * below the idle before its process has even read it */
+	slots[slot].stage = spoke ? WS_STAGE_IDENT : WS_STAGE_CONNECTED;
 	slots[slot].seq = next_seq++;
 }
 

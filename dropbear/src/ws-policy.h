@@ -27,6 +27,7 @@ extern struct ws_policy_args ws_policy_args;
 void ws_policy_apply(void);
 
 const char *ws_policy_sftp_server(void);
+unsigned int ws_max_unauth(void);
 
 /* The listener's table of unauthenticated connections (svr-main.c).  When it
  * is full - in total or for one address - a connection is closed to make
@@ -37,8 +38,9 @@ int ws_unauth_fdset(fd_set *fds, int maxfd);
 void ws_unauth_reap(const fd_set *fds);
 /* A free slot for a connection from addr, making room if needed. */
 int ws_unauth_admit(const char *addr);
-/* Takes ownership of addr. */
-void ws_unauth_add(int slot, int pipefd, pid_t pid, char *addr);
+/* Takes ownership of addr.  spoke: the client has sent its first bytes
+ * (ws-park.c saw them), so it starts at WS_STAGE_IDENT. */
+void ws_unauth_add(int slot, int pipefd, pid_t pid, char *addr, int spoke);
 
 /* How far an unauthenticated connection has come.  The connection process
  * writes each stage it reaches as one byte to its childpipe (upstream's
