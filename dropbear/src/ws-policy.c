@@ -15,7 +15,8 @@
 #include <poll.h>
 
 /* The listener keeps one pipe per unauthenticated connection in a select()
- * fd_set: the cap stays well below FD_SETSIZE (1024). */
+ * fd_set: the cap stays well below FD_SETSIZE (1024), and ws-park.c's
+ * parked connections take the rest of a budget of 900. */
 #define WS_MAX_UNAUTH_LIMIT 512
 /* Sized for a burst of 200 parallel logins from one address (behind
  * kubectl port-forward every client is 127.0.0.1), with room to spare. */
