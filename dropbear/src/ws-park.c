@@ -128,34 +128,36 @@ int ws_park_take(const fd_set *fds, struct sockaddr_storage *addr, socklen_t *ad
 
 	while (i < nparked) {
 		struct parked *p = &park[i];
+		int readable = p->in_set && FD_ISSET(p->fd, fds);
 		int due = (i == 0 && next_due(now) == 0);
+		ssize_t n;
 		char c;
+		int fd;
 
-		if (!due && !(p->in_set && FD_ISSET(p->fd, fds))) {
+		if (!readable && !due) {
 			i++;
 			continue;
 		}
-		if (!due) {
-			/* readable: data, or an EOF or reset that needs no process */
-			ssize_t n = recv(p->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-				i++;
-				continue;
-			}
-			if (n <= 0) {
-				close(p->fd);
-				remove_at(i);
-				continue;
-			}
+		n = recv(p->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			n = -2; /* nothing yet */
 		}
-		{
-			int fd = p->fd;
-			memcpy(addr, &p->addr, p->addrlen);
-			*addrlen = p->addrlen;
-			*spoke = !due;
+		if (n == 0 || n == -1) {
+			/* an EOF or a reset: gone before it said anything */
+			close(p->fd);
 			remove_at(i);
-			return fd;
+			continue;
 		}
+		if (n == -2 && !due) {
+			i++;
+			continue;
+		}
+		fd = p->fd;
+		memcpy(addr, &p->addr, p->addrlen);
+		*addrlen = p->addrlen;
+		*spoke = n > 0;
+		remove_at(i);
+		return fd;
 	}
 	return -1;
 }
