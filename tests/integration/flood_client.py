@@ -61,6 +61,7 @@ async def main(port, count, max_seconds, send):
             finally:
                 writer.close()
 
+    # the loop keeps only weak references to tasks
     tasks = [asyncio.create_task(hold()) for _ in range(count)]
     loop = asyncio.get_running_loop()
     told = asyncio.Event()
@@ -77,7 +78,7 @@ async def main(port, count, max_seconds, send):
     except asyncio.TimeoutError:
         pass
     stop.set()
-    print(json.dumps(stats), flush=True)
+    print(json.dumps(dict(stats, tasks=len(tasks))), flush=True)
     # the kernel closes every socket at once; cancelling thousands of tasks
     # mid-connect can take many seconds
     os._exit(0)
