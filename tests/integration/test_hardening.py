@@ -221,6 +221,32 @@ def test_the_per_address_limit_closes_the_oldest_unauthenticated_connection(star
             c.close()
 
 
+def test_a_full_table_closes_the_connection_that_has_come_least_far(start_server):
+    """With room for two, a connection that sent its version line first
+    outlives a newer one that has sent nothing: the newcomer closes the
+    one that has come least far, not the oldest."""
+    s = start_server(extra_args=["--max-unauth=2"]).wait_ready()
+    spoke = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    spoke.sendall(b"SSH-2.0-first\r\n")
+    assert spoke.recv(4096).startswith(b"SSH-2.0-")  # it has its process
+    silent = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    # a silent connection gets its process after the park's grace period
+    assert wait_for(lambda: s.output().count("Child connection from") == 2, 10), s.output()
+    newcomer = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    newcomer.sendall(b"SSH-2.0-third\r\n")
+    try:
+        silent.settimeout(10)
+        recv_until(silent.recv)  # closed (perhaps after its banner)
+        assert "(from 127.0.0.1, nothing received)" in s.output(), s.output()
+        # the older one that had spoken is still open: no EOF
+        spoke.settimeout(1)
+        with pytest.raises(socket.timeout):
+            recv_until(spoke.recv)
+    finally:
+        for c in (spoke, silent, newcomer):
+            c.close()
+
+
 def test_the_auth_timeout_closes_a_silent_connection(start_server):
     s = start_server(extra_args=["--auth-timeout=2"]).wait_ready()
     with socket.create_connection(("127.0.0.1", s.port), timeout=15) as c:

@@ -20,6 +20,7 @@ per session)."""
 import glob
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -94,6 +95,18 @@ def report(capsys, title, figures):
     with capsys.disabled():
         print(f"\n[load] {title}: " + ", ".join(f"{k} {v}" for k, v in figures.items()),
               flush=True)
+
+
+EVICTED = "reached: closing the oldest unauthenticated"  # either limit's log line
+
+
+def flood_closed(output):
+    """How many connections the server closed to make room: one log line
+    per process it ended, and the park's running total of idle connections
+    it closed (logged at most once a second, so a little behind)."""
+    parked = [int(n) for n in re.findall(r"sent nothing are waiting: closed the oldest \d+ "
+                                         r"\((\d+) in all\)", output)]
+    return output.count(EVICTED) + max(parked, default=0)
 
 
 # --- the clients ---
@@ -281,7 +294,11 @@ def flood_and_logins(server, capsys, title, count, rate, logins_after):
         # logins while the flood builds up, then while it is held
         results = timed_logins(server, flood.done.is_set, 5, after=logins_after)
         assert flood.errors == [], flood.errors
-        evictions = server.output().count("reached: closing the oldest unauthenticated")
+        # the idle half gets its processes after the park's grace period
+        def all_closed():
+            n = flood_closed(server.output())
+            return n if n >= count - 256 else None
+        evictions = wait_for(all_closed, 10) or flood_closed(server.output())
         fds_flooded = open_fds(pid)
     finally:
         flood.close()
@@ -294,9 +311,11 @@ def flood_and_logins(server, capsys, title, count, rate, logins_after):
     report(capsys, title, figures)
     assert failed == [], server.output()[-3000:]
     assert max(times) < LOGIN_BOUND, figures
-    # the flood filled the table: the oldest were closed to make room
+    # the flood filled the table (and the park): the oldest were closed
     assert evictions >= count - 256, evictions
-    assert fds_flooded - fds_idle <= 256 + 2, fds_flooded - fds_idle
+    # a pipe per unauthenticated connection, a socket per parked one: the
+    # two share a budget of 900 descriptors (ws-park.c)
+    assert fds_flooded - fds_idle <= 900 + 2, fds_flooded - fds_idle
     # the closed flood drains from the table
     assert wait_for(lambda: open_fds(pid) == fds_idle, 30), (open_fds(pid), fds_idle)
     assert server.proc.poll() is None
@@ -353,3 +372,209 @@ def test_five_rounds_of_300_sessions_leave_the_listener_as_it_was(start_server, 
     report(capsys, "5 rounds of 300 sessions",
            {"listener_anonymous_kib_by_round": anon})
     assert anon[-1] - anon[0] < 64, anon  # KiB: 1500 connections, not a byte each
+
+
+# --- a held flood against logins from far away ---
+#
+# The flood (flood_client.py, a few processes) keeps its idle connections
+# open and reconnects each one the server closes, so the listener accepts
+# as fast as it can for as long as the logins run.  The logins go through
+# delay_proxy.py, a client 100 ms or 500 ms away: a login then takes a few
+# round trips, far longer than the listener takes to accept --max-unauth
+# connections, so closing the oldest unauthenticated connection closed it
+# every time; the listener must park the idle connections and rank the
+# rest by how far they have come (README, "Runtime policy options").
+
+FAR_LOGIN_TIMEOUT = 60    # seconds, one login
+FAR_FACTOR = 3            # p95 under the flood within this many unflooded medians
+
+
+class HeldFlood:
+    """`count` idle connections held by `processes` flood_client.py's."""
+
+    def __init__(self, port, count, send="", processes=3, max_seconds=600):
+        share = [count // processes + (i < count % processes) for i in range(processes)]
+        self.procs = [subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "flood_client.py"), str(port), str(n),
+             str(max_seconds), send], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True) for n in share]
+
+    def wait_held(self, timeout=120):
+        """Every connection was made once (the server's backlog holds many)."""
+        held = 0
+        for p in self.procs:
+            line = wait_line(p, timeout)
+            assert line, f"flood: nothing after {timeout}s: " + (
+                p.stderr.read()[-2000:] if p.poll() is not None else "(still running)")
+            held += json.loads(line)["held"]
+        return held
+
+    def stop(self, timeout=60):
+        totals = {}
+        for p in self.procs:
+            p.stdin.write("stop\n")
+            p.stdin.flush()
+        for p in self.procs:
+            line = wait_line(p, timeout)
+            for k, v in (json.loads(line) if line else {}).items():
+                totals[k] = totals.get(k, 0) + v
+        return totals
+
+    def kill(self):
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def wait_line(proc, timeout):
+    """The next line of proc's stdout, or None after timeout seconds."""
+    box = []
+    t = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)
+    t.start()
+    t.join(timeout)
+    return box[0] if box and box[0] else None
+
+
+class FarPath:
+    """delay_proxy.py in front of the server: `rtt` seconds of round trip."""
+
+    def __init__(self, server, rtt):
+        self.server, self.rtt, self.errors = server, rtt, []
+        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "delay_proxy.py"),
+                                      str(server.port), str(rtt / 2)],
+                                     stdout=subprocess.PIPE, text=True, start_new_session=True)
+        line = wait_line(self.proc, 10)
+        assert line, "delay_proxy.py did not start"
+        self.port = int(line)
+        with open(server.known_hosts, "a") as f:
+            f.write(f"[127.0.0.1]:{self.port} {server.ws.hostpub}\n")
+
+    def login(self):
+        """A real OpenSSH login through the path: (seconds, ok); a failed
+        one's stderr goes to self.errors."""
+        args = self.server.ssh_args()
+        args[args.index("-p") + 1] = str(self.port)
+        t0 = time.monotonic()
+        try:
+            r = subprocess.run(args + ["echo in"], capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL, timeout=FAR_LOGIN_TIMEOUT)
+            ok = r.returncode == 0 and r.stdout == "in\n"
+            err = r.stderr
+        except subprocess.TimeoutExpired:
+            ok, err = False, f"timed out after {FAR_LOGIN_TIMEOUT}s"
+        if not ok:
+            self.errors.append(err.strip()[-300:])
+        return time.monotonic() - t0, ok
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
+class NearPath(FarPath):
+    """No delay: straight to the server."""
+
+    def __init__(self, server):  # noqa: super().__init__ not wanted
+        self.server, self.rtt, self.port, self.errors = server, 0, server.port, []
+
+    def stop(self):
+        pass
+
+
+def logins_in_parallel(paths, n):
+    """n logins one after another on each path, the paths side by side."""
+    results = {p.rtt: [] for p in paths}
+    threads = [threading.Thread(target=lambda p=p: results[p.rtt].extend(
+        p.login() for _ in range(n))) for p in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(n * (FAR_LOGIN_TIMEOUT + 5))
+    return results
+
+
+def far_logins_under_a_held_flood(server, capsys, title, count, rtts, logins, send="",
+                                  bound_latency=True):
+    """`send`: what each flood connection sends (nothing: idle).
+    bound_latency: assert the p95 bound too (only printed otherwise)."""
+    pid = listener(server)
+    fds_idle = open_fds(pid)
+    paths = [NearPath(server) if rtt == 0 else FarPath(server, rtt) for rtt in rtts]
+    flood = None
+    try:
+        unflooded = logins_in_parallel(paths, 3)
+        assert all(ok for r in unflooded.values() for _, ok in r), unflooded
+        flood = HeldFlood(server.port, count, send)
+        held = flood.wait_held()
+        # the server is full: from now on every accept closes a connection
+        assert wait_for(lambda: flood_closed(server.output()) > 0, 60)
+        t0 = time.monotonic()
+        flooded = logins_in_parallel(paths, logins)
+        flood_s = time.monotonic() - t0
+        evictions = flood_closed(server.output())
+        stats = flood.stop()
+    finally:
+        if flood:
+            flood.kill()
+        for p in paths:
+            p.stop()
+    figures = {"flood_connections": count, "held": held, "flood_s": round(flood_s, 1),
+               "evictions": evictions, "flood_reconnects": stats.get("closed_by_server")}
+    for rtt in rtts:
+        times = [t for t, _ in flooded[rtt]]
+        base = statistics.median(t for t, _ in unflooded[rtt])
+        figures[f"rtt_{int(rtt * 1000)}ms"] = (
+            f"{sum(ok for _, ok in flooded[rtt])}/{len(flooded[rtt])} ok "
+            f"p95 {percentile(times, 95):.2f}s (unflooded {base:.2f}s)")
+    report(capsys, title, figures)
+    for path in paths:
+        failed = [round(t, 2) for t, ok in flooded[path.rtt] if not ok]
+        assert failed == [], (path.rtt, failed, path.errors, figures)
+    for rtt in rtts:
+        if rtt > 0 and bound_latency:
+            base = statistics.median(t for t, _ in unflooded[rtt])
+            p95 = percentile([t for t, _ in flooded[rtt]], 95)
+            assert p95 <= FAR_FACTOR * base, (rtt, p95, base, figures)
+    # the flood really ran: the server closed its connections over and over
+    assert evictions >= count - 256 or evictions >= 1000, figures
+    # and it drains from the table and the park once it stops
+    assert wait_for(lambda: open_fds(pid) == fds_idle, 60), (fd_targets(pid), fds_idle,
+                                                             server.output()[-2000:])
+    assert server.proc.poll() is None
+    return figures
+
+
+def fd_targets(pid):
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            targets.append(f"{fd}:{os.readlink(f'/proc/{pid}/fd/{fd}')}")
+        except OSError:
+            pass
+    return targets
+
+
+def test_logins_200ms_away_get_in_under_a_held_flood_of_1500(server, capsys):
+    far_logins_under_a_held_flood(server, capsys, "1500 held idle connections, logins far away",
+                                  1500, (0, 0.2), 5)
+
+
+@pytest.mark.stress
+@stress_only
+def test_logins_1s_away_get_in_under_a_held_flood_of_4500(server, capsys):
+    far_logins_under_a_held_flood(server, capsys, "4500 held idle connections, logins far away",
+                                  4500, (0, 0.2, 1.0), 10)
+
+
+def test_logins_200ms_away_get_in_under_a_held_flood_of_identification_lines(server, capsys):
+    """Connections that send a version line and nothing more each cost a
+    connection process (the server cannot tell them from a login before
+    it has read the line), so this flood fills the table of
+    unauthenticated connections itself; a login that gets further than
+    the version line must outrank all of them.  Every flood connection
+    costs a fork and exec, which slows everything on two cores: the
+    login times are printed, not bounded."""
+    far_logins_under_a_held_flood(server, capsys,
+                                  "600 held connections sending a version line, logins far away",
+                                  600, (0, 0.2), 5, send="SSH-2.0-flood\r\n", bound_latency=False)
