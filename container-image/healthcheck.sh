@@ -16,12 +16,15 @@ if ! exec 3<>"/dev/tcp/$addr/$port"; then
 	echo "healthcheck: cannot connect to $addr:$port" >&2
 	exit 1
 fi
+# Say who we are first, as an SSH client does: the server hands a connection
+# that has spoken to a process at once, while a silent one waits in the
+# listener's park (not at all during a flood of silent connects, which
+# must not fail the probes and restart a healthy pod).
+printf 'SSH-2.0-ssh-workspace-healthcheck\r\n' >&3 2>/dev/null
 if ! IFS= read -r -t "$timeout" banner <&3; then
 	echo "healthcheck: no banner from $addr:$port within ${timeout}s" >&2
 	exit 1
 fi
-# Say who we are and leave, so the server logs a clean early exit.
-printf 'SSH-2.0-ssh-workspace-healthcheck\r\n' >&3 2>/dev/null
 exec 3>&-
 case $banner in
 SSH-2.0-*) echo "healthcheck: ok: ${banner%$'\r'}" ;;

@@ -100,8 +100,13 @@ static size_t json_string(struct cursor *c, unsigned char *out) {
 				FUZZ_ASSERT(c->p < c->end && hexval(*c->p) >= 0);
 				cp = cp << 4 | (unsigned int)hexval(*c->p++);
 			}
-			/* the escaper writes \u00XX for control bytes and \ufffd */
+			/* the escaper writes \u00XX for control bytes (C0, DEL and
+			 * the C1 controls U+0080..U+009F, which terminals act on)
+			 * and \ufffd */
 			if (cp < 0x80) {
+				out[k++] = (unsigned char)cp;
+			} else if (cp <= 0x9f) {
+				out[k++] = 0xc2;
 				out[k++] = (unsigned char)cp;
 			} else {
 				FUZZ_ASSERT(cp == 0xfffd);

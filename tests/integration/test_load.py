@@ -31,7 +31,7 @@ import time
 
 import pytest
 
-from conftest import USER, kill_session_leftovers, wait_for
+from conftest import REPO, USER, kill_session_leftovers, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STRESS = os.environ.get("WS_STRESS") == "1"
@@ -512,6 +512,7 @@ def far_logins_under_a_held_flood(server, capsys, title, count, rtts, logins, se
         t0 = time.monotonic()
         flooded = logins_in_parallel(paths, logins)
         flood_s = time.monotonic() - t0
+        probe = healthcheck(server)
         evictions = flood_closed(server.output())
         stats = flood.stop()
     finally:
@@ -528,6 +529,9 @@ def far_logins_under_a_held_flood(server, capsys, title, count, rtts, logins, se
             f"{sum(ok for _, ok in flooded[rtt])}/{len(flooded[rtt])} ok "
             f"p95 {percentile(times, 95):.2f}s (unflooded {base:.2f}s)")
     report(capsys, title, figures)
+    # the image's probe speaks first, so the flood cannot fail it (and have
+    # a healthy pod restarted by its liveness probe)
+    assert probe.returncode == 0 and "healthcheck: ok" in probe.stdout, (probe.stdout, probe.stderr)
     for path in paths:
         failed = [round(t, 2) for t, ok in flooded[path.rtt] if not ok]
         assert failed == [], (path.rtt, failed, path.errors, figures)
@@ -543,6 +547,13 @@ def far_logins_under_a_held_flood(server, capsys, title, count, rtts, logins, se
                                                              server.output()[-2000:])
     assert server.proc.poll() is None
     return figures
+
+
+def healthcheck(server):
+    """The image's readiness and liveness probe, run against the server."""
+    return subprocess.run(["bash", os.path.join(REPO, "container-image", "healthcheck.sh")],
+                          env=dict(os.environ, WS_LISTEN=f"127.0.0.1:{server.port}"),
+                          capture_output=True, text=True, timeout=30)
 
 
 def fd_targets(pid):
