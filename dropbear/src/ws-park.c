@@ -24,6 +24,10 @@
 #define WS_PARK_CALM_MS 5000
 /* At most one log line per this long, however fast the flood. */
 #define WS_PARK_LOG_MS 1000
+/* Silent connections handed a process per turn of the accept loop: each
+ * costs a fork and exec, and a turn must not stall accepts (and pipe reads)
+ * for long when many become due at once. */
+#define WS_PARK_SILENT_PER_TURN 16
 
 struct parked {
 	int fd;
@@ -37,6 +41,7 @@ static struct parked *park;
 static unsigned int nparked, park_max;
 static long long last_full = -WS_PARK_CALM_MS, last_log;
 static unsigned long closed_total, closed_unlogged;
+static unsigned int silent_this_turn;
 
 static long long now_ms(void) {
 	struct timespec ts;
@@ -49,6 +54,23 @@ static void remove_at(unsigned int i) {
 	nparked--;
 }
 
+/* Closes the oldest parked connection to make room (the park is full, or
+ * the listener is out of descriptors). */
+static void close_oldest(long long now) {
+	close(park[0].fd);
+	remove_at(0);
+	last_full = now;
+	closed_total++;
+	closed_unlogged++;
+	if (now - last_log >= WS_PARK_LOG_MS) {
+		dropbear_log(LOG_NOTICE, "%u connections that sent nothing are waiting: "
+			"closed the oldest %lu (%lu in all)",
+			park_max, closed_unlogged, closed_total);
+		last_log = now;
+		closed_unlogged = 0;
+	}
+}
+
 void ws_park_accept(int listensock) {
 	struct parked p;
 	long long now;
@@ -57,6 +79,12 @@ void ws_park_accept(int listensock) {
 	/* close-on-exec: a connection process must not keep the others open */
 	p.fd = accept4(listensock, (struct sockaddr *)&p.addr, &p.addrlen, SOCK_CLOEXEC);
 	if (p.fd < 0) {
+		/* out of descriptors: the connection stays in the backlog and
+		 * the listening socket readable, so free one, or pselect() would
+		 * return at once forever */
+		if ((errno == EMFILE || errno == ENFILE) && nparked > 0) {
+			close_oldest(now_ms());
+		}
 		return;
 	}
 	if (p.fd >= FD_SETSIZE) {
@@ -71,18 +99,7 @@ void ws_park_accept(int listensock) {
 	}
 	now = now_ms();
 	if (nparked == park_max) {
-		close(park[0].fd);
-		remove_at(0);
-		last_full = now;
-		closed_total++;
-		closed_unlogged++;
-		if (now - last_log >= WS_PARK_LOG_MS) {
-			dropbear_log(LOG_NOTICE, "%u connections that sent nothing are waiting: "
-				"closed the oldest %lu (%lu in all)",
-				park_max, closed_unlogged, closed_total);
-			last_log = now;
-			closed_unlogged = 0;
-		}
+		close_oldest(now);
 	}
 	p.in_set = 0;
 	p.since = now;
@@ -91,6 +108,7 @@ void ws_park_accept(int listensock) {
 
 int ws_park_fdset(fd_set *fds, int maxfd) {
 	unsigned int i;
+	silent_this_turn = 0; /* called once per turn of the accept loop */
 	for (i = 0; i < nparked; i++) {
 		dropbear_fd_set(park[i].fd, fds);
 		park[i].in_set = 1;
@@ -100,11 +118,18 @@ int ws_park_fdset(fd_set *fds, int maxfd) {
 }
 
 /* Silent connections get their process after the grace period while the
- * park is calm: when is the next one due, in ms from now (0: now)? */
+ * park is calm, and only into a free slot of the table of unauthenticated
+ * connections: a slow flood of silent connects (below the fork rate, so it
+ * never fills the park) must not cost a process each, evicting others.
+ * When is the next one due, in ms from now (0: now; -1: not while nothing
+ * changes - a connection process that ends wakes the listener)? */
 static long long next_due(long long now) {
 	long long due;
-	if (nparked == 0) {
+	if (nparked == 0 || ws_unauth_full()) {
 		return -1;
+	}
+	if (silent_this_turn >= WS_PARK_SILENT_PER_TURN) {
+		return 0; /* the rest in the next turn, after its accepts */
 	}
 	due = park[0].since + WS_PARK_GRACE_MS;
 	due = MAX(due, last_full + WS_PARK_CALM_MS);
@@ -129,7 +154,8 @@ int ws_park_take(const fd_set *fds, struct sockaddr_storage *addr, socklen_t *ad
 	while (i < nparked) {
 		struct parked *p = &park[i];
 		int readable = p->in_set && FD_ISSET(p->fd, fds);
-		int due = (i == 0 && next_due(now) == 0);
+		int due = (i == 0 && silent_this_turn < WS_PARK_SILENT_PER_TURN
+			&& next_due(now) == 0);
 		ssize_t n;
 		char c;
 		int fd;
@@ -142,8 +168,16 @@ int ws_park_take(const fd_set *fds, struct sockaddr_storage *addr, socklen_t *ad
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 			n = -2; /* nothing yet */
 		}
+		if (n == 0) {
+			/* an EOF: gone, or only done sending (a banner probe such as
+			 * `nc -N`, `ncat </dev/null`) - it gets our identification
+			 * line, as it would have without the park, and no process */
+			if (send(p->fd, LOCAL_IDENT "\r\n", strlen(LOCAL_IDENT "\r\n"),
+					MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+				/* gone for good: nothing to tell it */
+			}
+		}
 		if (n == 0 || n == -1) {
-			/* an EOF or a reset: gone before it said anything */
 			close(p->fd);
 			remove_at(i);
 			continue;
@@ -153,9 +187,12 @@ int ws_park_take(const fd_set *fds, struct sockaddr_storage *addr, socklen_t *ad
 			continue;
 		}
 		fd = p->fd;
-		memcpy(addr, &p->addr, p->addrlen);
+		memcpy(addr, &p->addr, MIN(p->addrlen, (socklen_t)sizeof(*addr)));
 		*addrlen = p->addrlen;
 		*spoke = n > 0;
+		if (!*spoke) {
+			silent_this_turn++;
+		}
 		remove_at(i);
 		return fd;
 	}

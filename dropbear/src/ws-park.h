@@ -5,7 +5,10 @@
  * it forks and re-executes itself: a connection that sends nothing costs an
  * open descriptor, not a process.  A flood of idle connects then fills only
  * this park, whose oldest connections are closed to make room, and the
- * listener keeps accepting at the kernel's pace instead of its fork rate.
+ * listener keeps accepting instead of forking: a silent connection gets a
+ * process (for clients that wait for the server's banner) only after a
+ * grace period, into a free slot of the table of unauthenticated
+ * connections, and a few per turn of the accept loop.
  */
 #ifndef WS_PARK_H
 #define WS_PARK_H

@@ -10,6 +10,7 @@
 #include "buffer.h"
 #include "runopts.h"
 #include "session.h"
+#include "ws-park.h"
 #include "ws-policy.h"
 
 #include <poll.h>
@@ -299,6 +300,17 @@ static int before(const struct unauth_slot *a, const struct unauth_slot *b) {
 		|| (a->stage == b->stage && a->seq < b->seq);
 }
 
+int ws_unauth_full(void) {
+	unsigned int i;
+	init_slots();
+	for (i = 0; i < max_unauth; i++) {
+		if (slots[i].pipefd < 0) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 int ws_unauth_admit(const char *addr) {
 	struct unauth_slot *victim, *victim_here;
 	unsigned int i, total, here, pass;
@@ -348,6 +360,10 @@ int ws_unauth_admit(const char *addr) {
 
 void ws_unauth_add(int slot, int pipefd, pid_t pid, char *addr, int spoke) {
 	setnonblocking(pipefd);
+	/* the read end is the listener's alone: a connection process (and the
+	 * sessions it starts) must not hold the others' - reading one would
+	 * steal that connection's progress reports */
+	fcntl(pipefd, F_SETFD, FD_CLOEXEC);
 	slots[slot].pipefd = pipefd;
 	slots[slot].pid = pid;
 	slots[slot].addr = addr;
@@ -455,6 +471,8 @@ void ws_end_connections(void) {
 	unsigned int n, waited_ms = 0;
 	pid_t reaped;
 
+	/* connections still waiting for their first byte get no process */
+	ws_park_close_all();
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &saved);

@@ -36,6 +36,8 @@ unsigned int ws_max_unauth(void);
  * only ever displaces itself, never a login that is under way. */
 int ws_unauth_fdset(fd_set *fds, int maxfd);
 void ws_unauth_reap(const fd_set *fds);
+/* Is every slot taken (a new connection would evict one)? */
+int ws_unauth_full(void);
 /* A free slot for a connection from addr, making room if needed. */
 int ws_unauth_admit(const char *addr);
 /* Takes ownership of addr.  spoke: the client has sent its first bytes

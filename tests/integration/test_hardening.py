@@ -247,6 +247,62 @@ def test_a_full_table_closes_the_connection_that_has_come_least_far(start_server
             c.close()
 
 
+def test_a_banner_probe_that_only_half_closes_gets_the_banner(server):
+    """`nc -N host port </dev/null` style: the client is done sending before
+    it said anything, and still gets the identification line (from the
+    park, without a process)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as c:
+        c.shutdown(socket.SHUT_WR)
+        assert recv_until(c.recv).startswith(b"SSH-2.0-")
+
+
+def pipe_inodes(pid):
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("pipe:"):
+            found.add(target)
+    return found
+
+
+def children(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if entry.isdigit() and int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return kids
+
+
+def test_a_connection_process_holds_none_of_the_listeners_pipes(server):
+    """The listener reads each unauthenticated connection's progress from a
+    pipe; no connection process (nor what it starts) may hold another's read
+    end: reading it would steal that connection's reports."""
+    conns = []
+    try:
+        for i in range(3):
+            c = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            c.sendall(f"SSH-2.0-probe{i}\r\n".encode())
+            assert c.recv(4096).startswith(b"SSH-2.0-")
+            conns.append(c)
+        listener = server.proc.pid
+        assert wait_for(lambda: len(children(listener)) == 3, 10)
+        held = pipe_inodes(listener)
+        assert len(held) >= 3, held
+        # a pipe's two ends are one inode: each child shares its own only
+        for child in children(listener):
+            assert len(pipe_inodes(child) & held) == 1, (child, pipe_inodes(child), held)
+    finally:
+        for c in conns:
+            c.close()
+
+
 def test_the_auth_timeout_closes_a_silent_connection(start_server):
     s = start_server(extra_args=["--auth-timeout=2"]).wait_ready()
     with socket.create_connection(("127.0.0.1", s.port), timeout=15) as c:
