@@ -33,7 +33,7 @@ SECCOMP = os.path.join(REPO, "container-image", "seccomp-podman.json")
 # The same containers.conf as the image build (container-image/build.sh).
 PODMAN_CONF = os.environ.get("WS_PODMAN_CONF",
                              os.path.join(REPO, "container-image", "host-containers.conf"))
-# What a restricted pod gets: see DESIGN.md section 4 and the Helm chart.
+# What a restricted pod gets: see the Helm chart (helm/ssh-workspace).
 # --passwd=false: like Kubernetes, podman then adds no passwd entry of its own
 # for the uid (which would name the uid by its number).
 RESTRICTED = ["--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges",

@@ -1,5 +1,5 @@
 """Rootless podman inside the SSH session of a restricted workspace
-container (DESIGN.md section 4): run, build with the shipped seccomp
+container (container-image/README.md): run, build with the shipped seccomp
 profile, the docker shim, storage in the home volume."""
 import json
 import os

@@ -159,9 +159,13 @@ def audit_notes(data, level):
 def test_ssh_audit(start_server, profile, allow_warn):
     s = start_server(extra_args=[f"--crypto-profile={profile}"]).wait_ready()
     text, data = ssh_audit(s.port)
-    os.makedirs(os.path.join(BUILD, "tests"), exist_ok=True)
-    with open(os.path.join(BUILD, "tests", f"ssh-audit-{profile}.txt"), "w") as f:
-        f.write(text)
+    # the report, for reading, where make check keeps its logs (a run as
+    # another uid against a build it cannot write skips it)
+    reports = os.path.join(BUILD, "tests")
+    os.makedirs(reports, exist_ok=True)
+    if os.access(reports, os.W_OK):
+        with open(os.path.join(reports, f"ssh-audit-{profile}.txt"), "w") as f:
+            f.write(text)
     assert data["banner"]["software"].startswith("dropbear_2026.94"), data["banner"]
     assert audit_notes(data, "fail") == [], text
     if not allow_warn:
