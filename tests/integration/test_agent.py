@@ -459,7 +459,10 @@ def test_a_full_proxy_closes_the_longest_idle_client_else_refuses(workspace, age
     proxy = start_proxy(workspace, agent, {workspace.uid, os.getuid()}, ["--max-clients", "3"])
     idle, busy = [], []
     try:
-        idle += proxy_clients(agent.proxy_sock, 3)
+        # one after the other, so that which is idle longest is known
+        for _ in range(3):
+            idle += proxy_clients(agent.proxy_sock, 1)
+            time.sleep(0.05)
         assert None not in idle
         time.sleep(0.2)
         r, _ = ssh_add_list(agent)  # makes room: the first idle client goes
