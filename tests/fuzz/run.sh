@@ -34,7 +34,7 @@ if [ "${1:-}" = "--one" ]; then
 	# upstream's SSH streams are long (their .options files say 50000)
 	case $t in fuzzer-*) max_len=50000 ;; *) max_len=8192 ;; esac
 	# the outer timeout only catches a fuzzer that stops answering;
-	# lsan.supp: a leak in upstream code our server does not contain
+	# lsan.supp: what only looks like a leak in the fuzz harness
 	LSAN_OPTIONS="suppressions=$top/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
 	timeout -k 5 $((seconds + 60)) "$bin/$t" -max_total_time="$seconds" -timeout=10 \
 		-rss_limit_mb=2048 -max_len=$max_len -print_final_stats=1 \
