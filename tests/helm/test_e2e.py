@@ -386,18 +386,17 @@ def test_podman_mode_profile_allows_what_podman_build_needs(helm4, client_key, k
         assert "Operation not permitted" in r.stderr, r.stderr
 
 
-def test_agent_sidecar_signs_for_the_workspace(helm4, client_key, kube, tmp_path):
-    """The deploy key reaches sessions as SSH_AUTH_SOCK through the sidecar;
-    the workspace container has no mount of the key files."""
+def play_with_sidecar(helm4, client_key, kube, tmp_path, passphrase):
+    """The chart with the agent sidecar and a new deploy key (with this
+    passphrase, "" for none) in its Secret, played and logged into; returns
+    (port, known_hosts, release, deploy key path, workspace container)."""
     port = free_port()
     release, objects = render(helm4, client_key, port, {
         "persistence": {"enabled": False},
         "agent": {"sidecar": {"enabled": True, "keysSecret": "deploy-keys"}}})
     deploy_key = tmp_path / "deploy"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "deploy",
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", "deploy",
                     "-f", str(deploy_key)], check=True)
-    fp = subprocess.run(["ssh-keygen", "-l", "-f", str(deploy_key)], check=True,
-                        capture_output=True, text=True).stdout.split()[1]
     secret = {"apiVersion": "v1", "kind": "Secret",
               "metadata": {"name": "deploy-keys"}, "type": "Opaque",
               "data": {"deploy": base64.b64encode(deploy_key.read_bytes()).decode()}}
@@ -405,7 +404,16 @@ def test_agent_sidecar_signs_for_the_workspace(helm4, client_key, kube, tmp_path
     known = tmp_path / "known_hosts"
     known.write_text(f"[127.0.0.1]:{port} {pub}\n")
     kube.play(for_podman([secret] + objects))
-    wait_login(kube, client_key, port, known, release)
+    workspace, _ = wait_login(kube, client_key, port, known, release)
+    return port, known, release, deploy_key, workspace
+
+
+def test_agent_sidecar_signs_for_the_workspace(helm4, client_key, kube, tmp_path):
+    """The deploy key reaches sessions as SSH_AUTH_SOCK through the sidecar;
+    the workspace container has no mount of the key files."""
+    port, known, release, deploy_key, _ = play_with_sidecar(helm4, client_key, kube, tmp_path, "")
+    fp = subprocess.run(["ssh-keygen", "-l", "-f", str(deploy_key)], check=True,
+                        capture_output=True, text=True).stdout.split()[1]
     agent = kube.container(release, "workspace-agent")
 
     def listed():
@@ -495,21 +503,8 @@ def test_agent_sidecar_that_loads_no_key_keeps_running(helm4, client_key, kube, 
     the sidecar says so and keeps running (no restarts, so the pod stays
     ready), sessions still log in, without an agent, and the server logs the
     missing workspace agent socket as an agent_problem."""
-    port = free_port()
-    release, objects = render(helm4, client_key, port, {
-        "persistence": {"enabled": False},
-        "agent": {"sidecar": {"enabled": True, "keysSecret": "deploy-keys"}}})
-    deploy_key = tmp_path / "deploy"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret words", "-C", "deploy",
-                    "-f", str(deploy_key)], check=True)
-    secret = {"apiVersion": "v1", "kind": "Secret",
-              "metadata": {"name": "deploy-keys"}, "type": "Opaque",
-              "data": {"deploy": base64.b64encode(deploy_key.read_bytes()).decode()}}
-    pub, _, _ = host_key_line(objects)
-    known = tmp_path / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{port} {pub}\n")
-    kube.play(for_podman([secret] + objects))
-    workspace, _ = wait_login(kube, client_key, port, known, release)
+    port, known, release, _, workspace = play_with_sidecar(helm4, client_key, kube, tmp_path,
+                                                           "secret words")
     agent = kube.container(release, "workspace-agent")
     said = "could not load /etc/ssh-workspace/deploy-keys/deploy: it is protected by a passphrase"
     assert wait_for(lambda: said in logs(agent), 30), logs(agent)
