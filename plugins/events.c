@@ -1,7 +1,9 @@
 /*
  * events.c - the JSON event log: one line per step of a connection's life
  * (connect, auth, env_source, client_env_refused, session_start,
- * agent_socket, session_exit, disconnect).
+ * agent_socket, agent_link, agent_problem, activity_problem, session_exit,
+ * disconnect); docs/events.md lists each with its fields.  The activity
+ * record, which is not an event line, is written by activity.c.
  * Names, addresses, fingerprints and commands only: never environment
  * values or key material.  Fields are those of ABI version 1, which every
  * server that speaks it passes, so no WS_HOOK_HAS checks are needed here.
