@@ -131,17 +131,6 @@ def test_every_parameter_is_documented_with_its_default(readme):
         assert shown == expected, f"{key}: README says {shown}, values.yaml {expected}"
 
 
-def test_top_level_readme_quick_start_is_the_charts(readme):
-    with open(os.path.join(REPO, "README.md")) as f:
-        top = f.read()
-    section = top[top.index("## The Helm chart"):]
-    section = section[:section.index("\n## ")]
-    block = "\n".join(line[4:] for line in section.splitlines() if line.startswith("    "))
-    commands = re.sub(r"\\\n\s*", "", block).splitlines()
-    commands = [re.sub(r"\s+", " ", c).strip() for c in commands]
-    assert commands == quick_start(readme)
-
-
 def release_blocks(readme):
     """The ```sh blocks of "## Publishing a release", each as its commands
     (continuation lines joined, comments and blank lines left out)."""

@@ -244,7 +244,7 @@ def test_chart_default_client_allow_is_the_librarys():
         library = re.search(r'#define DEFAULT_CLIENT_ALLOW "([^"]*)"', f.read()).group(1)
     with open(os.path.join(CHART, "values.yaml")) as f:
         assert yaml.safe_load(f)["env"]["clientAllow"] == library
-    with open(os.path.join(REPO, "README.md")) as f:
+    with open(os.path.join(REPO, "docs", "hook-config.md")) as f:
         assert f'| `client_env_allow` | `"{library}"` |' in f.read()
     assert "GIT_PROTOCOL" in library.split()
 
