@@ -13,7 +13,7 @@ grep -v -e '^#' -e '^[[:space:]]*$' "$dir/series" | while read -r p; do
 	if ! out=$(patch -d "$tree" -p1 --batch --forward --fuzz=0 --dry-run < "$dir/$p" 2>&1); then
 		echo "apply-patches: ERROR: $p does not apply cleanly:" >&2
 		echo "$out" | sed 's/^/    /' >&2
-		echo "apply-patches: refresh the patch series (README.md, 'Upgrading Dropbear')" >&2
+		echo "apply-patches: refresh the patch series (dropbear/README.md, 'Moving to a new upstream release')" >&2
 		exit 1
 	fi
 	patch -d "$tree" -p1 --batch --forward --fuzz=0 --no-backup-if-mismatch -s < "$dir/$p"

@@ -73,7 +73,7 @@ cp "$run/id_ed25519.pub" "$run/home/.ssh/authorized_keys"
 chmod 0600 "$run/home/.ssh/authorized_keys"
 hostpub=$("$build/bin/dropbearkey" -y -f "$run/hostkey_ed25519" | grep '^ssh-')
 echo "[127.0.0.1]:$port ${hostpub% *}" > "$run/known_hosts"
-[ -f "$run/hooks.conf" ] || printf '# ssh-workspace hook library config (see README.md)\nevent_log = stderr\n' > "$run/hooks.conf"
+[ -f "$run/hooks.conf" ] || printf '# ssh-workspace hook library config (see docs/hook-config.md)\nevent_log = stderr\n' > "$run/hooks.conf"
 if [ $as_root = yes ]; then
 	chown -R "$uid:$gid" "$run/home" "$run/server" "$run/hostkey_ed25519" "$run/hooks.conf"
 fi

@@ -1,7 +1,7 @@
 /*
  * activity.c - the activity record: one small JSON file per live connection
  * in `activity_dir`, for an idle-culler or a readiness check (format in
- * README.md, "Activity record").
+ * docs/events.md, "Activity record").
  *
  * One file per connection, each written only by its own connection process
  * and replaced with rename(): readers never see a partial record and

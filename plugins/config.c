@@ -166,9 +166,9 @@ enum key_kind {
 
 #define AT(field) offsetof(struct ws_config, field)
 
-/* Limits of the numeric keys sit in the table so the README's ranges and
- * the parser cannot drift apart.  The env caps stop at the server's own
- * (256 variables, 256 KiB). */
+/* Limits of the numeric keys sit in the table so the ranges in
+ * docs/hook-config.md and the parser cannot drift apart.  The env caps stop
+ * at the server's own (256 variables, 256 KiB). */
 static const struct config_key {
 	const char *name;
 	enum key_kind kind;

@@ -13,7 +13,7 @@
 typedef int (*source_fn)(const struct ws_env_config *cfg, const struct ws_env_request *req,
 	struct ws_envlist *list, char *err, size_t errlen);
 
-/* The documented order; README.md's table lists it the same way. */
+/* The documented order; docs/environment.md lists it the same way. */
 static const struct {
 	const char *name;
 	source_fn run;

@@ -1,12 +1,14 @@
 #!/bin/sh
-# Every test of `make check`: that tests/deps.sh lists a package for each
-# program the build and the tests run (tests/deps/check.py), the C unit
-# tests (ASan/UBSan build), a short smoke of every fuzz target, the
-# integration tests (pytest, real OpenSSH client against the built server),
-# Dropbear's own test suite, then the container image: built offline and
-# tested with podman (tests/image; WS_IMAGE_TESTS=0 leaves it out), then the
-# Helm chart.
-# Ends with one line the CI reads: "N passed, N failed[, N skipped]".
+# Every test of `make check`, in this order: that tests/deps.sh lists a
+# package for each program the build and the tests run (tests/deps/check.py),
+# the C unit tests of the hook library and the cipher tests (ASan/UBSan
+# builds), a short smoke of every fuzz target, the integration tests (pytest:
+# OpenSSH and the other interop clients against the built server), Dropbear's
+# own test suite, then the container image: built offline and tested with
+# podman (tests/image; WS_IMAGE_TESTS=0 leaves it out), then the Helm chart
+# (tests/helm; its end-to-end tests only with the image).  tests/README.md
+# describes each suite.
+# Ends with one line the CI reads: "N passed, N failed, N skipped".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${WS_BUILD:-$top/build}

@@ -30,7 +30,7 @@
 struct ws_policy_args ws_policy_args;
 
 /* One runtime crypto profile: names of algorithms compiled in by
- * dropbear/localoptions.h, most preferred first.  Documented in README.md. */
+ * dropbear/localoptions.h, most preferred first.  Documented in docs/server.md. */
 struct crypto_profile {
 	const char *name;
 	const char *kex, *ciphers, *macs;

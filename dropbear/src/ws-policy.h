@@ -2,7 +2,7 @@
  * ws-policy.h - the workspace server's runtime policy: crypto profiles,
  * limits on unauthenticated connections, auth timeout, sftp-server path.
  * Upstream fixes these at compile time; a workspace image is built once and
- * configured per deployment, so they are options (README.md, "The server").
+ * configured per deployment, so they are options (docs/server.md).
  */
 #ifndef WS_POLICY_H
 #define WS_POLICY_H

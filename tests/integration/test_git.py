@@ -104,8 +104,9 @@ def test_ls_remote_and_clone_speak_protocol_v2(server, workspace):
 
 
 def test_a_list_without_git_protocol_drops_git_to_v0(start_server, workspace):
-    """What README says of an explicit client_env_allow: it replaces the
-    default, and git without GIT_PROTOCOL still works, in protocol v0."""
+    """What docs/environment.md says of an explicit client_env_allow: it
+    replaces the default, and git without GIT_PROTOCOL still works, in
+    protocol v0."""
     workspace.config = workspace.write_config("event_log = stderr\n"
                                               'client_env_allow = "LANG LC_* TERM"\n')
     server = start_server().wait_ready()

@@ -1,7 +1,7 @@
 """The interop matrix: real clients against the built server, each against
 the strictest crypto profile it can speak, one test per (client, feature).
-Cells a client cannot do are in GAPS with the reason (README.md has the
-same table)."""
+Cells a client cannot do are in GAPS with the reason (tests/README.md has
+the same table)."""
 import os
 import subprocess
 

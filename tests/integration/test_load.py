@@ -388,7 +388,7 @@ def test_five_rounds_of_300_sessions_leave_the_listener_as_it_was(start_server, 
 # round trips, far longer than the listener takes to accept --max-unauth
 # connections, so closing the oldest unauthenticated connection closed it
 # every time; the listener must park the idle connections and rank the
-# rest by how far they have come (README, "Runtime policy options").
+# rest by how far they have come (docs/server.md, "Runtime policy options").
 
 FAR_LOGIN_TIMEOUT = 60    # seconds, one login
 FAR_FACTOR = 3            # p95 under the flood within this many unflooded medians

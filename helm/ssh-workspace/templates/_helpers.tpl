@@ -94,7 +94,7 @@ lookup; without a cluster, as in `helm template`, that part is empty).
 {{- end }}
 {{- end }}
 
-{{/* The hook library's config file (README "The hook library's config"). */}}
+{{/* The hook library's config file (docs/hook-config.md). */}}
 {{- define "ssh-workspace.hooksConf" -}}
 # ssh-workspace hook library config, from the Helm chart's values
 event_log = {{ .Values.hooks.eventLog }}
@@ -113,7 +113,7 @@ agent_workspace_socket = /run/workspace-agent/agent.sock
 {{- end }}
 {{ end }}
 
-{{/* The server's arguments after the entrypoint's own (README "Runtime policy options"). */}}
+{{/* The server's arguments after the entrypoint's own (docs/server.md, "Runtime policy options"). */}}
 {{- define "ssh-workspace.serverArgs" -}}
 {{- $l := .Values.ssh.limits }}
 - --crypto-profile={{ .Values.ssh.cryptoProfile }}
@@ -243,7 +243,7 @@ server at start ("'KEY' is already set on line N").
 {{- end }}
 {{- $key := regexReplaceAll "^[ \\t]*([a-z0-9_]+)[ \\t]*=.*$" $line "${1}" }}
 {{- if not (has $key $known) }}
-{{- fail (printf "hooks.extraConfig line %d: unknown key '%s' (the keys are in the top-level README, \"The hook library's config\")" $n $key) }}
+{{- fail (printf "hooks.extraConfig line %d: unknown key '%s' (the keys are in the repository's docs/hook-config.md)" $n $key) }}
 {{- end }}
 {{- if hasKey $chart $key }}
 {{- fail (printf "hooks.extraConfig line %d sets '%s', which the chart already sets from %s: set that value instead (a key set twice stops the server at start)" $n $key (get $chart $key)) }}
