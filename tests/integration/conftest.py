@@ -330,6 +330,16 @@ def stop_process(proc):
             proc.wait()
 
 
+def assert_startup_stops(server, message):
+    """The server (started, not waited for) exits non-zero before it
+    listens, with message in its output."""
+    rc = server.wait_exit()
+    assert rc is not None, "the server kept running"
+    assert rc != 0
+    assert message in server.output(), server.output()
+    assert not listening(server.port)
+
+
 @pytest.fixture
 def workspace():
     ws = Workspace()
