@@ -330,6 +330,12 @@ def stop_process(proc):
             proc.wait()
 
 
+def serve_with(start_server, workspace, config):
+    """A server (ready) whose hook config is `event_log = stderr` and config."""
+    workspace.config = workspace.write_config("event_log = stderr\n" + config)
+    return start_server().wait_ready()
+
+
 def assert_startup_stops(server, message):
     """The server (started, not waited for) exits non-zero before it
     listens, with message in its output."""
