@@ -14,6 +14,13 @@ def source_event(server, source):
     return next(e for e in server.events() if e["event"] == "env_source" and e["source"] == source)
 
 
+def assert_source_failed(server, source, reason):
+    """The source's env_source event says it failed, for reason."""
+    e = source_event(server, source)
+    assert e["status"] == "failed", e
+    assert e["reason"] == reason, e
+
+
 def test_a_world_writable_env_file_is_refused(start_server, workspace):
     path = workspace.write("all.env", "INJECTED=1\n", 0o666)
     server = serve_with(start_server, workspace, f"env_file = {path}\n")
@@ -38,33 +45,31 @@ def test_a_per_user_file_in_a_world_writable_directory_is_refused(start_server, 
     workspace.write(f"users/{USER}.env", "INJECTED=1\n", 0o644)
     server = serve_with(start_server, workspace, f"env_file = {users}/%u.env\n")
     assert server.ssh("echo ${INJECTED-unset}").stdout == "unset\n"
-    e = source_event(server, "file")
-    assert e["status"] == "failed"
-    assert e["reason"] == f"{users}/{USER}.env: {users} is writable by group or others; refusing it"
+    assert_source_failed(server, "file", f"{users}/{USER}.env: {users} is writable by group or others; refusing it")
+
+
+def serve_env_dir(start_server, workspace, files, mode=None):
+    """A server whose env_dir holds files (name: mode) with the value 1;
+    the directory's mode set to mode, if given."""
+    root = workspace.path("envdir")
+    os.makedirs(root)
+    for name, file_mode in files.items():
+        workspace.write(f"envdir/{name}", "1", file_mode)
+    if mode is not None:
+        os.chmod(root, mode)
+    return root, serve_with(start_server, workspace, f"env_dir = {root}\n")
 
 
 def test_a_world_writable_env_dir_is_refused(start_server, workspace):
-    root = workspace.path("envdir")
-    os.makedirs(root)
-    workspace.write("envdir/INJECTED", "1", 0o644)
-    os.chmod(root, 0o777)
-    server = serve_with(start_server, workspace, f"env_dir = {root}\n")
+    root, server = serve_env_dir(start_server, workspace, {"INJECTED": 0o644}, mode=0o777)
     assert server.ssh("echo ${INJECTED-unset}").stdout == "unset\n"
-    e = source_event(server, "dir")
-    assert e["status"] == "failed"
-    assert e["reason"] == f"{root}: writable by group or others; refusing it"
+    assert_source_failed(server, "dir", f"{root}: writable by group or others; refusing it")
 
 
 def test_a_world_writable_file_in_env_dir_is_refused(start_server, workspace):
-    root = workspace.path("envdir")
-    os.makedirs(root)
-    workspace.write("envdir/GOOD", "1", 0o644)
-    workspace.write("envdir/INJECTED", "1", 0o666)
-    server = serve_with(start_server, workspace, f"env_dir = {root}\n")
+    root, server = serve_env_dir(start_server, workspace, {"GOOD": 0o644, "INJECTED": 0o666})
     assert server.ssh("echo ${GOOD-unset} ${INJECTED-unset}").stdout == "unset unset\n"
-    e = source_event(server, "dir")
-    assert e["status"] == "failed"
-    assert e["reason"] == f"{root}/INJECTED: writable by group or others; refusing it"
+    assert_source_failed(server, "dir", f"{root}/INJECTED: writable by group or others; refusing it")
 
 
 def test_a_writable_env_command_is_refused_and_not_run(start_server, workspace):
@@ -74,9 +79,7 @@ def test_a_writable_env_command_is_refused_and_not_run(start_server, workspace):
     server = serve_with(start_server, workspace, f"env_command = {helper}\n")
     assert server.ssh("echo ${INJECTED-unset}").stdout == "unset\n"
     assert not os.path.exists(marker)
-    e = source_event(server, "command")
-    assert e["status"] == "failed"
-    assert e["reason"] == f"{helper}: writable by group or others; refusing it"
+    assert_source_failed(server, "command", f"{helper}: writable by group or others; refusing it")
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="chown needs root")

@@ -40,6 +40,17 @@ def forwarding(path):
                     timeout=15)
 
 
+def live_forward(server, path, dest):
+    """remote_unix_forward() once its socket at path answers; the test
+    fails, with the client's stderr if it has exited, when it never does."""
+    proc = remote_unix_forward(server, path, dest)
+    if not forwarding(path):
+        err = proc.poll() is not None and proc.stderr.read()
+        stop_process(proc)
+        raise AssertionError(f"the forward at {path} never answered: {err}")
+    return proc
+
+
 def refused(proc, timeout=15):
     """The client's exit status and stderr once ExitOnForwardFailure ended it
     (None if it is still running: the server accepted the forward)."""
@@ -88,9 +99,8 @@ def test_a_second_connection_cannot_take_over_a_forwarded_socket(start_server, w
     path = os.path.join(workspace.home, "fwd.sock")
     s = start_server().wait_ready()
     with echo_server() as dest:
-        a = remote_unix_forward(s, path, dest)
+        a = live_forward(s, path, dest)
         try:
-            assert forwarding(path), a.poll() is not None and a.stderr.read()
             inode = os.lstat(path).st_ino
             b = remote_unix_forward(s, path, dest)
             try:
@@ -115,17 +125,12 @@ def test_cleanup_removes_only_the_socket_the_forward_bound(start_server, workspa
     s = start_server().wait_ready()
     with echo_server() as dest:
         # the forward's own socket goes when its connection ends
-        a = remote_unix_forward(s, path, dest)
-        try:
-            assert forwarding(path), a.poll() is not None and a.stderr.read()
-        finally:
-            stop_process(a)
+        stop_process(live_forward(s, path, dest))
         assert wait_for(lambda: not os.path.lexists(path), timeout=10), s.output()
         # replaced while the connection lives: the replacement stays
-        a = remote_unix_forward(s, path, dest)
+        a = live_forward(s, path, dest)
         other = None
         try:
-            assert forwarding(path), a.poll() is not None and a.stderr.read()
             os.unlink(path)
             if replacement == "socket":
                 other = socket.socket(socket.AF_UNIX)
