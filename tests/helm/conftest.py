@@ -24,6 +24,14 @@ _helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_helpers)
 free_port, wait_for = _helpers.free_port, _helpers.wait_for
 
+# Shared with the image tests (tests/image): podman() with the same
+# containers.conf as the image build (container-image/build.sh), the image.
+_spec = importlib.util.spec_from_file_location(
+    "podman_cli", os.path.join(REPO, "tests", "podman_cli.py"))
+_podman_cli = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_podman_cli)
+podman, IMAGE, PODMAN_CONF = _podman_cli.podman, _podman_cli.IMAGE, _podman_cli.PODMAN_CONF
+
 
 def _helm_binaries():
     r = subprocess.run([os.path.join(HERE, "fetch-helm.sh"), "--check"], capture_output=True,

@@ -54,11 +54,8 @@ import uuid
 import pytest
 import yaml
 
-from conftest import CHART, REPO, find, free_port, wait_for
+from conftest import CHART, IMAGE, PODMAN_CONF, REPO, find, free_port, podman, wait_for
 
-IMAGE = os.environ.get("WS_IMAGE", "localhost/ssh-workspace:test")
-PODMAN_CONF = os.environ.get("WS_PODMAN_CONF",
-                             os.path.join(REPO, "container-image", "host-containers.conf"))
 START_TIMEOUT = 60
 
 pytestmark = [
@@ -66,17 +63,6 @@ pytestmark = [
                        reason="WS_IMAGE_TESTS=0: no image, no podman tests"),
     pytest.mark.skipif(os.getuid() != 0, reason="podman kube play runs as root here"),
 ]
-
-
-def podman(*args, check=True, timeout=120):
-    env = dict(os.environ)
-    if PODMAN_CONF:
-        env["CONTAINERS_CONF"] = PODMAN_CONF
-    r = subprocess.run(["podman", *args], capture_output=True, text=True, env=env,
-                       timeout=timeout, stdin=subprocess.DEVNULL)
-    if check and r.returncode != 0:
-        raise AssertionError(f"podman {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
-    return r
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -28,11 +28,15 @@ free_port, listening, wait_for, keygen = (helpers.free_port, helpers.listening,
                                           helpers.wait_for, helpers.keygen)
 DROPBEARKEY = helpers.DROPBEARKEY
 
-IMAGE = os.environ.get("WS_IMAGE", "localhost/ssh-workspace:test")
+# Shared with the chart's end-to-end tests: podman() with the same
+# containers.conf as the image build (container-image/build.sh), the image.
+_spec = importlib.util.spec_from_file_location(
+    "podman_cli", os.path.join(REPO, "tests", "podman_cli.py"))
+_podman_cli = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_podman_cli)
+podman, IMAGE = _podman_cli.podman, _podman_cli.IMAGE
+
 SECCOMP = os.path.join(REPO, "container-image", "seccomp-podman.json")
-# The same containers.conf as the image build (container-image/build.sh).
-PODMAN_CONF = os.environ.get("WS_PODMAN_CONF",
-                             os.path.join(REPO, "container-image", "host-containers.conf"))
 # What a restricted pod gets: see the Helm chart (helm/ssh-workspace).
 # --passwd=false: like Kubernetes, podman then adds no passwd entry of its own
 # for the uid (which would name the uid by its number).
@@ -40,18 +44,6 @@ RESTRICTED = ["--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privile
               "--tmpfs", "/run", "--tmpfs", "/tmp", "--passwd=false"]
 KEYS_DIR = "/etc/ssh-workspace/authorized-keys"
 HOSTKEY_DIR = "/etc/ssh-workspace/host-key"
-
-
-def podman(*args, check=True, timeout=120, input=None):
-    env = dict(os.environ)
-    if PODMAN_CONF:
-        env["CONTAINERS_CONF"] = PODMAN_CONF
-    r = subprocess.run(["podman", *args], capture_output=True, text=True, env=env,
-                       timeout=timeout, input=input,
-                       **({} if input is not None else {"stdin": subprocess.DEVNULL}))
-    if check and r.returncode != 0:
-        raise AssertionError(f"podman {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
-    return r
 
 
 @pytest.fixture(scope="session", autouse=True)

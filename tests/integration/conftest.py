@@ -330,6 +330,22 @@ def stop_process(proc):
             proc.wait()
 
 
+def serve_with(start_server, workspace, config):
+    """A server (ready) whose hook config is `event_log = stderr` and config."""
+    workspace.config = workspace.write_config("event_log = stderr\n" + config)
+    return start_server().wait_ready()
+
+
+def assert_startup_stops(server, message):
+    """The server (started, not waited for) exits non-zero before it
+    listens, with message in its output."""
+    rc = server.wait_exit()
+    assert rc is not None, "the server kept running"
+    assert rc != 0
+    assert message in server.output(), server.output()
+    assert not listening(server.port)
+
+
 @pytest.fixture
 def workspace():
     ws = Workspace()

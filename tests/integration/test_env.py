@@ -1,7 +1,9 @@
 """The per-user environment with the real OpenSSH client: each source
 (directory, dotenv file, helper command, Unix-socket endpoint), their
-precedence, client SendEnv/SetEnv, every kind of session, and bad input
-that must neither crash the server nor put a value in its log."""
+precedence, every kind of session, and bad input that must neither crash
+the server nor put a value (nor a helper's malformed line) in its log.
+Client env requests are in test_client_env.py, sources someone else can
+write in test_env_trust.py."""
 import os
 import socketserver
 import threading
@@ -9,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import USER, unique, wait_for, write_exec
+from conftest import USER, serve_with, unique, wait_for, write_exec
 
 SECRET = unique("s3cr3t-value-never-logged")
 
@@ -83,11 +85,6 @@ def endpoint(workspace):
     yield start
     for e in made:
         e.close()
-
-
-def serve_with(start_server, workspace, config):
-    workspace.config = workspace.write_config("event_log = stderr\n" + config)
-    return start_server().wait_ready()
 
 
 def assert_no_secret_logged(server):
@@ -187,39 +184,6 @@ def test_env_reaches_pty_shells_exec_and_sftp(start_server, workspace):
     finally:
         proc.kill()
         proc.wait()
-
-
-def test_client_env_allowlist(start_server, workspace):
-    server = serve_with(start_server, workspace, "")
-    refused_value = unique("refused")
-    r = server.ssh("echo ${LANG-unset} ${LC_TIME-unset} ${FOO-unset}",
-                   options=[f"SetEnv=LANG=C.UTF-8 LC_TIME=C FOO={refused_value}"])
-    assert r.stdout.split() == ["C.UTF-8", "C", "unset"]
-    refused = [e for e in server.events() if e["event"] == "client_env_refused"]
-    assert [(e["name"], e["reason"]) for e in refused] == [("FOO", "not in client_env_allow")]
-    assert refused_value not in server.output()
-
-
-def test_sendenv_passes_the_clients_own_variables(server):
-    import subprocess
-    args = server.ssh_args(options=["SendEnv=LANG TZ WS_NOT_ALLOWED"]) + ["echo $LANG/$TZ/${WS_NOT_ALLOWED-unset}"]
-    r = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30,
-                       env=dict(os.environ, LANG="C.UTF-8", TZ="Europe/Paris", WS_NOT_ALLOWED="x"))
-    assert r.stdout.strip() == "C.UTF-8/Europe/Paris/unset", r.stderr
-
-
-def test_client_env_comes_after_fetched_env_and_obeys_the_denylist(start_server, workspace):
-    with open(workspace.path("all.env"), "w") as f:
-        f.write("LANG=fetched\nGIT_EDITOR=fetched\n")
-    server = serve_with(start_server, workspace,
-                        f"env_file = {workspace.path('all.env')}\n"
-                        "client_env_allow = \"LANG GIT_* LD_* HOME *PATH\"\n")
-    r = server.ssh("echo $LANG $GIT_EDITOR $HOME ${LD_PRELOAD-unset} $PATH",
-                   options=["SetEnv=LANG=client GIT_EDITOR=vi HOME=/tmp LD_PRELOAD=/x.so PATH=/x"])
-    assert r.stdout.split() == ["client", "vi", workspace.home, "unset",
-                                "/usr/local/bin:/usr/bin:/bin"], r.stderr
-    refused = {e["name"]: e["reason"] for e in server.events() if e["event"] == "client_env_refused"}
-    assert refused == {"HOME": "denied name", "LD_PRELOAD": "denied name", "PATH": "denied name"}
 
 
 def test_path_can_be_allowed_explicitly(start_server, workspace):
@@ -366,3 +330,22 @@ def test_a_missing_helper_stops_startup(start_server, workspace):
     server = start_server()
     assert server.wait_exit() not in (None, 0)
     assert f"env_command {workspace.path('nope')}: No such file or directory" in server.output()
+
+
+# --- a helper's malformed lines: their text never reaches the log ---
+
+def test_text_of_a_malformed_helper_line_is_not_logged(start_server, workspace):
+    secret = unique("S3cretPassw0rd")
+    helper = write_exec(workspace, "helper.sh",
+                        "#!/bin/sh\necho GOOD=1\n"
+                        f"echo 'DATABASE_URL: postgres://app:{secret}@db:5432/app?sslmode=require'\n"
+                        f"echo 'API_SECRET_B64 {secret}=='\n")
+    server = serve_with(start_server, workspace, f"env_command = {helper}\n")
+    r = server.ssh("echo ${GOOD-unset}")
+    rejected_of(server, "command")  # logged by now
+    assert secret not in server.output()
+    assert r.stdout == "unset\n"  # a malformed line fails the whole source
+    e = rejected_of(server, "command")
+    assert e["status"] == "failed" and e["vars"] == 0
+    assert e["reason"] == f"{helper}: output line 2: invalid variable name", e
+    assert "rejected_names" not in e

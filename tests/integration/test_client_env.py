@@ -1,26 +1,19 @@
-"""Environment that could run code, with the real OpenSSH client: client env
-requests on a key with a forced command or `restrict`, variables a shell or
-the loader acts on, env sources that someone else can write, and helper
-output whose text must not reach the log."""
+"""Client env requests (SendEnv/SetEnv) with the real OpenSSH client and
+paramiko: client_env_allow (by default LANG, LC_*, TERM, COLORTERM, TZ and
+GIT_PROTOCOL), client env after the fetched environment and under the
+denylist, none for a key with a forced command or `restrict`, variables a
+shell or the loader acts on, and refused names logged (escaped)."""
 import base64
 import os
+import subprocess
 
 import pytest
 
-from conftest import USER, keygen, unique, write_exec
-
-
-def serve_with(start_server, workspace, config):
-    workspace.config = workspace.write_config("event_log = stderr\n" + config)
-    return start_server().wait_ready()
+from conftest import USER, keygen, serve_with, unique
 
 
 def refusals(server):
     return {e["name"]: e["reason"] for e in server.events() if e["event"] == "client_env_refused"}
-
-
-def source_event(server, source):
-    return next(e for e in server.events() if e["event"] == "env_source" and e["source"] == source)
 
 
 def key_with_options(workspace, options):
@@ -40,6 +33,44 @@ def code_running_env(marker):
     """SetEnv values that make bash run `touch marker` before its command,
     and a harmless one."""
     return [f'SetEnv=SHELLOPTS=xtrace "PS4=$(touch {marker})" WS_PROBE={PROBE}']
+
+
+def test_client_env_requests_are_refused_without_an_allowlist(server):
+    r = server.ssh("echo ${WS_PROBE-unset}", options=["SetEnv=WS_PROBE=from-client"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "unset\n"
+
+
+def test_client_env_allowlist(start_server, workspace):
+    server = serve_with(start_server, workspace, "")
+    refused_value = unique("refused")
+    r = server.ssh("echo ${LANG-unset} ${LC_TIME-unset} ${FOO-unset}",
+                   options=[f"SetEnv=LANG=C.UTF-8 LC_TIME=C FOO={refused_value}"])
+    assert r.stdout.split() == ["C.UTF-8", "C", "unset"]
+    refused = [e for e in server.events() if e["event"] == "client_env_refused"]
+    assert [(e["name"], e["reason"]) for e in refused] == [("FOO", "not in client_env_allow")]
+    assert refused_value not in server.output()
+
+
+def test_sendenv_passes_the_clients_own_variables(server):
+    args = server.ssh_args(options=["SendEnv=LANG TZ WS_NOT_ALLOWED"]) + ["echo $LANG/$TZ/${WS_NOT_ALLOWED-unset}"]
+    r = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30,
+                       env=dict(os.environ, LANG="C.UTF-8", TZ="Europe/Paris", WS_NOT_ALLOWED="x"))
+    assert r.stdout.strip() == "C.UTF-8/Europe/Paris/unset", r.stderr
+
+
+def test_client_env_comes_after_fetched_env_and_obeys_the_denylist(start_server, workspace):
+    with open(workspace.path("all.env"), "w") as f:
+        f.write("LANG=fetched\nGIT_EDITOR=fetched\n")
+    server = serve_with(start_server, workspace,
+                        f"env_file = {workspace.path('all.env')}\n"
+                        "client_env_allow = \"LANG GIT_* LD_* HOME *PATH\"\n")
+    r = server.ssh("echo $LANG $GIT_EDITOR $HOME ${LD_PRELOAD-unset} $PATH",
+                   options=["SetEnv=LANG=client GIT_EDITOR=vi HOME=/tmp LD_PRELOAD=/x.so PATH=/x"])
+    assert r.stdout.split() == ["client", "vi", workspace.home, "unset",
+                                "/usr/local/bin:/usr/bin:/bin"], r.stderr
+    refused = {e["name"]: e["reason"] for e in server.events() if e["event"] == "client_env_refused"}
+    assert refused == {"HOME": "denied name", "LD_PRELOAD": "denied name", "PATH": "denied name"}
 
 
 @pytest.mark.parametrize("options", [
@@ -136,99 +167,3 @@ def test_names_no_openssh_client_sends_are_logged_escaped(start_server, workspac
     assert refusals(server) == {"A\\x00B": "invalid name", "\\xffX": "invalid name",
                                 "": "invalid name", "A=B": "invalid name",
                                 "WS_NUL_VALUE": "NUL byte in value"}
-
-
-# --- sources someone else can write ---
-
-def test_a_world_writable_env_file_is_refused(start_server, workspace):
-    path = workspace.write("all.env", "INJECTED=1\n", 0o666)
-    server = serve_with(start_server, workspace, f"env_file = {path}\n")
-    assert server.ssh("echo ${INJECTED-unset}").stdout == "unset\n"
-    e = source_event(server, "file")
-    assert e["status"] == "failed" and e["vars"] == 0
-    assert e["reason"] == f"{path}: writable by group or others; refusing it", e
-
-
-def test_env_on_failure_closed_refuses_the_session_for_an_unsafe_source(start_server, workspace):
-    path = workspace.write("all.env", "INJECTED=1\n", 0o666)
-    server = serve_with(start_server, workspace,
-                        f"env_file = {path}\nenv_on_failure = closed\n")
-    assert server.ssh("echo ran").returncode != 0
-    assert source_event(server, "file")["status"] == "failed"
-
-
-def test_a_per_user_file_in_a_world_writable_directory_is_refused(start_server, workspace):
-    users = workspace.path("users")
-    os.makedirs(users)
-    os.chmod(users, 0o777)
-    workspace.write(f"users/{USER}.env", "INJECTED=1\n", 0o644)
-    server = serve_with(start_server, workspace, f"env_file = {users}/%u.env\n")
-    assert server.ssh("echo ${INJECTED-unset}").stdout == "unset\n"
-    e = source_event(server, "file")
-    assert e["status"] == "failed"
-    assert e["reason"] == f"{users}/{USER}.env: {users} is writable by group or others; refusing it"
-
-
-def test_a_world_writable_env_dir_is_refused(start_server, workspace):
-    root = workspace.path("envdir")
-    os.makedirs(root)
-    workspace.write("envdir/INJECTED", "1", 0o644)
-    os.chmod(root, 0o777)
-    server = serve_with(start_server, workspace, f"env_dir = {root}\n")
-    assert server.ssh("echo ${INJECTED-unset}").stdout == "unset\n"
-    e = source_event(server, "dir")
-    assert e["status"] == "failed"
-    assert e["reason"] == f"{root}: writable by group or others; refusing it"
-
-
-def test_a_world_writable_file_in_env_dir_is_refused(start_server, workspace):
-    root = workspace.path("envdir")
-    os.makedirs(root)
-    workspace.write("envdir/GOOD", "1", 0o644)
-    workspace.write("envdir/INJECTED", "1", 0o666)
-    server = serve_with(start_server, workspace, f"env_dir = {root}\n")
-    assert server.ssh("echo ${GOOD-unset} ${INJECTED-unset}").stdout == "unset unset\n"
-    e = source_event(server, "dir")
-    assert e["status"] == "failed"
-    assert e["reason"] == f"{root}/INJECTED: writable by group or others; refusing it"
-
-
-def test_a_writable_env_command_is_refused_and_not_run(start_server, workspace):
-    marker = workspace.path("server", unique("ran"))
-    helper = write_exec(workspace, "helper.sh", f"#!/bin/sh\ntouch {marker}\necho INJECTED=1\n")
-    os.chmod(helper, 0o777)
-    server = serve_with(start_server, workspace, f"env_command = {helper}\n")
-    assert server.ssh("echo ${INJECTED-unset}").stdout == "unset\n"
-    assert not os.path.exists(marker)
-    e = source_event(server, "command")
-    assert e["status"] == "failed"
-    assert e["reason"] == f"{helper}: writable by group or others; refusing it"
-
-
-@pytest.mark.skipif(os.getuid() != 0, reason="chown needs root")
-def test_a_source_owned_by_another_user_is_refused(start_server, workspace):
-    path = workspace.write("all.env", "INJECTED=1\n", 0o644)
-    os.chown(path, workspace.uid + 1, workspace.gid)
-    server = serve_with(start_server, workspace, f"env_file = {path}\n")
-    assert server.ssh("echo ${INJECTED-unset}").stdout == "unset\n"
-    e = source_event(server, "file")
-    assert e["reason"] == f"{path}: owned by uid {workspace.uid + 1}, not root or the server's; refusing it"
-
-
-# --- a helper's malformed lines: their text never reaches the log ---
-
-def test_text_of_a_malformed_helper_line_is_not_logged(start_server, workspace):
-    secret = unique("S3cretPassw0rd")
-    helper = write_exec(workspace, "helper.sh",
-                        "#!/bin/sh\necho GOOD=1\n"
-                        f"echo 'DATABASE_URL: postgres://app:{secret}@db:5432/app?sslmode=require'\n"
-                        f"echo 'API_SECRET_B64 {secret}=='\n")
-    server = serve_with(start_server, workspace, f"env_command = {helper}\n")
-    r = server.ssh("echo ${GOOD-unset}")
-    source_event(server, "command")  # logged by now
-    assert secret not in server.output()
-    assert r.stdout == "unset\n"  # a malformed line fails the whole source
-    e = source_event(server, "command")
-    assert e["status"] == "failed" and e["vars"] == 0
-    assert e["reason"] == f"{helper}: output line 2: invalid variable name", e
-    assert "rejected_names" not in e
