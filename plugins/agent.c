@@ -378,7 +378,7 @@ static int agent_enabled(const struct ws_plugin *p) {
 
 int ws_agent_request(struct ws_plugin *p, const struct ws_session *s) {
 	(void)s;
-	return p->cfg.agent.forwarding;
+	return p->cfg.agent.forwarding ? WS_HOOK_ACCEPT : WS_HOOK_REFUSE;
 }
 
 void ws_agent_socket(struct ws_plugin *p, const struct ws_session *s, const char *path, int opened) {

@@ -16,9 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A setter returns 0, or -1 with what was wrong in `why`. */
-typedef int (*setter_fn)(struct ws_config *cfg, const char *value, char *why, size_t whylen);
-
 static int parse_bool(const char *value, int *out) {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
 	static const char *const no[] = { "no", "false", "off", "0" };
@@ -155,85 +152,85 @@ static const struct unit size_units[] = {
 	{ "", 1 }, { "K", 1024 }, { "M", 1024 * 1024 }, { NULL, 0 } };
 static const struct unit count_units[] = { { "", 1 }, { NULL, 0 } };
 
-enum key_kind {
-	KEY_BOOL,     /* int */
-	KEY_PATH,     /* char *, an absolute path */
-	KEY_DURATION, /* unsigned int, ms */
-	KEY_SIZE,     /* unsigned int, bytes */
-	KEY_COUNT,    /* unsigned int */
-	KEY_CUSTOM,   /* its own setter */
-};
-
 #define AT(field) offsetof(struct ws_config, field)
 
-/* Limits of the numeric keys sit in the table so the ranges in
- * docs/hook-config.md and the parser cannot drift apart.  The env caps stop
- * at the server's own (256 variables, 256 KiB). */
-static const struct config_key {
-	const char *name;
-	enum key_kind kind;
-	size_t offset;
-	unsigned long min, max;
-	setter_fn set;
-} keys[] = {
-	{ "event_log", KEY_CUSTOM, 0, 0, 0, set_event_log },
-	{ "log_commands", KEY_BOOL, AT(log_commands), 0, 0, NULL },
-	{ "env_dir", KEY_PATH, AT(env.dir), 0, 0, NULL },
-	{ "env_file", KEY_PATH, AT(env.file), 0, 0, NULL },
-	{ "env_command", KEY_PATH, AT(env.command), 0, 0, NULL },
-	{ "env_command_timeout", KEY_DURATION, AT(env.command_timeout_ms), 10, 60000, NULL },
-	{ "env_socket", KEY_PATH, AT(env.socket), 0, 0, NULL },
-	{ "env_socket_url", KEY_CUSTOM, 0, 0, 0, set_socket_url },
-	{ "env_socket_timeout", KEY_DURATION, AT(env.socket_timeout_ms), 10, 60000, NULL },
-	{ "env_output_max", KEY_SIZE, AT(env.output_max), 1024, 4 * 1024 * 1024, NULL },
-	{ "env_max_vars", KEY_COUNT, AT(env.max_vars), 1, 256, NULL },
-	{ "env_max_bytes", KEY_SIZE, AT(env.max_bytes), 64, 256 * 1024, NULL },
-	{ "env_value_max", KEY_SIZE, AT(env.value_max), 1, 256 * 1024, NULL },
-	{ "env_allow_path", KEY_BOOL, AT(env.allow_path), 0, 0, NULL },
-	{ "env_on_failure", KEY_CUSTOM, 0, 0, 0, set_env_on_failure },
-	{ "client_env_allow", KEY_CUSTOM, 0, 0, 0, set_client_allow },
-	{ "client_env_forced_command", KEY_BOOL, AT(env.client_forced_command), 0, 0, NULL },
-	{ "agent_forwarding", KEY_BOOL, AT(agent.forwarding), 0, 0, NULL },
-	{ "agent_dir", KEY_PATH, AT(agent.dir), 0, 0, NULL },
-	{ "agent_workspace_socket", KEY_PATH, AT(agent.workspace_socket), 0, 0, NULL },
-	{ "activity_dir", KEY_CUSTOM, 0, 0, 0, set_activity_dir },
-	{ "activity_interval", KEY_COUNT, AT(activity_interval), 1, 3600, NULL },
+/* Every key's default and limits sit in its row, so that the parser, the
+ * defaults and docs/hook-config.md (held to this table by a unit test)
+ * cannot drift apart.  ws_config_init() sets each `def` through the same
+ * setter a config file goes through.  The env caps stop at the server's own
+ * (256 variables, 256 KiB). */
+static const struct ws_config_key keys[] = {
+	{ "event_log", WS_CONFIG_CUSTOM, 0, 0, 0, set_event_log, "stderr", NULL },
+	{ "log_commands", WS_CONFIG_BOOL, AT(log_commands), 0, 0, NULL, "yes", NULL },
+	{ "env_dir", WS_CONFIG_PATH, AT(env.dir), 0, 0, NULL, NULL, "off" },
+	{ "env_file", WS_CONFIG_PATH, AT(env.file), 0, 0, NULL, NULL, "off" },
+	{ "env_command", WS_CONFIG_PATH, AT(env.command), 0, 0, NULL, NULL, "off" },
+	{ "env_command_timeout", WS_CONFIG_DURATION, AT(env.command_timeout_ms), 10, 60000, NULL,
+		"2s", NULL },
+	{ "env_socket", WS_CONFIG_PATH, AT(env.socket), 0, 0, NULL, NULL, "off" },
+	{ "env_socket_url", WS_CONFIG_CUSTOM, 0, 0, 0, set_socket_url, NULL,
+		"`" WS_ENV_SOCKET_URL_DEFAULT "`" },
+	{ "env_socket_timeout", WS_CONFIG_DURATION, AT(env.socket_timeout_ms), 10, 60000, NULL,
+		"2s", NULL },
+	{ "env_output_max", WS_CONFIG_SIZE, AT(env.output_max), 1024, 4 * 1024 * 1024, NULL,
+		"256K", NULL },
+	{ "env_max_vars", WS_CONFIG_COUNT, AT(env.max_vars), 1, 256, NULL, "128", NULL },
+	{ "env_max_bytes", WS_CONFIG_SIZE, AT(env.max_bytes), 64, 256 * 1024, NULL, "128K", NULL },
+	{ "env_value_max", WS_CONFIG_SIZE, AT(env.value_max), 1, 256 * 1024, NULL, "32K", NULL },
+	{ "env_allow_path", WS_CONFIG_BOOL, AT(env.allow_path), 0, 0, NULL, "no", NULL },
+	{ "env_on_failure", WS_CONFIG_CUSTOM, 0, 0, 0, set_env_on_failure, "open", NULL },
+	{ "client_env_allow", WS_CONFIG_CUSTOM, 0, 0, 0, set_client_allow, NULL,
+		"`\"" WS_CLIENT_ENV_ALLOW_DEFAULT "\"`" },
+	{ "client_env_forced_command", WS_CONFIG_BOOL, AT(env.client_forced_command), 0, 0, NULL,
+		"no", NULL },
+	{ "agent_forwarding", WS_CONFIG_BOOL, AT(agent.forwarding), 0, 0, NULL, "yes", NULL },
+	/* agent.c works it out per server (default_agent_dir) */
+	{ "agent_dir", WS_CONFIG_PATH, AT(agent.dir), 0, 0, NULL, NULL,
+		"`$XDG_RUNTIME_DIR/ssh-workspace-agent`, else `/tmp/ssh-workspace-agent-UID`" },
+	{ "agent_workspace_socket", WS_CONFIG_PATH, AT(agent.workspace_socket), 0, 0, NULL, NULL, "off" },
+	{ "activity_dir", WS_CONFIG_CUSTOM, 0, 0, 0, set_activity_dir, "off", NULL },
+	{ "activity_interval", WS_CONFIG_COUNT, AT(activity_interval), 1, 3600, NULL, "10", NULL },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static int set_key(struct ws_config *cfg, const struct config_key *key, const char *value,
+const struct ws_config_key *ws_config_keys(size_t *count) {
+	*count = NKEYS;
+	return keys;
+}
+
+static int set_key(struct ws_config *cfg, const struct ws_config_key *key, const char *value,
 		char *why, size_t whylen) {
 	void *field = (char *)cfg + key->offset;
 	unsigned long n = 0;
 
 	switch (key->kind) {
-	case KEY_CUSTOM:
+	case WS_CONFIG_CUSTOM:
 		return key->set(cfg, value, why, whylen);
-	case KEY_BOOL:
+	case WS_CONFIG_BOOL:
 		if (parse_bool(value, field) != 0) {
 			snprintf(why, whylen, "expected yes or no");
 			return -1;
 		}
 		return 0;
-	case KEY_PATH:
+	case WS_CONFIG_PATH:
 		if (value[0] != '/') {
 			snprintf(why, whylen, "expected an absolute path");
 			return -1;
 		}
 		return set_string(field, value, why, whylen);
-	case KEY_DURATION:
+	case WS_CONFIG_DURATION:
 		if (parse_scaled(value, duration_units, &n) != 0) {
 			snprintf(why, whylen, "expected a duration such as 500ms or 2s");
 			return -1;
 		}
 		break;
-	case KEY_SIZE:
+	case WS_CONFIG_SIZE:
 		if (parse_scaled(value, size_units, &n) != 0) {
 			snprintf(why, whylen, "expected a size such as 4096, 64K or 1M");
 			return -1;
 		}
 		break;
-	case KEY_COUNT:
+	case WS_CONFIG_COUNT:
 		if (parse_scaled(value, count_units, &n) != 0) {
 			snprintf(why, whylen, "expected a number");
 			return -1;
@@ -242,25 +239,25 @@ static int set_key(struct ws_config *cfg, const struct config_key *key, const ch
 	}
 	if (n < key->min || n > key->max) {
 		snprintf(why, whylen, "%lu is out of range (%lu to %lu%s)", n, key->min, key->max,
-			key->kind == KEY_DURATION ? " ms" : key->kind == KEY_SIZE ? " bytes" : "");
+			key->kind == WS_CONFIG_DURATION ? " ms" : key->kind == WS_CONFIG_SIZE ? " bytes" : "");
 		return -1;
 	}
 	*(unsigned int *)field = (unsigned int)n;
 	return 0;
 }
 
+/* The defaults allocate nothing (no row's `def` is a path or a string the
+ * setter copies), so ws_config_free() can end by calling this. */
 void ws_config_init(struct ws_config *cfg) {
+	char why[256];
+	size_t k;
+
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->event_log = WS_EVENT_LOG_STDERR;
-	cfg->log_commands = 1;
-	cfg->env.command_timeout_ms = 2000;
-	cfg->env.socket_timeout_ms = 2000;
-	cfg->env.output_max = 256 * 1024;
-	cfg->env.max_vars = 128;
-	cfg->env.max_bytes = 128 * 1024;
-	cfg->env.value_max = 32 * 1024;
-	cfg->agent.forwarding = 1;
-	cfg->activity_interval = 10;
+	for (k = 0; k < NKEYS; k++) {
+		if (keys[k].def != NULL && set_key(cfg, &keys[k], keys[k].def, why, sizeof(why)) != 0) {
+			abort(); /* a row's own default is out of its range: a build error */
+		}
+	}
 }
 
 /* The defaults of string keys are not allocated; ws_env_* read NULL as them. */
@@ -270,7 +267,7 @@ void ws_config_free(struct ws_config *cfg) {
 	free(cfg->env.socket_url);
 	free(cfg->env.client_allow);
 	for (k = 0; k < NKEYS; k++) {
-		if (keys[k].kind == KEY_PATH) {
+		if (keys[k].kind == WS_CONFIG_PATH) {
 			free(*(char **)((char *)cfg + keys[k].offset));
 		}
 	}

@@ -59,6 +59,14 @@ struct ws_config {
 	unsigned int activity_interval; /* seconds between a record's rewrites */
 };
 
+/* Defaults that the features apply themselves while the key is unset (the
+ * field NULL), so that a config never has to allocate them. */
+#define WS_ENV_SOCKET_URL_DEFAULT "/v1/env?user=%u&session=%s"
+/* GIT_PROTOCOL: git over ssh asks for protocol v2 through it; refusing it
+ * silently drops git to protocol v0.  Its value is held to what git sends
+ * (client_value_rules in envlist.c). */
+#define WS_CLIENT_ENV_ALLOW_DEFAULT "LANG LC_* TERM COLORTERM TZ GIT_PROTOCOL"
+
 /* Sets the defaults. */
 void ws_config_init(struct ws_config *cfg);
 
@@ -72,6 +80,33 @@ int ws_config_parse(struct ws_config *cfg, const char *name, const char *text,
 	size_t len, char *err, size_t errlen);
 
 void ws_config_free(struct ws_config *cfg);
+
+/* The keys, one row each (config.c): what the parser accepts, each key's
+ * default and its range.  Exported read-only so that a test holds
+ * docs/hook-config.md to them. */
+enum ws_config_kind {
+	WS_CONFIG_BOOL,     /* int */
+	WS_CONFIG_PATH,     /* char *, an absolute path */
+	WS_CONFIG_DURATION, /* unsigned int, ms */
+	WS_CONFIG_SIZE,     /* unsigned int, bytes */
+	WS_CONFIG_COUNT,    /* unsigned int */
+	WS_CONFIG_CUSTOM,   /* its own setter */
+};
+
+struct ws_config_key {
+	const char *name;
+	enum ws_config_kind kind;
+	size_t offset;
+	unsigned long min, max;   /* numeric kinds: the accepted range */
+	int (*set)(struct ws_config *cfg, const char *value, char *why, size_t whylen);
+	const char *def;          /* the default as a config file writes it,
+	                             which ws_config_init() sets; NULL if the
+	                             field stays unset (see `shown`) */
+	const char *shown;        /* an unset default as the documentation shows
+	                             it: "off", or what the feature uses */
+};
+
+const struct ws_config_key *ws_config_keys(size_t *count);
 
 /* A user name that is safe as one path component: not empty, no '/', no
  * leading '.', at most 255 bytes. */

@@ -104,10 +104,10 @@ int ws_env_session(struct ws_plugin *p, const struct ws_session *s,
 	}
 	if (failed && cfg->fail_closed) {
 		ws_envlist_free(&have);
-		return -1;
+		return WS_HOOK_FAIL;
 	}
 	for (i = 0; i < have.count; i++) {
-		if (set(env_ctx, have.vars[i].name, have.vars[i].value) != 0) {
+		if (set(env_ctx, have.vars[i].name, have.vars[i].value) != WS_HOOK_OK) {
 			refused_by_server++;
 		}
 	}
@@ -117,7 +117,7 @@ int ws_env_session(struct ws_plugin *p, const struct ws_session *s,
 		ws_events_env_source(p, s, &r);
 	}
 	ws_envlist_free(&have);
-	return 0;
+	return WS_HOOK_OK;
 }
 
 /* Logs a client env refusal by name (cut and escaped: a client may send any
@@ -173,10 +173,10 @@ int ws_env_client(struct ws_plugin *p, const struct ws_session *s,
 	}
 	if (why == NULL) {
 		p->client_env_accepted++;
-		return 1;
+		return WS_HOOK_ACCEPT;
 	}
 	log_client_refusal(p, s, name, strlen(name), why);
-	return 0;
+	return WS_HOOK_REFUSE;
 }
 
 void ws_env_client_refused_by_server(struct ws_plugin *p, const struct ws_session *s,

@@ -10,10 +10,6 @@
 #include <string.h>
 
 #define NAME_MAX_LEN 255
-/* GIT_PROTOCOL: git over ssh asks for protocol v2 through it; refusing it
- * silently drops git to protocol v0.  Its value is held to what git sends
- * (client_value_rules below). */
-#define DEFAULT_CLIENT_ALLOW "LANG LC_* TERM COLORTERM TZ GIT_PROTOCOL"
 
 const char *ws_env_verdict_text(enum ws_env_verdict v) {
 	static const char *const text[] = {
@@ -102,7 +98,7 @@ enum ws_env_verdict ws_env_name_verdict(const struct ws_env_config *cfg, const c
 
 int ws_env_client_allowed(const char *globs, const char *name) {
 	char glob[256];
-	const char *p = globs ? globs : DEFAULT_CLIENT_ALLOW;
+	const char *p = globs ? globs : WS_CLIENT_ENV_ALLOW_DEFAULT;
 
 	while (*p != '\0') {
 		size_t n = strcspn(p, " \t");

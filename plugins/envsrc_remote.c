@@ -384,7 +384,7 @@ int ws_envsrc_socket(const struct ws_env_config *cfg, const struct ws_env_reques
 		return -1;
 	}
 	strcpy(sa.sun_path, cfg->socket);
-	if (expand_url(cfg->socket_url ? cfg->socket_url : "/v1/env?user=%u&session=%s",
+	if (expand_url(cfg->socket_url ? cfg->socket_url : WS_ENV_SOCKET_URL_DEFAULT,
 			req, url, sizeof(url)) != 0) {
 		snprintf(err, errlen, "%s: request path longer than %d bytes", cfg->socket, URL_MAX);
 		return -1;

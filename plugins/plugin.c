@@ -10,15 +10,13 @@
 
 #include "plugin.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 static int startup(void **ctx, const char *config_path, int is_listener,
 		char *err, size_t errlen) {
 	struct ws_plugin *p = calloc(1, sizeof(*p));
 
 	if (p == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return WS_HOOK_FAIL;
 	}
 	ws_config_init(&p->cfg);
 	p->is_listener = is_listener;
@@ -28,7 +26,7 @@ static int startup(void **ctx, const char *config_path, int is_listener,
 		ws_eventlog_close(&p->log);
 		ws_config_free(&p->cfg);
 		free(p);
-		return -1;
+		return WS_HOOK_FAIL;
 	}
 	/* A helper that cannot run would fail every login: say so now. */
 	if (p->cfg.env.command != NULL && access(p->cfg.env.command, X_OK) != 0) {
@@ -36,10 +34,10 @@ static int startup(void **ctx, const char *config_path, int is_listener,
 		ws_eventlog_close(&p->log);
 		ws_config_free(&p->cfg);
 		free(p);
-		return -1;
+		return WS_HOOK_FAIL;
 	}
 	*ctx = p;
-	return 0;
+	return WS_HOOK_OK;
 }
 
 static void on_connect(void *ctx, const struct ws_conn *c) {
@@ -73,7 +71,7 @@ static int on_session_env(void *ctx, const struct ws_session *s, ws_env_set_fn s
 	struct ws_plugin *p = ctx;
 	ws_agent_session_prepare(p, s); /* before the child: it gets the path */
 	if (!ws_env_any_source(&p->cfg.env)) {
-		return 0;
+		return WS_HOOK_OK;
 	}
 	return ws_env_session(p, s, set, env_ctx);
 }
@@ -133,6 +131,6 @@ static const struct ws_hooks hooks = {
 	.client_env_refused = on_client_env_refused,
 };
 
-EXPORT const struct ws_hooks *ws_hook_entry(void) {
+WS_HOOK_EXPORT const struct ws_hooks *ws_hook_entry(void) {
 	return &hooks;
 }

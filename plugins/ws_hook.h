@@ -27,6 +27,22 @@
 #define WS_HOOK_ABI_VERSION 1u
 #define WS_HOOK_ENTRY_SYMBOL "ws_hook_entry"
 
+/* What the int callbacks return, by name, so that every library and the
+ * server read them the same way.  The values are part of ABI 1: they are
+ * the numbers the first release documented, and never change.
+ *  - startup, session_env (and ws_env_set_fn): WS_HOOK_OK to go on,
+ *    WS_HOOK_FAIL (any non-zero) to stop the server or refuse the session.
+ *  - client_env, agent_request: WS_HOOK_ACCEPT or WS_HOOK_REFUSE. */
+#define WS_HOOK_OK 0
+#define WS_HOOK_FAIL (-1)
+#define WS_HOOK_ACCEPT 1
+#define WS_HOOK_REFUSE 0
+
+/* Marks the entry point exported: a library is best built with
+ * -fvisibility=hidden, so nothing else it defines can clash with the
+ * server's symbols or another library's. */
+#define WS_HOOK_EXPORT __attribute__((visibility("default")))
+
 /* Is `field` inside the part of `*ptr` that its producer knew about? */
 #define WS_HOOK_HAS(ptr, type, field) \
 	((ptr)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
@@ -81,7 +97,8 @@ struct ws_activity {
 };
 
 /* Given to session_env: adds NAME=VALUE to the session's environment.
- * Returns 0 on success, -1 if the server refused it (bad name, server limit). */
+ * Returns WS_HOOK_OK, or WS_HOOK_FAIL if the server refused it (bad name,
+ * server limit). */
 typedef int (*ws_env_set_fn)(void *env_ctx, const char *name, const char *value);
 
 struct ws_hooks {
@@ -92,7 +109,8 @@ struct ws_hooks {
 	/* Called once per process before anything else.  config_path may be NULL.
 	 * is_listener is 1 in the process that accepts connections (called before
 	 * it listens, so a bad config stops startup) and 0 in a connection process.
-	 * Return 0 on success; otherwise write a one-line reason into err. */
+	 * Return WS_HOOK_OK; otherwise write a one-line reason into err and
+	 * return WS_HOOK_FAIL. */
 	int (*startup)(void **ctx, const char *config_path, int is_listener,
 		char *err, size_t errlen);
 
@@ -103,15 +121,17 @@ struct ws_hooks {
 	void (*auth_success)(void *ctx, const struct ws_conn *conn);
 
 	/* The client sent an "env" request (OpenSSH SendEnv/SetEnv) before its
-	 * shell/exec.  Return 1 to accept NAME=VALUE into the session, 0 to refuse.
-	 * Without this callback every request is refused. */
+	 * shell/exec.  Return WS_HOOK_ACCEPT to accept NAME=VALUE into the
+	 * session, WS_HOOK_REFUSE to refuse.  Without this callback every request
+	 * is refused. */
 	int (*client_env)(void *ctx, const struct ws_session *s,
 		const char *name, const char *value);
 
 	/* The session is about to start: add variables with set().  Runs in the
 	 * connection process before the child is created.  Variables set here come
 	 * after the server's standard ones and before accepted client env.
-	 * Return 0 to go on, non-zero to refuse the session. */
+	 * Return WS_HOOK_OK to go on, WS_HOOK_FAIL (any non-zero) to refuse the
+	 * session. */
 	int (*session_env)(void *ctx, const struct ws_session *s,
 		ws_env_set_fn set, void *env_ctx);
 
@@ -135,7 +155,8 @@ struct ws_hooks {
 	/* --- appended after the first release of ABI 1 --- */
 
 	/* The client asked to forward its agent (auth-agent-req) on session s,
-	 * before the server creates the socket.  Return 0 to refuse. */
+	 * before the server creates the socket.  Return WS_HOOK_ACCEPT, or
+	 * WS_HOOK_REFUSE to refuse.  Without this callback it is accepted. */
 	int (*agent_request)(void *ctx, const struct ws_session *s);
 
 	/* In the session's child just before exec: the SSH_AUTH_SOCK value the
@@ -163,8 +184,8 @@ struct ws_hooks {
 		const char *name, size_t name_len, const char *reason);
 };
 
-/* The one symbol a hook library exports. */
+/* The one symbol a hook library exports (define it with WS_HOOK_EXPORT). */
 typedef const struct ws_hooks *(*ws_hook_entry_fn)(void);
-const struct ws_hooks *ws_hook_entry(void);
+WS_HOOK_EXPORT const struct ws_hooks *ws_hook_entry(void);
 
 #endif /* WS_HOOK_H */

@@ -34,8 +34,9 @@ helm_tests="python3-yaml openssl docker-registry"
 # rerunfailures for its timing-bound tests (tests/upstream/retry.txt)
 upstream="python3-asyncssh python3-psutil python3-pytest-rerunfailures iproute2"
 # tmux and git: run by the integration tests (an agent kept across
-# reconnects in tmux; git ls-files, and git over ssh in test_git.py)
-check="$run python3 python3-pytest tmux git $interop $image $helm_tests $upstream"
+# reconnects in tmux; git ls-files, and git over ssh in test_git.py);
+# autoconf: test_build.py checks the committed ./configure against it
+check="$run python3 python3-pytest tmux git autoconf $interop $image $helm_tests $upstream"
 # The fuzz targets (tests/fuzz, make fuzz): clang and libFuzzer.  The
 # runtime, libclang_rt.fuzzer, is in libclang-rt-N-dev (Debian 12:
 # libclang-rt-14-dev), which libclang-rt-dev pulls in for the default clang.

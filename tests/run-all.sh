@@ -14,6 +14,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${WS_BUILD:-$top/build}
 out=$build/tests
 mkdir -p "$out"
+# make check passes the Python ./configure found (Makefile: PYTHON); run
+# alone, Debian's, which has the packages tests/deps.sh installs
+python=${PYTHON:-/usr/bin/python3}
 
 "$top/tests/deps.sh" check || exit 1
 
@@ -38,7 +41,7 @@ counted() {
 # the packages: every program the build and the tests run (read from the
 # sources, plus those other programs run) comes from a package tests/deps.sh
 # lists for its purpose; one test per program, no build or network needed
-/usr/bin/python3 "$top/tests/deps/check.py" > "$out/deps-check.log" 2>&1
+"$python" "$top/tests/deps/check.py" > "$out/deps-check.log" 2>&1
 counted deps-check $?
 
 # unit test binaries (the hook library's, the ciphers')
@@ -58,7 +61,7 @@ counted fuzz-smoke $?
 # JUnit report.
 pytest_suite() {
 	rm -f "$out/$1.xml"
-	WS_BUILD=$build /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs \
+	WS_BUILD=$build "$python" -m pytest -p no:cacheprovider -q -rfEs \
 		--junitxml="$out/$1.xml" "$2"
 	junit_counts "$1" $?
 }
@@ -71,7 +74,7 @@ junit_counts() {
 		broken="$broken $1(no report, rc=$py_rc)"
 		return
 	fi
-	set -- "$1" $(/usr/bin/python3 - "$out/$1.xml" <<'PY'
+	set -- "$1" $("$python" - "$out/$1.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else list(root)
@@ -90,7 +93,7 @@ pytest_suite integration "$top/tests/integration"
 # Dropbear's own test suite (build/dropbear-*/test) against our server with
 # the hook library loaded; skips and their reasons: tests/upstream/skip.txt
 rm -f "$out/upstream.xml"
-WS_BUILD=$build /usr/bin/python3 "$top/tests/upstream/run.py" --junitxml="$out/upstream.xml"
+WS_BUILD=$build "$python" "$top/tests/upstream/run.py" --junitxml="$out/upstream.xml"
 junit_counts upstream $?
 
 if [ "${WS_IMAGE_TESTS:-1}" != 0 ]; then

@@ -168,7 +168,7 @@ void ws_hooks_load(int is_listener) {
 	}
 	if (HAS_HOOK(startup)) {
 		char err[400] = "";
-		if (hooks->startup(&hook_ctx, hook_config, is_listener, err, sizeof(err)) != 0) {
+		if (hooks->startup(&hook_ctx, hook_config, is_listener, err, sizeof(err)) != WS_HOOK_OK) {
 			snprintf(msg, sizeof(msg), "startup failed: %s", err[0] ? err : "no reason given");
 			hooks = NULL;
 			load_failed(is_listener, msg);
@@ -313,9 +313,9 @@ static int envlist_set(struct ws_envlist *list, const char *name, const char *va
 
 static int env_set_from_library(void *env_ctx, const char *name, const char *value) {
 	if (name == NULL || value == NULL) {
-		return -1;
+		return WS_HOOK_FAIL;
 	}
-	return envlist_set(env_ctx, name, value) == DROPBEAR_SUCCESS ? 0 : -1;
+	return envlist_set(env_ctx, name, value) == DROPBEAR_SUCCESS ? WS_HOOK_OK : WS_HOOK_FAIL;
 }
 
 /* Tells the library about a request the server refused on its own, so that
@@ -360,7 +360,7 @@ int ws_hooks_client_env(struct ChanSess *chansess) {
 	}
 	fill_conn(&c);
 	fill_session(&s, &c, chansess);
-	if (hooks->client_env(hook_ctx, &s, name, value) == 1) {
+	if (hooks->client_env(hook_ctx, &s, name, value) == WS_HOOK_ACCEPT) {
 		ret = envlist_set(&chansess->ws->client, name, value);
 		if (ret == DROPBEAR_FAILURE) {
 			client_env_refused(chansess, name, namelen, "over the server's caps");
@@ -387,7 +387,7 @@ int ws_hooks_session_prepare(struct ChanSess *chansess, int iscmd, int issubsys)
 	}
 	fill_conn(&c);
 	fill_session(&s, &c, chansess);
-	if (hooks->session_env(hook_ctx, &s, env_set_from_library, &chansess->ws->fetched) != 0) {
+	if (hooks->session_env(hook_ctx, &s, env_set_from_library, &chansess->ws->fetched) != WS_HOOK_OK) {
 		dropbear_log(LOG_WARNING, "Session refused by the hook library");
 		envlist_clear(&chansess->ws->fetched);
 		return DROPBEAR_FAILURE;
@@ -447,7 +447,7 @@ int ws_hooks_agent_request(const struct ChanSess *chansess) {
 	}
 	fill_conn(&c);
 	fill_session(&s, &c, chansess);
-	return hooks->agent_request(hook_ctx, &s) ? DROPBEAR_SUCCESS : DROPBEAR_FAILURE;
+	return hooks->agent_request(hook_ctx, &s) != WS_HOOK_REFUSE ? DROPBEAR_SUCCESS : DROPBEAR_FAILURE;
 }
 
 const char *ws_hooks_agent_env_path(const struct ChanSess *chansess, int key_allows_agent) {

@@ -265,7 +265,8 @@ def report(res):
 
 
 def plot(res, path):
-    """Ratios ours/OpenSSH and ours/upstream as a bar chart (gnuplot)."""
+    """Ratios ours/OpenSSH and ours/upstream as a bar chart (gnuplot), an
+    SVG: text that diffs, scales, and shows in docs/benchmarks.md as is."""
     if not shutil.which("gnuplot"):
         return None
     rows = []
@@ -286,8 +287,7 @@ def plot(res, path):
     with open(data, "w") as f:
         for label, a, c in rows:
             f.write(f'"{label}" {a:.3f} {c:.3f}\n')
-    term = "pngcairo size 900,420" if path.endswith(".png") else 'svg size 900,420 font "sans,12"'
-    script = f"""set terminal {term}
+    script = f"""set terminal svg size 900,420 font "sans,12"
 set output "{path}"
 set style data histograms
 set style histogram clustered gap 1
@@ -309,8 +309,7 @@ def replot(path):
     """Redraws the plot of an earlier run: bench.py --plot results.json"""
     with open(path) as f:
         res = json.load(f)
-    for name in ("ratios.svg", "ratios.png"):
-        print(plot(res, os.path.join(os.path.dirname(path), name)))
+    print(plot(res, os.path.join(os.path.dirname(path), "ratios.svg")))
 
 
 def main():
@@ -347,7 +346,6 @@ def main():
         f.write(text + "\n")
     print(text)
     svg = plot(res, os.path.join(OUT, "ratios.svg"))
-    plot(res, os.path.join(OUT, "ratios.png"))
     print(f"\nresults: {OUT}/results.json, results.txt" + (f", plot {svg}" if svg else ""))
 
 

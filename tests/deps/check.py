@@ -71,7 +71,8 @@ NOT_PROGRAMS = {
 
 # Named in the sources, but run only when present.  (wget is INDIRECT too.)
 OPTIONAL = {
-    "autoconf": "Makefile.in regenerates ./configure with it, if it is there",
+    "autoconf": "Makefile.in regenerates ./configure with it, if it is there (listed for "
+                "check: tests/integration/test_build.py compares ./configure with its output)",
     "curl": "dropbear/fetch.sh's last resort (the upstream URL), if it is there",
     "wget": "dropbear/fetch.sh's last resort (the upstream URL), if it is there",
     "sudo": "tests/deps.sh, when not root",

@@ -23,6 +23,7 @@ PURPOSES = ("build", "run", "check", "bench")  # tests/deps.sh's, each list a su
 # image or is generated, not run on this machine.
 FILE_PURPOSE = [
     ("configure", None),  # generated from configure.ac, which is read instead
+    ("configure~", None),  # autoconf's copy of the one it replaced
     ("container-image/entrypoint.sh", None),
     ("container-image/healthcheck.sh", None),
     ("container-image/docker.sh", None),

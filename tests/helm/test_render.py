@@ -240,12 +240,13 @@ def test_chart_default_client_allow_is_the_librarys():
     """The chart always writes client_env_allow, and a list set there
     replaces the library's default: the two must be the same list, or pods
     refuse what the library allows (git's GIT_PROTOCOL, for protocol v2)."""
-    with open(os.path.join(REPO, "plugins", "envlist.c")) as f:
-        library = re.search(r'#define DEFAULT_CLIENT_ALLOW "([^"]*)"', f.read()).group(1)
+    with open(os.path.join(REPO, "plugins", "config.h")) as f:
+        library = re.search(r'#define WS_CLIENT_ENV_ALLOW_DEFAULT "([^"]*)"', f.read()).group(1)
     with open(os.path.join(CHART, "values.yaml")) as f:
         assert yaml.safe_load(f)["env"]["clientAllow"] == library
     with open(os.path.join(REPO, "docs", "hook-config.md")) as f:
-        assert f'| `client_env_allow` | `"{library}"` |' in f.read()
+        row = next(line for line in f if line.startswith("| `client_env_allow` |"))
+    assert f'| `"{library}"` |' in row
     assert "GIT_PROTOCOL" in library.split()
 
 

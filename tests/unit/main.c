@@ -7,7 +7,7 @@
 /* The suites this binary runs: the hook library's by default; the cipher
  * tests binary passes its own (Makefile). */
 #ifndef UNIT_SUITES
-#define UNIT_SUITES config_tests, eventlog_tests, plugin_tests, env_tests, envsource_tests, \
+#define UNIT_SUITES config_tests, config_doc_tests, eventlog_tests, plugin_tests, env_tests, envsource_tests, \
 	envtrust_tests, agent_filter_tests
 #endif
 

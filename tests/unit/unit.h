@@ -44,6 +44,7 @@ const char *unit_read_file(const char *path);
 #define UNIT_END { NULL, NULL }
 
 extern const struct unit_test config_tests[];
+extern const struct unit_test config_doc_tests[];
 extern const struct unit_test eventlog_tests[];
 extern const struct unit_test plugin_tests[];
 extern const struct unit_test env_tests[];
