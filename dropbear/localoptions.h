@@ -24,8 +24,8 @@
 /* The workspace prints its own banner, not /etc/motd. */
 #define DO_MOTD 0
 
-/* --- Hardened algorithms (issue 5).  Runtime profiles (--crypto-profile,
- * dropbear/src/ws-policy.c) pick from what is compiled in here; this is the
+/* --- Hardened algorithms.  Runtime profiles (--crypto-profile,
+ * dropbear/src/ws-profiles.c) pick from what is compiled in here; this is the
  * widest set any profile may offer. --- */
 
 /* AEAD first: chacha20-poly1305 leads sshciphers[] upstream; AES-GCM is
