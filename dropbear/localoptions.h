@@ -25,7 +25,7 @@
 #define DO_MOTD 0
 
 /* --- Hardened algorithms.  Runtime profiles (--crypto-profile,
- * dropbear/src/ws-policy.c) pick from what is compiled in here; this is the
+ * dropbear/src/ws-profiles.c) pick from what is compiled in here; this is the
  * widest set any profile may offer. --- */
 
 /* AEAD first: chacha20-poly1305 leads sshciphers[] upstream; AES-GCM is

@@ -2,7 +2,7 @@
  * ws-evp-modes.c - Dropbear cipher modes (struct dropbear_cipher_mode) for
  * the AEAD ciphers on libcrypto, in place of gcm.c and chachapoly.c when
  * ./configure enabled the libcrypto cipher backend (patch 0020 selects
- * them in sshciphers[] and frees a state when a rekey replaces it).
+ * them in sshciphers[]; patch 0009 frees a state when a rekey replaces it).
  * The SSH framing is in ws-evp-aead.c; this only maps Dropbear's calling
  * convention (libtomcrypt's CRYPT_OK, LTC_ENCRYPT) onto it.
  */

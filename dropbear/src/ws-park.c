@@ -1,12 +1,12 @@
 /*
  * ws-park.c - connections waiting in the listener for their first byte (see
- * ws-park.h).  Copied into the upstream tree by the build, like ws-policy.c;
+ * ws-park.h).  Copied into the upstream tree by the build, like ws-unauth.c;
  * svr-main.c's accept loop calls it.
  */
 #include "includes.h"
 #include "dbutil.h"
 #include "ws-park.h"
-#include "ws-policy.h"
+#include "ws-unauth.h"
 
 /* Each parked connection is one descriptor in the listener's select() set,
  * as is each childpipe (up to --max-unauth): the two share this many, which
@@ -57,6 +57,7 @@ static void remove_at(unsigned int i) {
 /* Closes the oldest parked connection to make room (the park is full, or
  * the listener is out of descriptors). */
 static void close_oldest(long long now) {
+	TRACE(("park: closing fd %d, parked %lld ms", park[0].fd, now - park[0].since))
 	close(park[0].fd);
 	remove_at(0);
 	last_full = now;

@@ -35,6 +35,10 @@ FILE_PURPOSE = [
     (".ci/", "check"),
     ("dropbear/run-local.sh", "run"),
     ("dropbear/as-workspace-user.sh", "run"),  # make run's, and the tests' (check)
+    # the maintainer's tools for the patch series; tests/integration/test_build.py
+    # runs them
+    ("dropbear/import-series.sh", "check"),
+    ("dropbear/export-series.sh", "check"),
     ("", "build"),
 ]
 # Makefile targets whose recipes are not build's; any other is build's.

@@ -96,7 +96,7 @@ $(FUZZ_DB_DIR)/Makefile: $(FUZZ_DB_DIR)/.ws-patched Makefile | fuzz-compiler
 FUZZ_DB_JOBS = $(if $(findstring --jobserver,$(MAKEFLAGS)),,-j2)
 $(FUZZ_DB_DIR)/.ws-fuzzers: $(FUZZ_DB_DIR)/Makefile $(FUZZ_DB_DIR)/localoptions.h $(FUZZ_DB_OUR_SRCS)
 	env CFLAGS="$(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link" $(MAKE) $(FUZZ_DB_JOBS) -C $(FUZZ_DB_DIR) \
-		$(FUZZ_UPSTREAM) FUZZLIB= CXXFLAGS="$(FUZZ_SANITIZE) -fsanitize=fuzzer" \
+		$(FUZZ_UPSTREAM) $(DB_OUR_OBJS) FUZZLIB= CXXFLAGS="$(FUZZ_SANITIZE) -fsanitize=fuzzer" \
 		> $(FUZZ_DB_DIR)/build.log 2>&1 \
 		|| { tail -n 30 $(FUZZ_DB_DIR)/build.log; echo "upstream fuzzers: see $(FUZZ_DB_DIR)/build.log" >&2; exit 1; }
 	touch $@

@@ -77,9 +77,11 @@ def test_a_patch_that_no_longer_applies_stops_the_build(tmp_path, tarball):
     tree = unpack(tarball, tmp_path)
     patches = tmp_path / "patches"
     shutil.copytree(os.path.join(REPO, "dropbear", "patches"), patches)
-    # Simulate an upstream change under the third patch: its context is gone.
+    # Simulate an upstream change under the session hooks' patch: its
+    # context is gone.
     series = (patches / "series").read_text().split()
-    target = series[2]
+    k = next(i for i, p in enumerate(series) if p.startswith("0003-"))
+    target = series[k]
     chansession = os.path.join(tree, "src", "svr-chansession.c")
     text = open(chansession).read()
     assert "ret = noptycommand(channel, chansess);" in text
@@ -90,11 +92,66 @@ def test_a_patch_that_no_longer_applies_stops_the_build(tmp_path, tarball):
     r = run([os.path.join(REPO, "dropbear", "apply-patches.sh"), tree, str(patches)])
     assert r.returncode != 0
     assert f"ERROR: {target} does not apply cleanly" in r.stderr
-    assert "applied " + series[3] not in r.stdout  # stops at the first failure
+    assert "applied " + series[k + 1] not in r.stdout  # stops at the first failure
     # the failing patch touched nothing (dry run first); earlier ones did apply
     assert "noptycommand_v2" in open(chansession).read()
     assert open(os.path.join(tree, "src", "channel.h"), "rb").read() == before["channel.h"]
     assert open(os.path.join(tree, "src", "svr-main.c"), "rb").read() != before["svr-main.c"]
+
+
+def series_files(patch_dir):
+    return [p for p in open(os.path.join(patch_dir, "series")).read().split()
+            if not p.startswith("#")]
+
+
+def git(repo, *args):
+    r = run(["git", "-C", str(repo), *args])
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_series_round_trips_through_a_git_branch(tmp_path, tarball):
+    """import-series.sh makes one commit per patch; export-series.sh writes
+    the same files back, and they patch the tarball into the same tree."""
+    patches = os.path.join(REPO, "dropbear", "patches")
+    series = series_files(patches)
+    repo = tmp_path / "tree"
+    r = run([os.path.join(REPO, "dropbear", "import-series.sh"), str(repo), tarball])
+    assert r.returncode == 0, r.stderr
+    subjects = git(repo, "log", "--reverse", "--format=%s", "upstream..HEAD").split()
+    assert subjects == [p[:-len(".patch")] for p in series]
+
+    out = tmp_path / "exported"
+    r = run([os.path.join(REPO, "dropbear", "export-series.sh"), str(repo), str(out)])
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(out)) == sorted(series + ["series"])
+    for f in series + ["series"]:
+        assert (out / f).read_bytes() == open(os.path.join(patches, f), "rb").read(), f
+
+    tree = unpack(tarball, tmp_path / "applied")
+    r = run([os.path.join(REPO, "dropbear", "apply-patches.sh"), tree, str(out)])
+    assert r.returncode == 0, r.stderr
+    r = run(["diff", "-r", "-x", ".git", tree, str(repo)])
+    assert r.returncode == 0, r.stdout
+
+
+def test_export_follows_a_renamed_patch(tmp_path, tarball):
+    """A commit's subject names its patch: renaming it replaces the file."""
+    repo = tmp_path / "tree"
+    r = run([os.path.join(REPO, "dropbear", "import-series.sh"), str(repo), tarball])
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "exported"
+    shutil.copytree(os.path.join(REPO, "dropbear", "patches"), out)
+    last = series_files(out)[-1]
+    body = git(repo, "log", "-1", "--format=%b")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-q", "--amend",
+        "--cleanup=verbatim", "-m", "9999-renamed\n\n" + body)
+    r = run([os.path.join(REPO, "dropbear", "export-series.sh"), str(repo), str(out)])
+    assert r.returncode == 0, r.stderr
+    assert not (out / last).exists()
+    assert series_files(out)[-1] == "9999-renamed.patch"
+    assert (out / "9999-renamed.patch").read_bytes() == \
+        open(os.path.join(REPO, "dropbear", "patches", last), "rb").read()
 
 
 def test_no_upstream_source_is_tracked(tarball):

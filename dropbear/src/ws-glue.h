@@ -1,25 +1,17 @@
 /*
- * ws-hooks.h - the server side of the ssh-workspace hook ABI (ws_hook.h).
- * Upstream files call these at their hook points; each is a no-op when no
- * hook library is loaded, so the server also runs without one.
+ * ws-glue.h - the server side of the ssh-workspace hook ABI (ws_hook.h, the
+ * library's side).  Upstream files call these at their hook points; each is
+ * a no-op when no hook library is loaded, so the server also runs without
+ * one.  The options that name the library are in ws-runopts.h.
  */
-#ifndef WS_HOOKS_H
-#define WS_HOOKS_H
-
-/* The runtime policy's server-side API comes with the hook glue, so that
- * upstream files need one include for both. */
-#include "ws-policy.h"
+#ifndef WS_GLUE_H
+#define WS_GLUE_H
 
 struct Channel;
 struct ChanSess;
 
-/* Handles our long options (--hook, --hook-config) in svr_getopts().
- * Returns how many argv entries it consumed; exits on an unknown option. */
-int ws_parse_long_option(int argc, char **argv, int i);
-const char *ws_long_options_help(void);
-
-/* Loads the library and runs its startup; exits with a clear message on any
- * failure.  Called before the listener opens its sockets. */
+/* Loads the library --hook names and runs its startup; exits with a clear
+ * message on any failure.  Called before the listener opens its sockets. */
 void ws_hooks_load(int is_listener);
 
 void ws_hooks_connect(void);

@@ -1,32 +1,26 @@
 /*
- * ws-policy.h - the workspace server's runtime policy: crypto profiles,
- * limits on unauthenticated connections, auth timeout, sftp-server path.
- * Upstream fixes these at compile time; a workspace image is built once and
- * configured per deployment, so they are options (docs/server.md).
+ * ws-unauth.h - limits on unauthenticated connections, kept by the listener
+ * (--max-unauth, --max-unauth-per-address): upstream's compile-time
+ * MAX_UNAUTH_CLIENTS and MAX_UNAUTH_PER_IP, as OpenSSH's srclimit.c keeps
+ * its MaxStartups and PerSourceMaxStartups.
  */
-#ifndef WS_POLICY_H
-#define WS_POLICY_H
+#ifndef WS_UNAUTH_H
+#define WS_UNAUTH_H
 
 #include <sys/types.h>
 #include <sys/select.h>
 
-/* The raw option values, filled by the long-option table in ws-hooks.c and
- * checked by ws_policy_apply(); NULL = not given. */
-struct ws_policy_args {
-	char *crypto_profile;
-	char *max_unauth;
-	char *max_unauth_per_address;
-	char *auth_timeout;
-	char *sftp_server;
-};
-extern struct ws_policy_args ws_policy_args;
+/* The listener keeps one pipe per unauthenticated connection in a select()
+ * fd_set: the cap stays well below FD_SETSIZE (1024), and ws-park.c's
+ * parked connections take the rest of a budget of 900. */
+#define WS_MAX_UNAUTH_LIMIT 512
+/* Sized for a burst of 200 parallel logins from one address (behind
+ * kubectl port-forward every client is 127.0.0.1), with room to spare. */
+#define WS_MAX_UNAUTH_DEFAULT 256
 
-/* Checks every policy option and applies it; exits with a message naming
- * the option on a bad value.  Runs at the end of svr_getopts(), so in the
- * listener (before it listens) and again in every re-exec'd connection. */
-void ws_policy_apply(void);
-
-const char *ws_policy_sftp_server(void);
+/* From ws_runopts_apply(), before the listener accepts anything:
+ * 1 <= per_address <= total <= WS_MAX_UNAUTH_LIMIT. */
+void ws_unauth_set_limits(unsigned int total, unsigned int per_address);
 unsigned int ws_max_unauth(void);
 
 /* The listener's table of unauthenticated connections (svr-main.c).  When it
@@ -59,10 +53,5 @@ enum ws_stage {
 /* In the connection process, once per main loop iteration: reports a new
  * stage to the listener. */
 void ws_unauth_progress(void);
-
-/* The listener got SIGTERM or SIGINT (its listening sockets are closed):
- * sends SIGTERM to every connection process, waits up to 5 s for them to
- * end, logs how many it ended.  The caller then exits. */
-void ws_end_connections(void);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * ws-hooks.c - loads the ssh-workspace hook library and calls it at the
- * server's hook points.  Copied into the upstream tree by the build; the
- * patch series adds the calls (see dropbear/patches/series).
+ * ws-glue.c - loads the ssh-workspace hook library and calls it at the
+ * server's hook points (ws-glue.h).  Copied into the upstream tree by the
+ * build; the patch series adds the calls (see dropbear/patches/series).
  *
  * The library is untrusted in one sense only: it may be built for another
  * ABI, so every callback is looked up through the library's struct_size.
@@ -19,7 +19,8 @@
 #include "buffer.h"
 #include "netio.h"
 #include "auth.h"
-#include "ws-hooks.h"
+#include "ws-glue.h"
+#include "ws-runopts.h"
 #include "ws_hook.h"
 
 #include <dlfcn.h>
@@ -42,8 +43,6 @@ struct ws_chansess {
 	struct ws_envlist client;  /* accepted client "env" requests */
 };
 
-static char *hook_path;
-static char *hook_config;
 static const struct ws_hooks *hooks;
 static void *hook_ctx;
 /* Only the process that loaded the library (or took over the connection)
@@ -61,67 +60,15 @@ static struct {
 	&& hooks->struct_size >= offsetof(struct ws_hooks, f) + sizeof(hooks->f) \
 	&& hooks->f != NULL)
 
-int ws_parse_long_option(int argc, char **argv, int i) {
-	static const struct { const char *name; char **dest; } longopts[] = {
-		{ "hook", &hook_path },
-		{ "hook-config", &hook_config },
-		/* runtime policy, checked by ws_policy_apply() (ws-policy.c) */
-		{ "crypto-profile", &ws_policy_args.crypto_profile },
-		{ "max-unauth", &ws_policy_args.max_unauth },
-		{ "max-unauth-per-address", &ws_policy_args.max_unauth_per_address },
-		{ "auth-timeout", &ws_policy_args.auth_timeout },
-		{ "sftp-server", &ws_policy_args.sftp_server },
-	};
-	const char *arg = argv[i] + 2;
-	size_t k;
-
-	for (k = 0; k < sizeof(longopts) / sizeof(longopts[0]); k++) {
-		size_t n = strlen(longopts[k].name);
-		const char *value = NULL;
-		int used = 1;
-		if (strncmp(arg, longopts[k].name, n) != 0) {
-			continue;
-		}
-		if (arg[n] == '=') {
-			value = arg + n + 1;
-		} else if (arg[n] == '\0') {
-			if (i + 1 >= argc) {
-				dropbear_exit("Missing argument for --%s", longopts[k].name);
-			}
-			value = argv[i + 1];
-			used = 2;
-		} else {
-			continue;
-		}
-		if (value[0] == '\0') {
-			dropbear_exit("Empty argument for --%s", longopts[k].name);
-		}
-		*longopts[k].dest = (char *)value;
-		return used;
-	}
-	dropbear_exit("Invalid option %s", argv[i]);
-	return 0; /* not reached */
-}
-
-const char *ws_long_options_help(void) {
-	return "--hook <library.so>      Load an ssh-workspace hook library\n"
-		"--hook-config <file>     Config file for the hook library\n"
-		"--crypto-profile <name>  compat, modern (default) or pq-only\n"
-		"--max-unauth <n>         Unauthenticated connections in total (default 256)\n"
-		"--max-unauth-per-address <n>  ... from one address (default: --max-unauth)\n"
-		"--auth-timeout <secs>    Time allowed to authenticate (default 60)\n"
-		"--sftp-server <path>     sftp subsystem program (default " SFTPSERVER_PATH ")\n";
-}
-
 /* Startup errors go to stderr as well as the log: with syslog logging the
  * person starting the server would otherwise see nothing. */
 static void load_failed(int is_listener, const char *what) {
-	dropbear_log(LOG_ERR, "hook library %s: %s", hook_path, what);
+	dropbear_log(LOG_ERR, "hook library %s: %s", ws_runopts.hook, what);
 	if (is_listener && opts.usingsyslog) {
 		/* escaped as the log is (dropbear_log_escape): dlerror() text
 		 * names files */
 		char line[600], safe[DROPBEAR_LOG_SAFE_LEN(sizeof(line))];
-		snprintf(line, sizeof(line), "hook library %s: %s", hook_path, what);
+		snprintf(line, sizeof(line), "hook library %s: %s", ws_runopts.hook, what);
 		dropbear_log_escape(line, safe, sizeof(safe));
 		fprintf(stderr, "dropbear: %s\n", safe);
 	}
@@ -133,15 +80,15 @@ void ws_hooks_load(int is_listener) {
 	void *lib;
 	ws_hook_entry_fn entry;
 
-	if (hook_path == NULL) {
-		if (hook_config != NULL) {
+	if (ws_runopts.hook == NULL) {
+		if (ws_runopts.hook_config != NULL) {
 			dropbear_exit("--hook-config needs --hook");
 		}
 		return;
 	}
 	owner_pid = getpid();
 
-	lib = dlopen(hook_path, RTLD_NOW | RTLD_LOCAL);
+	lib = dlopen(ws_runopts.hook, RTLD_NOW | RTLD_LOCAL);
 	if (lib == NULL) {
 		load_failed(is_listener, dlerror());
 	}
@@ -168,14 +115,15 @@ void ws_hooks_load(int is_listener) {
 	}
 	if (HAS_HOOK(startup)) {
 		char err[400] = "";
-		if (hooks->startup(&hook_ctx, hook_config, is_listener, err, sizeof(err)) != WS_HOOK_OK) {
+		TRACE(("hook library: startup"))
+		if (hooks->startup(&hook_ctx, ws_runopts.hook_config, is_listener, err, sizeof(err)) != WS_HOOK_OK) {
 			snprintf(msg, sizeof(msg), "startup failed: %s", err[0] ? err : "no reason given");
 			hooks = NULL;
 			load_failed(is_listener, msg);
 		}
 	}
 	if (is_listener) {
-		dropbear_log(LOG_INFO, "Loaded hook library %s (%s, hook ABI %u)", hook_path,
+		dropbear_log(LOG_INFO, "Loaded hook library %s (%s, hook ABI %u)", ws_runopts.hook,
 			hooks->name ? hooks->name : "unnamed", WS_HOOK_ABI_VERSION);
 	}
 }
@@ -223,6 +171,7 @@ void ws_hooks_connect(void) {
 	conn.active = 1;
 	if (HAS_HOOK(connect)) {
 		fill_conn(&c);
+		TRACE(("hook library: connect"))
 		hooks->connect(hook_ctx, &c);
 	}
 }
@@ -241,6 +190,7 @@ void ws_hooks_auth_success(const char *method, const char *fingerprint) {
 	conn.fingerprint = fingerprint ? m_strdup(fingerprint) : NULL;
 	if (HAS_HOOK(auth_success)) {
 		fill_conn(&c);
+		TRACE(("hook library: auth_success (%s)", method))
 		hooks->auth_success(hook_ctx, &c);
 	}
 }
@@ -330,6 +280,7 @@ static void client_env_refused(struct ChanSess *chansess, const char *name,
 	}
 	fill_conn(&c);
 	fill_session(&s, &c, chansess);
+	TRACE(("hook library: client_env_refused (%s)", reason))
 	hooks->client_env_refused(hook_ctx, &s, name, namelen, reason);
 }
 
@@ -360,6 +311,7 @@ int ws_hooks_client_env(struct ChanSess *chansess) {
 	}
 	fill_conn(&c);
 	fill_session(&s, &c, chansess);
+	TRACE(("hook library: client_env %s", name))
 	if (hooks->client_env(hook_ctx, &s, name, value) == WS_HOOK_ACCEPT) {
 		ret = envlist_set(&chansess->ws->client, name, value);
 		if (ret == DROPBEAR_FAILURE) {
@@ -387,6 +339,7 @@ int ws_hooks_session_prepare(struct ChanSess *chansess, int iscmd, int issubsys)
 	}
 	fill_conn(&c);
 	fill_session(&s, &c, chansess);
+	TRACE(("hook library: session_env (%s)", chansess->ws->kind))
 	if (hooks->session_env(hook_ctx, &s, env_set_from_library, &chansess->ws->fetched) != WS_HOOK_OK) {
 		dropbear_log(LOG_WARNING, "Session refused by the hook library");
 		envlist_clear(&chansess->ws->fetched);
@@ -404,6 +357,7 @@ void ws_hooks_session_started(struct ChanSess *chansess) {
 	}
 	fill_conn(&c);
 	fill_session(&s, &c, chansess);
+	TRACE(("hook library: session_start (pid %ld)", (long)chansess->pid))
 	hooks->session_start(hook_ctx, &s, (long)chansess->pid);
 }
 
@@ -435,6 +389,7 @@ void ws_hooks_agent_socket(const struct ChanSess *chansess, const char *path, in
 	}
 	fill_conn(&c);
 	fill_session(&s, &c, chansess);
+	TRACE(("hook library: agent_socket %s (%s)", path, opened ? "opened" : "closed"))
 	hooks->agent_socket(hook_ctx, &s, path, opened);
 }
 
@@ -447,6 +402,7 @@ int ws_hooks_agent_request(const struct ChanSess *chansess) {
 	}
 	fill_conn(&c);
 	fill_session(&s, &c, chansess);
+	TRACE(("hook library: agent_request"))
 	return hooks->agent_request(hook_ctx, &s) != WS_HOOK_REFUSE ? DROPBEAR_SUCCESS : DROPBEAR_FAILURE;
 }
 
@@ -459,6 +415,7 @@ const char *ws_hooks_agent_env_path(const struct ChanSess *chansess, int key_all
 	}
 	fill_conn(&c);
 	fill_session(&s, &c, chansess);
+	TRACE(("hook library: agent_env_path"))
 	return hooks->agent_env_path(hook_ctx, &s, key_allows_agent);
 }
 
@@ -485,6 +442,7 @@ void ws_hooks_session_exit(const struct Channel *channel, struct ChanSess *chans
 		e.bytes_out = channel->ws_bytes_out;
 		fill_conn(&c);
 		fill_session(&s, &c, chansess);
+		TRACE(("hook library: session_exit"))
 		hooks->session_exit(hook_ctx, &s, &e);
 	}
 	envlist_clear(&chansess->ws->fetched);
@@ -500,10 +458,12 @@ void ws_hooks_exit(const char *reason) {
 	}
 	if (conn.active && HAS_HOOK(disconnect)) {
 		fill_conn(&c);
+		TRACE(("hook library: disconnect (%s)", reason))
 		hooks->disconnect(hook_ctx, &c, reason);
 	}
 	conn.active = 0;
 	if (HAS_HOOK(shutdown)) {
+		TRACE(("hook library: shutdown"))
 		hooks->shutdown(hook_ctx);
 	}
 	hooks = NULL;
@@ -535,5 +495,6 @@ void ws_hooks_activity(void) {
 	a.last_activity_ms = ((int64_t)time(NULL) - (int64_t)(now - ses.last_packet_time_idle)) * 1000;
 	a.channels = ses.chancount;
 	fill_conn(&c);
+	TRACE(("hook library: activity"))
 	hooks->activity(hook_ctx, &c, &a);
 }
