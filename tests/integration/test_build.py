@@ -264,3 +264,39 @@ def test_configure_is_what_autoconf_makes_of_configure_ac(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "configure").read_text() == configure_text(), \
         f"./configure differs from what autoconf makes of configure.ac: {STALE}"
+
+
+def _dep3_header(text):
+    """The DEP-3 fields of a patch: the lines before its first `---`."""
+    header = text.split("\n---\n", 1)[0]
+    fields, last = {}, None
+    for line in header.splitlines():
+        if line.startswith(" ") and last:
+            fields[last] += "\n" + line[1:]
+        elif ":" in line:
+            last, value = line.split(":", 1)
+            fields[last] = value.strip()
+    return fields
+
+
+def test_every_patch_has_a_dep3_header_and_is_in_the_readme_table():
+    """Each patch names its purpose, author, whether it went upstream and
+    when it last changed; dropbear/README.md lists each one with the upstream
+    files it changes and its Forwarded: value, in series order."""
+    patches = os.path.join(REPO, "dropbear", "patches")
+    with open(os.path.join(patches, "series")) as f:
+        series = f.read().split()
+    with open(os.path.join(REPO, "dropbear", "README.md")) as f:
+        rows = [line for line in f if line.startswith("| `0")]
+    assert [r.split("`")[1] for r in rows] == series
+    for name, row in zip(series, rows):
+        with open(os.path.join(patches, name)) as f:
+            text = f.read()
+        fields = _dep3_header(text)
+        for key in ("Description", "Author", "Forwarded", "Last-Update"):
+            assert fields.get(key), f"{name}: no {key}:"
+        assert all(len(line) <= 80 for line in fields["Description"].splitlines()), name
+        assert fields["Forwarded"] in ("no", "not-needed") or fields["Forwarded"].startswith("http")
+        files = sorted(set(re.findall(r"^\+\+\+ b/(\S+)", text, re.M)))
+        assert row.split("|")[2].strip() == ", ".join(f"`{x}`" for x in files), name
+        assert row.split("|")[3].strip() == fields["Forwarded"], name
