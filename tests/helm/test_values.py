@@ -300,7 +300,7 @@ def test_extra_config_the_library_takes(helm, client_key):
 def test_extra_config_keys_are_the_librarys():
     with open(os.path.join(REPO, "plugins", "config.c")) as f:
         source = f.read()
-    table = source[source.index("} keys[] = {"):]
+    table = source[source.index(" keys[] = {"):]
     table = table[:table.index("};")]
     library = re.findall(r'\{ "([a-z0-9_]+)",', table)
     with open(os.path.join(CHART, "templates", "_helpers.tpl")) as f:
