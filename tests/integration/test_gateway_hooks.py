@@ -11,7 +11,7 @@ server asked and which process asked it."""
 import base64
 import os
 import re
-import socket
+import shlex
 import subprocess
 import threading
 import time
@@ -192,6 +192,24 @@ def test_a_pending_route_relays_after_the_wait_and_keepalives_go_on(gateway):
     assert r.stdout == "PING THROUGH THE GATEWAY\n"
     assert time.monotonic() - start >= DELAY_MS / 1000
     assert gateway.logged("answered slow socket")
+
+
+def test_a_jump_through_the_gateway_reaches_the_workspaces_own_server(workspace, start_server):
+    """What users do (ProxyJump is ssh -W in a ProxyCommand): the session is
+    end to end with the workspace's server, after the gateway's wait."""
+    inner = start_server().wait_ready()  # the workspace's server: developer, its own keys
+    gateway = Gateway(workspace, start_server, inner.port)
+    jump = " ".join(shlex.quote(a) for a in
+                    gateway.server.ssh_args("alice", gateway.keys["alice"]) + ["-W", "slow:22"])
+    r = subprocess.run(["ssh", "-F", "/dev/null", "-i", workspace.key, "-o", "IdentitiesOnly=yes",
+                        "-o", "IdentityAgent=none", "-o", f"UserKnownHostsFile={inner.known_hosts}",
+                        "-o", f"HostKeyAlias=[127.0.0.1]:{inner.port}",
+                        "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+                        "-o", f"ProxyCommand={jump}", "developer@slow", "echo $USER at the end"],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert (r.returncode, r.stdout) == (0, "developer at the end\n"), r.stderr
+    assert gateway.logged("answered slow socket")
+    assert inner.wait_event("auth")["user"] == "developer"
 
 
 def test_a_pending_route_can_be_refused_with_printable_text(gateway):
