@@ -154,6 +154,15 @@ static void fill_session(struct ws_session *s, const struct ws_conn *c,
 		| (svr_pubkey_is_restricted() ? WS_KEY_RESTRICT : 0);
 }
 
+const struct ws_hooks *ws_hooks_for_call(void **ctx, struct ws_conn *c) {
+	if (hooks == NULL || !conn.active || getpid() != owner_pid) {
+		return NULL;
+	}
+	*ctx = hook_ctx;
+	fill_conn(c);
+	return hooks;
+}
+
 void ws_hooks_connect(void) {
 	unsigned char rnd[8];
 	unsigned int i;

@@ -36,6 +36,17 @@ void ws_hooks_session_exit(const struct Channel *channel, struct ChanSess *chans
 /* From the server's main loop: reports activity (rate-limited here). */
 void ws_hooks_activity(void);
 
+/* For the glue of later hooks in files of their own (ws-gwauth.c,
+ * ws-route.c): the library's table and context, with *c filled for this
+ * connection; NULL without a library or outside the connection process.
+ * The caller checks the callback against struct_size (WS_HOOK_CALLABLE). */
+struct ws_hooks;
+struct ws_conn;
+const struct ws_hooks *ws_hooks_for_call(void **ctx, struct ws_conn *c);
+#define WS_HOOK_CALLABLE(h, f) ((h) != NULL \
+	&& (h)->struct_size >= offsetof(struct ws_hooks, f) + sizeof((h)->f) \
+	&& (h)->f != NULL)
+
 /* The process is exiting with this message. */
 void ws_hooks_exit(const char *reason);
 
