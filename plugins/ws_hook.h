@@ -53,7 +53,8 @@ struct ws_conn {
 	const char *session_id;      /* 16 hex digits, random per connection */
 	const char *client_addr;     /* numeric address, e.g. "127.0.0.1" */
 	const char *client_port;
-	const char *user;            /* NULL until authenticated */
+	const char *user;            /* NULL until authenticated; in authorized_keys
+	                                and tcp_route: the login name */
 	const char *auth_method;     /* "publickey"; NULL until authenticated */
 	const char *key_fingerprint; /* "SHA256:..."; NULL until authenticated */
 	long pid;                    /* the connection's server process */
