@@ -3,6 +3,7 @@
  * Keys are a table: a feature adds its settings by adding rows.
  */
 #include "config.h"
+#include "gateway.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -198,6 +199,19 @@ static const struct config_key {
 	{ "agent_workspace_socket", KEY_PATH, AT(agent.workspace_socket), 0, 0, NULL },
 	{ "activity_dir", KEY_CUSTOM, 0, 0, 0, set_activity_dir },
 	{ "activity_interval", KEY_COUNT, AT(activity_interval), 1, 3600, NULL },
+	{ "role", KEY_CUSTOM, 0, 0, 0, ws_gw_set_role },
+	{ "gateway_users_dir", KEY_PATH, AT(gateway.users_dir), 0, 0, NULL },
+	{ "gateway_keys_command", KEY_CUSTOM, 0, 0, 0, ws_gw_set_keys_command },
+	{ "gateway_suffix", KEY_CUSTOM, 0, 0, 0, ws_gw_set_suffix },
+	{ "gateway_grants", KEY_CUSTOM, 0, 0, 0, ws_gw_set_grants },
+	{ "gateway_create", KEY_BOOL, AT(gateway.create), 0, 0, NULL },
+	{ "gateway_max_per_user", KEY_COUNT, AT(gateway.max_per_user), 1, 1000, NULL },
+	{ "gateway_idle_stop", KEY_CUSTOM, 0, 0, 0, ws_gw_set_idle_stop },
+	{ "gateway_wake_timeout", KEY_CUSTOM, 0, 0, 0, ws_gw_set_wake_timeout },
+	{ "gateway_backend", KEY_PATH, AT(gateway.backend), 0, 0, NULL },
+	{ "gateway_state_dir", KEY_PATH, AT(gateway.state_dir), 0, 0, NULL },
+	{ "gateway_program", KEY_PATH, AT(gateway.program), 0, 0, NULL },
+	{ "gateway_host", KEY_CUSTOM, 0, 0, 0, ws_gw_set_host },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -261,6 +275,8 @@ void ws_config_init(struct ws_config *cfg) {
 	cfg->env.value_max = 32 * 1024;
 	cfg->agent.forwarding = 1;
 	cfg->activity_interval = 10;
+	cfg->gateway.max_per_user = 5;
+	cfg->gateway.wake_timeout = 120;
 }
 
 /* The defaults of string keys are not allocated; ws_env_* read NULL as them. */
@@ -275,6 +291,7 @@ void ws_config_free(struct ws_config *cfg) {
 		}
 	}
 	free(cfg->activity_dir);
+	ws_gw_config_free(cfg);
 	ws_config_init(cfg);
 }
 
@@ -389,6 +406,7 @@ int ws_config_parse(struct ws_config *cfg, const char *name, const char *text,
 	unsigned int seen[NKEYS] = { 0 };
 	unsigned int lineno = 0;
 	const char *p = text, *end = text + len;
+	char why[256];
 	int ret = 0;
 
 	if (len > WS_CONFIG_MAX_BYTES) {
@@ -412,6 +430,9 @@ int ws_config_parse(struct ws_config *cfg, const char *name, const char *text,
 			ret = parse_line(cfg, name, lineno, p, line_end, seen, err, errlen);
 		}
 		p = eol ? eol + 1 : end;
+	}
+	if (ret == 0 && ws_gw_config_check(cfg, why, sizeof(why)) != 0) {
+		ret = fail(err, errlen, "%s: %s", name, why);
 	}
 	if (ret != 0) {
 		ws_config_free(cfg); /* back to the defaults, not half a config */
