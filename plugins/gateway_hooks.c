@@ -10,6 +10,7 @@
 #include "gateway.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,9 @@ static pid_t spawn(struct ws_plugin *p, char *const args[], int fd_for_3, int de
 	const char *prog = ws_gw_program(&p->cfg);
 	char *argv[8];
 	pid_t pid, parent = getpid();
+	sigset_t none;
 	size_t i;
+	int null;
 
 	argv[0] = (char *)prog;
 	for (i = 0; args[i] != NULL && i + 2 < sizeof(argv) / sizeof(argv[0]); i++) {
@@ -76,12 +79,23 @@ static pid_t spawn(struct ws_plugin *p, char *const args[], int fd_for_3, int de
 			_exit(0);
 		}
 	}
-	if (fd_for_3 >= 0 && fd_for_3 != 3 && dup2(fd_for_3, 3) < 0) {
+	/* descriptor 3 without close-on-exec; nothing of the connection's
+	 * (its socket) but stderr, where the event log may be */
+	if (fd_for_3 >= 0 && (fd_for_3 == 3 ? fcntl(3, F_SETFD, 0) : dup2(fd_for_3, 3)) < 0) {
 		_exit(127);
 	}
 	ws_gw_close_from(fd_for_3 >= 0 ? 4 : 3);
+	null = open("/dev/null", O_RDWR);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0) {
+		_exit(127);
+	}
+	if (null > 2) {
+		close(null);
+	}
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	execv(prog, argv);
 	_exit(127);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -384,6 +385,48 @@ static void the_gateway_role_needs_its_programs(void) {
 	CHECK_STR(err, "gateway_backend /nonexistent/backend: No such file or directory");
 }
 
+static void sleep_ms(long ms) {
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* With gateway_idle_stop, the listener runs `ws-gateway keeper` for as
+ * long as it runs itself; a connection process does not. */
+static void the_listener_runs_the_keeper(void) {
+	const struct ws_hooks *h = ws_hook_entry();
+	char conf[2048], ran[512], want[600], err[600] = "";
+	const char *prog, *path;
+	void *ctx = NULL;
+	int i;
+
+	snprintf(ran, sizeof(ran), "%s/ran", unit_tmpdir());
+	/* records its arguments, then waits to be stopped */
+	prog = unit_write_file("ws-gateway", "#!/bin/sh\necho \"$@\" > \"${0%/*}/ran.tmp\"\n"
+		"mv \"${0%/*}/ran.tmp\" \"${0%/*}/ran\"\nexec sleep 60\n", 0755);
+	snprintf(conf, sizeof(conf), "role = gateway\nevent_log = off\n"
+		"gateway_users_dir = /x\ngateway_backend = /bin/true\ngateway_state_dir = %s\n"
+		"gateway_program = %s\ngateway_idle_stop = 1h\n", unit_tmpdir(), prog);
+	path = unit_write_file("hooks.conf", conf, 0644);
+	snprintf(want, sizeof(want), "keeper --config %s\n", path);
+	CHECK(h->startup(&ctx, path, 1, err, sizeof(err)) == 0);
+	for (i = 0; i < 500 && access(ran, F_OK) != 0; i++) {
+		sleep_ms(10);
+	}
+	CHECK_STR(unit_read_file(ran), want);
+	if (ctx != NULL) {
+		h->shutdown(ctx); /* stops and reaps it: a hang here fails the test */
+	}
+
+	unlink(ran);
+	ctx = NULL;
+	CHECK(h->startup(&ctx, path, 0, err, sizeof(err)) == 0);
+	sleep_ms(300);
+	CHECK(access(ran, F_OK) != 0);
+	if (ctx != NULL) {
+		h->shutdown(ctx);
+	}
+}
+
 UNIT_SUITE(gateway_tests) = {
 	{ "gateway: names are DNS labels", names_are_dns_labels },
 	{ "gateway: a user owns its name and NAME-*", a_user_owns_its_name_and_its_dash_names },
@@ -400,5 +443,6 @@ UNIT_SUITE(gateway_tests) = {
 	{ "gateway: the gateway role answers users, keys and routes",
 		the_gateway_role_answers_users_keys_and_routes },
 	{ "gateway: the gateway role needs its programs", the_gateway_role_needs_its_programs },
+	{ "gateway: the listener runs the keeper", the_listener_runs_the_keeper },
 	UNIT_END
 };
