@@ -23,6 +23,7 @@
 #define WS_GW_GRANTS_MAX (1024 * 1024)
 #define WS_GW_KEYS_TIMEOUT_MS 5000    /* gateway_keys_command */
 #define WS_GW_REASON_MAX 256          /* a refusal reason sent to the client */
+#define WS_GW_WAKES_PER_MINUTE 30     /* wake processes one connection may start */
 #define WS_GW_ENV_CONFIG "WS_GATEWAY_CONFIG" /* the hook config, for sessions */
 
 /* config key setters (gateway_config.c), shaped like config.c's setters */

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "plugin.h"
@@ -211,6 +212,7 @@ int ws_gw_tcp_route(struct ws_plugin *p, const struct ws_conn *c, const char *ho
 		unsigned int port, int *fd_out, char *reason, size_t reasonlen) {
 	char name[WS_GW_NAME_MAX + 2], why[600];
 	const char *user = c->user ? c->user : "";
+	struct timespec now;
 	int sv[2], may;
 	pid_t pid;
 
@@ -229,6 +231,17 @@ int ws_gw_tcp_route(struct ws_plugin *p, const struct ws_conn *c, const char *ho
 	if (may != 1) {
 		return refuse(p, c, host, port, name, reason, reasonlen,
 			"no workspace '%s' for %s", name, user);
+	}
+	/* each wake is a process that may wait minutes: a client opening
+	 * channels in a loop must not fill the machine with them */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - p->gw_wake_window >= 60 || p->gw_wakes == 0) {
+		p->gw_wake_window = now.tv_sec;
+		p->gw_wakes = 0;
+	}
+	if (++p->gw_wakes > WS_GW_WAKES_PER_MINUTE) {
+		return refuse(p, c, host, port, name, reason, reasonlen,
+			"workspace '%s' did not start: %s", name, "too many jumps in a minute");
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
 		snprintf(why, sizeof(why), "socketpair: %s", strerror(errno));

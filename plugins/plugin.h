@@ -42,6 +42,8 @@ struct ws_plugin {
 	char *gw_keys;                    /* cached for this connection */
 	size_t gw_keys_len;
 	int gw_known;                     /* 1 known, 0 unknown, -1 refused */
+	time_t gw_wake_window;            /* CLOCK_MONOTONIC s: this minute's start */
+	unsigned int gw_wakes;            /* wakes started in it */
 };
 
 /* What one environment source did, for its log line (never values). */

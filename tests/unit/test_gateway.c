@@ -305,7 +305,7 @@ static void the_gateway_role_answers_users_keys_and_routes(void) {
 	mkdir(dir, 0755);
 	unit_write_file("users/alice", "ssh-ed25519 AAAA alice\n", 0644);
 	/* the "wake" program: says what it was run with on descriptor 3 */
-	prog = unit_write_file("ws-gateway", "#!/bin/sh\nprintf '%s ' \"$@\" >&3\n", 0755);
+	prog = unit_write_file("ws-gateway", "#!/bin/sh\nprintf '%s ' \"$@\" >&3 2>/dev/null\n", 0755);
 	snprintf(conf, sizeof(conf), "role = gateway\nevent_log = %s/events.log\n"
 		"gateway_users_dir = %s\ngateway_backend = /bin/true\ngateway_state_dir = %s\n"
 		"gateway_program = %s\n", unit_tmpdir(), dir, unit_tmpdir(), prog);
@@ -349,6 +349,19 @@ static void the_gateway_role_answers_users_keys_and_routes(void) {
 		CHECK_STR(got, want);
 		close(fd);
 	}
+
+	/* a client that jumps in a loop gets a reason, not a process each */
+	for (n = 1; n < WS_GW_WAKES_PER_MINUTE; n++) {
+		fd = -1;
+		CHECK(h->tcp_route(ctx, &c, "alice", 22, &fd, reason, sizeof(reason))
+			== WS_ROUTE_PENDING);
+		if (fd >= 0) {
+			close(fd);
+		}
+	}
+	CHECK(h->tcp_route(ctx, &c, "alice", 22, &fd, reason, sizeof(reason))
+		== WS_ROUTE_REFUSE);
+	CHECK_STR(reason, "workspace 'alice' did not start: too many jumps in a minute");
 
 	/* sessions: ws-gateway control only */
 	CHECK(h->client_env(ctx, &s, "LANG", "C") == 0);
