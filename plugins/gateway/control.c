@@ -116,11 +116,15 @@ static int cmd_status(struct gw *g, const char *user, const char *name) {
 }
 
 static int cmd_start(struct gw *g, const char *user, const char *name) {
-	char addr[300], reason[WS_GW_REASON_MAX];
+	char addr[300], reason[WS_GW_REASON_MAX], why[600];
 	unsigned int port;
-	int lock = gw_lock(g, name, 0), ret;
+	int lock, ret;
 
-	if (lock < 0) {
+	/* before the lock: no lock file for a name the user has no business with */
+	if (ws_gw_may_use(&g->cfg, user, name, why, sizeof(why)) != 1) {
+		return no_workspace(user, name);
+	}
+	if ((lock = gw_lock(g, name, 0)) < 0) {
 		fprintf(stderr, "cannot lock '%s'\n", name);
 		return 1;
 	}

@@ -253,7 +253,7 @@ static int send_socket(int sock) {
 }
 
 int gw_wake_main(struct gw *g, const char *user, const char *name) {
-	char addr[300], reason[WS_GW_REASON_MAX];
+	char addr[300], reason[WS_GW_REASON_MAX], why[600];
 	unsigned int port = 0;
 	struct timespec t0;
 	struct stat st;
@@ -272,6 +272,10 @@ int gw_wake_main(struct gw *g, const char *user, const char *name) {
 
 	if (!ws_gw_name_valid(name)) {
 		snprintf(reason, sizeof(reason), "'%.64s' is not a workspace name", name);
+		ok = -1;
+	} else if (ws_gw_may_use(&g->cfg, user, name, why, sizeof(why)) != 1) {
+		/* the library checked; checked again before any file is made */
+		snprintf(reason, sizeof(reason), "no workspace '%s' for %s", name, user);
 		ok = -1;
 	} else if ((lock = gw_lock(g, name, 0)) < 0) {
 		snprintf(reason, sizeof(reason), "workspace '%s' did not start: %s", name,

@@ -176,6 +176,10 @@ def test_refusals_name_the_reason(gw):
     assert refused == "'Alice' is not a workspace name"
     assert gw.starts() == []
     assert os.listdir(gw.backend_dir) == []
+    assert os.listdir(gw.state) == []  # not even a lock file
+    r = gw.control("alice", "start bob")
+    assert r.returncode == 1 and r.stderr == "no workspace 'bob' for alice\n"
+    assert os.listdir(gw.state) == []
 
 
 def test_create_on_demand_off(gw):
