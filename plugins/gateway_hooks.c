@@ -126,7 +126,7 @@ int ws_gw_startup(struct ws_plugin *p, char *err, size_t errlen) {
 		return -1;
 	}
 	if (p->is_listener && g->idle_stop > 0) {
-		char *args[] = { "keeper", "--config", p->config_path, NULL };
+		char *args[] = { "--config", p->config_path, "keeper", NULL };
 		pid_t pid = spawn(p, args, -1, 0);
 		if (pid < 0) {
 			snprintf(err, errlen, "ws-gateway keeper: fork: %s", strerror(errno));
@@ -250,7 +250,7 @@ int ws_gw_tcp_route(struct ws_plugin *p, const struct ws_conn *c, const char *ho
 			"workspace '%s' did not start: %s", name, "gateway error");
 	}
 	{
-		char *args[] = { "wake", "--config", p->config_path, (char *)user, name, NULL };
+		char *args[] = { "--config", p->config_path, "wake", (char *)user, name, NULL };
 		pid = spawn(p, args, sv[1], 1);
 	}
 	close(sv[1]);

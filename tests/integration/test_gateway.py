@@ -1,6 +1,7 @@
 """ws-gateway against a command backend that runs real servers: each
 workspace is the build's dropbear on a loopback port (gateway_backend.sh),
 so `wake` is checked by talking SSH over the socket it hands back."""
+import ctypes
 import json
 import os
 import shutil
@@ -321,3 +322,71 @@ def test_keeper_stops_idle_workspaces_and_a_jump_wakes_them(gw):
     sock, refused, _ = gw.wake("alice", "alice")
     assert refused is None and banner(sock).startswith(b"SSH-2.0-")
     sock.close()
+
+
+# --- the hook library's side, as the server calls it (ws_hook.h) ---
+
+class WsConn(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("session_id", ctypes.c_char_p),
+                ("client_addr", ctypes.c_char_p), ("client_port", ctypes.c_char_p),
+                ("user", ctypes.c_char_p), ("auth_method", ctypes.c_char_p),
+                ("key_fingerprint", ctypes.c_char_p), ("pid", ctypes.c_long)]
+
+
+STARTUP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p,
+                           ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
+SHUTDOWN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+USER_LOOKUP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(WsConn),
+                               ctypes.c_char_p)
+TCP_ROUTE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(WsConn),
+                             ctypes.c_char_p, ctypes.c_uint, ctypes.POINTER(ctypes.c_int),
+                             ctypes.c_char_p, ctypes.c_size_t)
+UNUSED = ctypes.c_void_p
+
+
+class WsHooks(ctypes.Structure):
+    _fields_ = [("abi_version", ctypes.c_uint32), ("struct_size", ctypes.c_uint32),
+                ("name", ctypes.c_char_p), ("startup", STARTUP)] + \
+        [(f"unused{i}", UNUSED) for i in range(8)] + \
+        [("shutdown", SHUTDOWN)] + [(f"unused_b{i}", UNUSED) for i in range(4)] + \
+        [("user_lookup", USER_LOOKUP), ("authorized_keys", UNUSED), ("tcp_route", TCP_ROUTE)]
+
+
+def test_the_library_routes_a_jump_through_ws_gateway_wake(gw):
+    """tcp_route in a gateway-role library runs the real ws-gateway wake
+    and returns the socketpair end the server watches: one message with
+    the workspace's connected socket."""
+    gw.write_config(gateway_program=GATEWAY)
+    lib = ctypes.CDLL(os.path.join(BUILD, "lib", "ssh-workspace-hooks.so"))
+    lib.ws_hook_entry.restype = ctypes.POINTER(WsHooks)
+    hooks = lib.ws_hook_entry().contents
+    assert hooks.struct_size == ctypes.sizeof(WsHooks)
+    ctx = ctypes.c_void_p()
+    err = ctypes.create_string_buffer(512)
+    os.environ.update(GW_TEST_DIR=gw.backend_dir, DROPBEAR=DROPBEAR)  # for the backend
+    assert hooks.startup(ctypes.byref(ctx), gw.config.encode(), 0, err, 512) == 0, err.value
+    try:
+        conn = WsConn(ctypes.sizeof(WsConn), b"0123456789abcdef", b"127.0.0.1", b"40000",
+                      None, None, None, os.getpid())
+        assert hooks.user_lookup(ctx, ctypes.byref(conn), b"alice") == 1
+        conn.user = b"alice"
+        fd = ctypes.c_int(-1)
+        reason = ctypes.create_string_buffer(256)
+        assert hooks.tcp_route(ctx, ctypes.byref(conn), b"alice.ws", 22, ctypes.byref(fd),
+                               reason, 256) == 2  # WS_ROUTE_PENDING
+        with socket.socket(fileno=fd.value) as pending:
+            pending.settimeout(60)
+            msg, fds, _, _ = socket.recv_fds(pending, 4096, 1)
+        assert len(fds) == 1, msg
+        with socket.socket(fileno=fds[0]) as sock:
+            assert banner(sock).startswith(b"SSH-2.0-")
+        assert hooks.tcp_route(ctx, ctypes.byref(conn), b"alice.ws", 2222, ctypes.byref(fd),
+                               reason, 256) == 1  # WS_ROUTE_REFUSE
+        assert reason.value == b"only port 22 of a workspace"
+    finally:
+        hooks.shutdown(ctx)
+        for k in ("GW_TEST_DIR", "DROPBEAR"):
+            os.environ.pop(k, None)
+    routes = gw.events("gateway_route")
+    assert routes and routes[0]["workspace"] == "alice" and routes[0]["user"] == "alice"
+    assert gw.events("gateway_wake")[0]["result"] == "ok"

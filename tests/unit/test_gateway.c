@@ -344,7 +344,7 @@ static void the_gateway_role_answers_users_keys_and_routes(void) {
 	if (fd >= 0) {
 		n = recv(fd, got, sizeof(got) - 1, 0);
 		got[n > 0 ? n : 0] = '\0';
-		snprintf(want, sizeof(want), "wake --config %s/hooks.conf alice alice-dev ",
+		snprintf(want, sizeof(want), "--config %s/hooks.conf wake alice alice-dev ",
 			unit_tmpdir());
 		CHECK_STR(got, want);
 		close(fd);
@@ -420,7 +420,7 @@ static void the_listener_runs_the_keeper(void) {
 		"gateway_users_dir = /x\ngateway_backend = /bin/true\ngateway_state_dir = %s\n"
 		"gateway_program = %s\ngateway_idle_stop = 1h\n", unit_tmpdir(), prog);
 	path = unit_write_file("hooks.conf", conf, 0644);
-	snprintf(want, sizeof(want), "keeper --config %s\n", path);
+	snprintf(want, sizeof(want), "--config %s keeper\n", path);
 	CHECK(h->startup(&ctx, path, 1, err, sizeof(err)) == 0);
 	for (i = 0; i < 500 && access(ran, F_OK) != 0; i++) {
 		sleep_ms(10);
