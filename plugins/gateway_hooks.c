@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -56,7 +55,7 @@ static void problem_event(struct ws_plugin *p, const char *what, const char *use
 static pid_t spawn(struct ws_plugin *p, char *const args[], int fd_for_3, int detach) {
 	const char *prog = ws_gw_program(&p->cfg);
 	char *argv[8];
-	pid_t pid, parent = getpid();
+	pid_t pid;
 	sigset_t none;
 	size_t i;
 	int null;
@@ -72,13 +71,6 @@ static pid_t spawn(struct ws_plugin *p, char *const args[], int fd_for_3, int de
 	}
 	if (detach && fork() != 0) {
 		_exit(0);
-	}
-	if (!detach) {
-		/* the keeper goes with the listener, however it ends */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent) {
-			_exit(0);
-		}
 	}
 	/* descriptor 3 without close-on-exec; nothing of the connection's
 	 * (its socket) but stderr, where the event log may be */
@@ -126,19 +118,37 @@ int ws_gw_startup(struct ws_plugin *p, char *err, size_t errlen) {
 		return -1;
 	}
 	if (p->is_listener && g->idle_stop > 0) {
+		/* The keeper's descriptor 3 is a pipe whose write end only the
+		 * listener holds (close-on-exec: not the connections it
+		 * re-executes): when the listener ends, however it ends, the
+		 * keeper reads EOF and stops.  Not the parent's death signal:
+		 * the listener forks itself away from its parent (daemon())
+		 * after this, unless run with -F. */
 		char *args[] = { "--config", p->config_path, "keeper", NULL };
-		pid_t pid = spawn(p, args, -1, 0);
+		int lifeline[2];
+		pid_t pid;
+
+		if (pipe(lifeline) != 0) {
+			snprintf(err, errlen, "ws-gateway keeper: pipe: %s", strerror(errno));
+			return -1;
+		}
+		fcntl(lifeline[1], F_SETFD, FD_CLOEXEC);
+		pid = spawn(p, args, lifeline[0], 0);
+		close(lifeline[0]);
 		if (pid < 0) {
+			close(lifeline[1]);
 			snprintf(err, errlen, "ws-gateway keeper: fork: %s", strerror(errno));
 			return -1;
 		}
 		p->gw_keeper = pid;
+		p->gw_lifeline = lifeline[1];
 	}
 	return 0;
 }
 
 void ws_gw_shutdown(struct ws_plugin *p) {
 	if (p->gw_keeper > 0) {
+		close(p->gw_lifeline);
 		kill((pid_t)p->gw_keeper, SIGTERM);
 		while (waitpid((pid_t)p->gw_keeper, NULL, 0) < 0 && errno == EINTR) {
 		}

@@ -4,13 +4,16 @@
  * Every min(idle_stop/4, 30 s) it asks the backend for the running ones and
  * their last activity.  A workspace that reports none (0) counts from when
  * the keeper first saw it running.  It never waits for a workspace's lock:
- * one being woken or stopped is looked at next round.
+ * one being woken or stopped is looked at next round.  Run by the hook
+ * library, it stops when the listener does (see the lifeline there).
  */
 #include "gw.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,9 +94,11 @@ static void check_one(void *arg, const char *name, const char *state) {
 
 int gw_keeper_main(struct gw *g) {
 	unsigned int every = g->cfg.gateway.idle_stop / 4;
-	pid_t parent = getppid();
 	char detail[512];
 	struct sigaction sa;
+	struct stat st;
+	/* descriptor 3: the listener's lifeline pipe, when the library ran us */
+	int lifeline = fstat(3, &st) == 0 && S_ISFIFO(st.st_mode) ? 3 : -1;
 
 	if (g->cfg.gateway.idle_stop == 0) {
 		fprintf(stderr, "ws-gateway keeper: gateway_idle_stop is off\n");
@@ -117,9 +122,11 @@ int gw_keeper_main(struct gw *g) {
 		/* in one-second steps: a stop request or a gone listener is
 		 * noticed quickly */
 		for (slept = 0; slept < every && !stopping; slept++) {
-			sleep(1);
-			if (getppid() != parent) {
-				stopping = 1;
+			struct pollfd pfd = { lifeline, POLLIN, 0 };
+			if (lifeline < 0) {
+				sleep(1);
+			} else if (poll(&pfd, 1, 1000) == 1) {
+				stopping = 1; /* EOF (or anything): the listener is gone */
 			}
 		}
 	}

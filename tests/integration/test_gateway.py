@@ -390,3 +390,51 @@ def test_the_library_routes_a_jump_through_ws_gateway_wake(gw):
     routes = gw.events("gateway_route")
     assert routes and routes[0]["workspace"] == "alice" and routes[0]["user"] == "alice"
     assert gw.events("gateway_wake")[0]["result"] == "ok"
+
+
+LISTENER = """
+import ctypes, sys, time
+sys.path.insert(0, {here!r})
+from test_gateway import WsHooks
+lib = ctypes.CDLL({lib!r})
+lib.ws_hook_entry.restype = ctypes.POINTER(WsHooks)
+hooks = lib.ws_hook_entry().contents
+ctx = ctypes.c_void_p()
+err = ctypes.create_string_buffer(512)
+assert hooks.startup(ctypes.byref(ctx), {config!r}.encode(), 1, err, 512) == 0, err.value
+print("started", flush=True)
+time.sleep(600)
+"""
+
+
+def gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_the_keeper_ends_with_the_listener_however_it_ends(gw):
+    """The listener starts ws-gateway keeper; killed outright (no shutdown
+    hook), the keeper notices within a few seconds and stops."""
+    gw.write_config(gateway_program=GATEWAY, gateway_idle_stop="1h")
+    code = LISTENER.format(here=os.path.dirname(os.path.realpath(__file__)),
+                           lib=os.path.join(BUILD, "lib", "ssh-workspace-hooks.so"),
+                           config=gw.config)
+    listener = subprocess.Popen(["/usr/bin/python3", "-c", code], env=gw.env,
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline() == "started\n"
+        with open(f"/proc/{listener.pid}/task/{listener.pid}/children") as f:
+            [keeper] = [int(p) for p in f.read().split()]
+
+        def cmdline():
+            with open(f"/proc/{keeper}/cmdline") as f:
+                return f.read().split("\0")[:4]
+        # (until it has exec'd)
+        assert wait_for(lambda: cmdline() == [GATEWAY, "--config", gw.config, "keeper"])
+    finally:
+        listener.kill()
+        listener.wait()
+    assert wait_for(lambda: gone(keeper), timeout=10)
