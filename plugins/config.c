@@ -3,6 +3,7 @@
  * Keys are a table: a feature adds its settings by adding rows.
  */
 #include "config.h"
+#include "gateway.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -190,6 +191,20 @@ static const struct ws_config_key keys[] = {
 	{ "agent_workspace_socket", WS_CONFIG_PATH, AT(agent.workspace_socket), 0, 0, NULL, NULL, "off" },
 	{ "activity_dir", WS_CONFIG_CUSTOM, 0, 0, 0, set_activity_dir, "off", NULL },
 	{ "activity_interval", WS_CONFIG_COUNT, AT(activity_interval), 1, 3600, NULL, "10", NULL },
+	{ "role", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_role, "workspace", NULL },
+	{ "gateway_users_dir", WS_CONFIG_PATH, AT(gateway.users_dir), 0, 0, NULL, NULL, "off" },
+	{ "gateway_keys_command", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_keys_command, NULL, "off" },
+	{ "gateway_suffix", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_suffix, NULL, "`.ws`" },
+	{ "gateway_grants", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_grants, NULL, "off" },
+	{ "gateway_create", WS_CONFIG_BOOL, AT(gateway.create), 0, 0, NULL, "no", NULL },
+	{ "gateway_max_per_user", WS_CONFIG_COUNT, AT(gateway.max_per_user), 1, 1000, NULL, "5", NULL },
+	{ "gateway_idle_stop", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_idle_stop, "off", NULL },
+	{ "gateway_wake_timeout", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_wake_timeout, "120", NULL },
+	{ "gateway_backend", WS_CONFIG_PATH, AT(gateway.backend), 0, 0, NULL, NULL, "off" },
+	{ "gateway_state_dir", WS_CONFIG_PATH, AT(gateway.state_dir), 0, 0, NULL, NULL, "off" },
+	{ "gateway_program", WS_CONFIG_PATH, AT(gateway.program), 0, 0, NULL, NULL,
+		"`ws-gateway` in the installed `bindir`" },
+	{ "gateway_host", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_host, NULL, "the host's name" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -272,6 +287,7 @@ void ws_config_free(struct ws_config *cfg) {
 		}
 	}
 	free(cfg->activity_dir);
+	ws_gw_config_free(cfg);
 	ws_config_init(cfg);
 }
 
@@ -386,6 +402,7 @@ int ws_config_parse(struct ws_config *cfg, const char *name, const char *text,
 	unsigned int seen[NKEYS] = { 0 };
 	unsigned int lineno = 0;
 	const char *p = text, *end = text + len;
+	char why[256];
 	int ret = 0;
 
 	if (len > WS_CONFIG_MAX_BYTES) {
@@ -409,6 +426,9 @@ int ws_config_parse(struct ws_config *cfg, const char *name, const char *text,
 			ret = parse_line(cfg, name, lineno, p, line_end, seen, err, errlen);
 		}
 		p = eol ? eol + 1 : end;
+	}
+	if (ret == 0 && ws_gw_config_check(cfg, why, sizeof(why)) != 0) {
+		ret = fail(err, errlen, "%s: %s", name, why);
 	}
 	if (ret != 0) {
 		ws_config_free(cfg); /* back to the defaults, not half a config */

@@ -49,6 +49,24 @@ struct ws_agent_config {
 	char *workspace_socket;   /* fallback agent, e.g. a sidecar's */
 };
 
+/* The gateway role (gateway_config.c, docs/gateway.md); all off in the
+ * workspace role.  Durations in seconds. */
+struct ws_gateway_config {
+	int enabled;              /* role = gateway */
+	char *users_dir;          /* DIR/USER: a user's authorized_keys lines */
+	char *keys_command;       /* or CMD USER prints them */
+	char *suffix;             /* ".ws"; NULL = the default */
+	char *grants;             /* "USER NAME" lines; NULL = none */
+	int create;               /* a jump to an unknown owned name creates it */
+	unsigned int max_per_user;
+	unsigned int idle_stop;   /* 0 = off */
+	unsigned int wake_timeout;
+	char *backend;            /* the backend program (command protocol) */
+	char *state_dir;          /* locks, stop reasons, host keys, key files */
+	char *program;            /* ws-gateway; NULL = the installed one */
+	char *host;               /* the gateway's name for ProxyJump; NULL = hostname */
+};
+
 struct ws_config {
 	enum ws_event_log_kind event_log;
 	char *event_log_path;     /* WS_EVENT_LOG_FILE only */
@@ -57,6 +75,7 @@ struct ws_config {
 	struct ws_agent_config agent;
 	char *activity_dir;       /* activity records (activity.c); NULL = off */
 	unsigned int activity_interval; /* seconds between a record's rewrites */
+	struct ws_gateway_config gateway;
 };
 
 /* Defaults that the features apply themselves while the key is unset (the

@@ -36,6 +36,15 @@ struct ws_plugin {
 	unsigned int agent_pending_channel;
 	char agent_dir[1024];             /* expanded agent_dir */
 	struct ws_activity_state activity;
+	char *config_path;                /* for the gateway's helpers */
+	long gw_keeper;                   /* ws-gateway keeper's pid; 0 = none */
+	int gw_lifeline;                  /* its pipe's write end */
+	char gw_user[64];                 /* whose keys gw_keys holds */
+	char *gw_keys;                    /* cached for this connection */
+	size_t gw_keys_len;
+	int gw_known;                     /* 1 known, 0 unknown, -1 refused */
+	time_t gw_wake_window;            /* CLOCK_MONOTONIC s: this minute's start */
+	unsigned int gw_wakes;            /* wakes started in it */
 };
 
 /* What one environment source did, for its log line (never values). */
@@ -93,5 +102,15 @@ void ws_activity_auth(struct ws_plugin *p, const struct ws_conn *c);
 void ws_activity_update(struct ws_plugin *p, const struct ws_conn *c,
 	const struct ws_activity *a);
 void ws_activity_disconnect(struct ws_plugin *p);
+
+/* gateway_hooks.c: the gateway role (docs/gateway.md). */
+int ws_gw_startup(struct ws_plugin *p, char *err, size_t errlen);
+void ws_gw_shutdown(struct ws_plugin *p);
+int ws_gw_user_lookup(struct ws_plugin *p, const struct ws_conn *c, const char *user);
+int ws_gw_authorized_keys(struct ws_plugin *p, const struct ws_conn *c, const char *user);
+int ws_gw_tcp_route(struct ws_plugin *p, const struct ws_conn *c, const char *host,
+	unsigned int port, int *fd_out, char *reason, size_t reasonlen);
+int ws_gw_session_env(struct ws_plugin *p, const struct ws_session *s,
+	ws_env_set_fn set, void *env_ctx);
 
 #endif

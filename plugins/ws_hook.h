@@ -189,35 +189,37 @@ struct ws_hooks {
 	void (*client_env_refused)(void *ctx, const struct ws_session *s,
 		const char *name, size_t name_len, const char *reason);
 
-/* Gateway role.  A login name: return 1 if the user exists.  The login then
- * runs as the server's own uid/gid, with the server user's home and /bin/sh.
- * 0 = unknown user: refused exactly like a wrong key (same message, same
- * delay).  Without this callback, upstream's getpwnam() rules apply. */
-int (*user_lookup)(void *ctx, const struct ws_conn *conn, const char *user);
+	/* --- appended for the gateway role --- */
 
-/* The authorized_keys lines for `user`: return a descriptor open for reading
- * (the server reads it to EOF as an authorized_keys file, options included,
- * and closes it), or -1 for no keys.  Called for each key the client offers.
- * Without this callback the server reads its -D directory / ~/.ssh as usual. */
-int (*authorized_keys)(void *ctx, const struct ws_conn *conn, const char *user);
+	/* Gateway role.  A login name: return 1 if the user exists.  The login then
+	 * runs as the server's own uid/gid, with the server user's home and /bin/sh.
+	 * 0 = unknown user: refused exactly like a wrong key (same message, same
+	 * delay).  Without this callback, upstream's getpwnam() rules apply. */
+	int (*user_lookup)(void *ctx, const struct ws_conn *conn, const char *user);
 
-/* A direct-tcpip request (ssh -W / -J / -L) after the server's own checks
- * (-j, permitopen=).  Return:
- *   WS_ROUTE_DEFAULT (0)  the server connects to host:port as usual;
- *   WS_ROUTE_REFUSE  (1)  refuse; `reason` (NUL-terminated, at most reasonlen)
- *                         is sent as the open-failure description, which the
- *                         OpenSSH client prints ("open failed: administratively
- *                         prohibited: REASON");
- *   WS_ROUTE_PENDING (2)  *fd_out is a descriptor (a socketpair end) that the
- *                         server watches in its main loop without blocking;
- *                         when it is readable the server receives one message:
- *                         with one descriptor attached (SCM_RIGHTS) = the
- *                         connected socket to relay the channel to; without
- *                         one, the bytes are the refusal reason.  The server
- *                         closes *fd_out afterwards, or when the channel is
- *                         closed first. */
-int (*tcp_route)(void *ctx, const struct ws_conn *conn, const char *host,
-	unsigned int port, int *fd_out, char *reason, size_t reasonlen);
+	/* The authorized_keys lines for `user`: return a descriptor open for reading
+	 * (the server reads it to EOF as an authorized_keys file, options included,
+	 * and closes it), or -1 for no keys.  Called for each key the client offers.
+	 * Without this callback the server reads its -D directory / ~/.ssh as usual. */
+	int (*authorized_keys)(void *ctx, const struct ws_conn *conn, const char *user);
+
+	/* A direct-tcpip request (ssh -W / -J / -L) after the server's own checks
+	 * (-j, permitopen=).  Return:
+	 *   WS_ROUTE_DEFAULT (0)  the server connects to host:port as usual;
+	 *   WS_ROUTE_REFUSE  (1)  refuse; `reason` (NUL-terminated, at most reasonlen)
+	 *                         is sent as the open-failure description, which the
+	 *                         OpenSSH client prints ("open failed: administratively
+	 *                         prohibited: REASON");
+	 *   WS_ROUTE_PENDING (2)  *fd_out is a descriptor (a socketpair end) that the
+	 *                         server watches in its main loop without blocking;
+	 *                         when it is readable the server receives one message:
+	 *                         with one descriptor attached (SCM_RIGHTS) = the
+	 *                         connected socket to relay the channel to; without
+	 *                         one, the bytes are the refusal reason.  The server
+	 *                         closes *fd_out afterwards, or when the channel is
+	 *                         closed first. */
+	int (*tcp_route)(void *ctx, const struct ws_conn *conn, const char *host,
+		unsigned int port, int *fd_out, char *reason, size_t reasonlen);
 };
 
 /* The one symbol a hook library exports (define it with WS_HOOK_EXPORT). */

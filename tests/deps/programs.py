@@ -28,6 +28,8 @@ FILE_PURPOSE = [
     ("container-image/healthcheck.sh", None),
     ("container-image/docker.sh", None),
     ("plugins/proxy/workspace-agent.sh", None),  # the agent sidecar's, in the image
+    # the gateway's podman backend: here, run by tests/image/test_gateway_podman.py
+    ("plugins/gateway/ws-gateway-podman", "check"),
     ("tests/bench/", "bench"),
     ("tests/", "check"),
     ("container-image/", "check"),  # make image is part of make check

@@ -175,7 +175,8 @@ def test_make_install_honours_destdir_and_prefix(tmp_path):
              "includedir=/opt/ws/include"])
     assert r.returncode == 0, r.stdout + r.stderr
     for path, mode in [("opt/ws/sbin/dropbear", 0o755), ("opt/ws/bin/dropbearkey", 0o755),
-                       ("opt/ws/bin/scp", 0o755),
+                       ("opt/ws/bin/scp", 0o755), ("opt/ws/bin/ws-gateway", 0o755),
+                       ("opt/ws/bin/ws-gateway-podman", 0o755),
                        ("opt/ws/lib/ssh-workspace/ssh-workspace-hooks.so", 0o644),
                        ("opt/ws/include/ssh-workspace/ws_hook.h", 0o644)]:
         st = os.stat(dest / path)

@@ -52,5 +52,6 @@ extern const struct unit_test envsource_tests[];
 extern const struct unit_test envtrust_tests[];
 extern const struct unit_test cipher_tests[];
 extern const struct unit_test agent_filter_tests[];
+extern const struct unit_test gateway_tests[];
 
 #endif

@@ -223,7 +223,7 @@ known key, and a key set twice (by the chart or in extraConfig) stops the
 server at start ("'KEY' is already set on line N").
 */}}
 {{- define "ssh-workspace.validateExtraConfig" -}}
-{{- $known := list "event_log" "log_commands" "env_dir" "env_file" "env_command" "env_command_timeout" "env_socket" "env_socket_url" "env_socket_timeout" "env_output_max" "env_max_vars" "env_max_bytes" "env_value_max" "env_allow_path" "env_on_failure" "client_env_allow" "client_env_forced_command" "agent_forwarding" "agent_dir" "agent_workspace_socket" "activity_dir" "activity_interval" }}
+{{- $known := list "event_log" "log_commands" "env_dir" "env_file" "env_command" "env_command_timeout" "env_socket" "env_socket_url" "env_socket_timeout" "env_output_max" "env_max_vars" "env_max_bytes" "env_value_max" "env_allow_path" "env_on_failure" "client_env_allow" "client_env_forced_command" "agent_forwarding" "agent_dir" "agent_workspace_socket" "activity_dir" "activity_interval" "role" "gateway_users_dir" "gateway_keys_command" "gateway_suffix" "gateway_grants" "gateway_create" "gateway_max_per_user" "gateway_idle_stop" "gateway_wake_timeout" "gateway_backend" "gateway_state_dir" "gateway_program" "gateway_host" }}
 {{- $chart := dict "event_log" "hooks.eventLog" "log_commands" "hooks.logCommands" "client_env_allow" "env.clientAllow" "env_on_failure" "env.onFailure" "agent_forwarding" "agent.forwarding" }}
 {{- if include "ssh-workspace.hasEnv" . }}
 {{- $_ := set $chart "env_dir" "env.secrets, env.configMaps and env.values" }}

@@ -1,0 +1,259 @@
+/*
+ * control.c - ws-gateway control: the gateway's forced command.  What the
+ * user typed after `ssh USER@GATEWAY` arrives in SSH_ORIGINAL_COMMAND; the
+ * server sets USER to the login name.  Commands:
+ *   (none) | list        the user's workspaces and how to connect
+ *   status NAME | start NAME | stop NAME | rm NAME --yes | config
+ * Only workspaces the user owns or is granted are shown or touched; rm
+ * only the user's own.
+ */
+#include "gw.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_COMMAND 256
+#define MAX_WORDS 4
+
+static const char *usage =
+	"commands: list, status NAME, start NAME, stop NAME, rm NAME --yes, config\n";
+
+struct listing {
+	struct gw *g;
+	const char *user;
+	int count;
+	int known_hosts; /* config: print known_hosts lines instead */
+};
+
+static const char *suffix(struct gw *g) {
+	return g->cfg.gateway.suffix ? g->cfg.gateway.suffix : ".ws";
+}
+
+static void list_cb(void *arg, const char *name, const char *state) {
+	struct listing *l = arg;
+	char why[600], reason[16], key[1200];
+
+	if (ws_gw_may_use(&l->g->cfg, l->user, name, why, sizeof(why)) != 1) {
+		return;
+	}
+	l->count++;
+	if (l->known_hosts) {
+		gw_host_public_key(l->g, name, key, sizeof(key));
+		if (key[0] != '\0') {
+			printf("%s%s %s\n", name, suffix(l->g), key);
+		}
+		return;
+	}
+	gw_stop_reason(l->g, name, reason, sizeof(reason));
+	printf("%-32s %s%s%s%s\n", name, state, reason[0] ? " (" : "",
+		reason[0] ? (strcmp(reason, "asked") == 0 ? "by you" : "idle") : "",
+		reason[0] ? ")" : "");
+}
+
+static int cmd_list(struct gw *g, const char *user) {
+	struct listing l = { g, user, 0, 0 };
+	char detail[512];
+
+	if (gw_backend_list(g, list_cb, &l, detail, sizeof(detail)) != 0) {
+		fprintf(stderr, "cannot list workspaces: %s\n", detail);
+		return 1;
+	}
+	if (l.count == 0) {
+		printf("no workspaces for %s%s\n", user,
+			g->cfg.gateway.create ? "; one is created on first use: ssh "
+			"NAME" : "");
+		if (g->cfg.gateway.create) {
+			printf("  (NAME = %s or %s-SOMETHING, then %s)\n", user, user, suffix(g));
+		}
+		return 0;
+	}
+	printf("\nconnect: ssh NAME%s   (once: ssh %s@%s config >> ~/.ssh/config)\n",
+		suffix(g), user, g->host);
+	return 0;
+}
+
+static int cmd_config(struct gw *g, const char *user) {
+	struct listing l = { g, user, 0, 1 };
+	char detail[512];
+
+	printf("Host *%s\n    ProxyJump %s@%s\n    User developer\n\n", suffix(g), user, g->host);
+	printf("# known_hosts lines for your workspaces (add them to ~/.ssh/known_hosts):\n");
+	if (gw_backend_list(g, list_cb, &l, detail, sizeof(detail)) != 0) {
+		fprintf(stderr, "cannot list workspaces: %s\n", detail);
+		return 1;
+	}
+	return 0;
+}
+
+static int no_workspace(const char *user, const char *name) {
+	fprintf(stderr, "no workspace '%s' for %s\n", name, user);
+	return 1;
+}
+
+static int cmd_status(struct gw *g, const char *user, const char *name) {
+	char detail[512], addr[300], why[600], reason[16];
+	unsigned int port;
+	enum gw_state state;
+
+	if (ws_gw_may_use(&g->cfg, user, name, why, sizeof(why)) != 1) {
+		return no_workspace(user, name);
+	}
+	if (gw_backend_status(g, name, &state, addr, sizeof(addr), &port, detail,
+			sizeof(detail)) != 0) {
+		fprintf(stderr, "status of '%s': %s\n", name, detail);
+		return 1;
+	}
+	if (state == GW_MISSING) {
+		return no_workspace(user, name);
+	}
+	gw_stop_reason(g, name, reason, sizeof(reason));
+	printf("%s %s%s%s\n", name, state == GW_RUNNING ? "running" : "stopped",
+		state == GW_STOPPED && reason[0] ? " " : "",
+		state == GW_STOPPED ? reason : "");
+	return 0;
+}
+
+static int cmd_start(struct gw *g, const char *user, const char *name) {
+	char addr[300], reason[WS_GW_REASON_MAX], why[600];
+	unsigned int port;
+	int lock, ret;
+
+	/* before the lock: no lock file for a name the user has no business with */
+	if (ws_gw_may_use(&g->cfg, user, name, why, sizeof(why)) != 1) {
+		return no_workspace(user, name);
+	}
+	if ((lock = gw_lock(g, name, 0)) < 0) {
+		fprintf(stderr, "cannot lock '%s'\n", name);
+		return 1;
+	}
+	ret = gw_ensure_running(g, user, name, 1, addr, sizeof(addr), &port, reason,
+		sizeof(reason));
+	close(lock);
+	if (ret != 0) {
+		fprintf(stderr, "%s\n", reason);
+		return 1;
+	}
+	printf("%s is running: ssh %s%s\n", name, name, suffix(g));
+	return 0;
+}
+
+static int cmd_stop(struct gw *g, const char *user, const char *name) {
+	char detail[512], addr[300], why[600];
+	unsigned int port;
+	enum gw_state state;
+	int lock, ret = 1;
+
+	if (ws_gw_may_use(&g->cfg, user, name, why, sizeof(why)) != 1) {
+		return no_workspace(user, name);
+	}
+	if ((lock = gw_lock(g, name, 0)) < 0) {
+		fprintf(stderr, "cannot lock '%s'\n", name);
+		return 1;
+	}
+	if (gw_backend_status(g, name, &state, addr, sizeof(addr), &port, detail,
+			sizeof(detail)) != 0) {
+		fprintf(stderr, "status of '%s': %s\n", name, detail);
+	} else if (state == GW_MISSING) {
+		ret = no_workspace(user, name);
+	} else if (state == GW_RUNNING && gw_backend_do(g, "stop", name, detail,
+			sizeof(detail)) != 0) {
+		fprintf(stderr, "stop '%s': %s\n", name, detail);
+	} else {
+		/* recorded even if it was stopped already: the user's word counts */
+		gw_set_stop_reason(g, name, "asked");
+		gw_event(g, "gateway_stop", user, name, "reason", "asked", NULL, 0);
+		printf("%s stopped; it stays stopped until: ssh %s@%s start %s\n", name, user,
+			g->host, name);
+		ret = 0;
+	}
+	close(lock);
+	return ret;
+}
+
+static int cmd_rm(struct gw *g, const char *user, const char *name, const char *yes) {
+	char detail[512], addr[300];
+	unsigned int port;
+	enum gw_state state;
+	int lock, ret = 1;
+
+	if (!ws_gw_owns(user, name)) {
+		return no_workspace(user, name);
+	}
+	if (yes == NULL || strcmp(yes, "--yes") != 0) {
+		fprintf(stderr, "this deletes '%s' and its home for good; to go on: "
+			"ssh %s@%s rm %s --yes\n", name, user, g->host, name);
+		return 1;
+	}
+	if ((lock = gw_lock(g, name, 0)) < 0) {
+		fprintf(stderr, "cannot lock '%s'\n", name);
+		return 1;
+	}
+	if (gw_backend_status(g, name, &state, addr, sizeof(addr), &port, detail,
+			sizeof(detail)) != 0) {
+		fprintf(stderr, "status of '%s': %s\n", name, detail);
+	} else if (state == GW_MISSING) {
+		ret = no_workspace(user, name);
+	} else if (gw_backend_do(g, "delete", name, detail, sizeof(detail)) != 0) {
+		fprintf(stderr, "rm '%s': %s\n", name, detail);
+	} else {
+		gw_remove_files(g, name);
+		gw_event(g, "gateway_delete", user, name, NULL, NULL, NULL, 0);
+		printf("%s deleted\n", name);
+		ret = 0;
+	}
+	close(lock);
+	return ret;
+}
+
+int gw_control_main(struct gw *g) {
+	const char *user = getenv("USER"), *command = getenv("SSH_ORIGINAL_COMMAND");
+	char buf[MAX_COMMAND + 1], *words[MAX_WORDS + 1], *save = NULL, *w;
+	int n = 0;
+
+	if (user == NULL || !ws_gw_name_valid(user)) {
+		fprintf(stderr, "ws-gateway control: USER is not a valid user name\n");
+		return 2;
+	}
+	if (command == NULL) {
+		command = "";
+	}
+	if (strlen(command) > MAX_COMMAND) {
+		fprintf(stderr, "command too long\n%s", usage);
+		return 2;
+	}
+	snprintf(buf, sizeof(buf), "%s", command);
+	for (w = strtok_r(buf, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
+		if (n == MAX_WORDS) {
+			fprintf(stderr, "too many words\n%s", usage);
+			return 2;
+		}
+		words[n++] = w;
+	}
+	words[n] = NULL;
+	if (n == 0 || (n == 1 && strcmp(words[0], "list") == 0)) {
+		return cmd_list(g, user);
+	}
+	if (n == 1 && strcmp(words[0], "config") == 0) {
+		return cmd_config(g, user);
+	}
+	if (n >= 2 && !ws_gw_name_valid(words[1])) {
+		fprintf(stderr, "'%.64s' is not a workspace name\n", words[1]);
+		return 2;
+	}
+	if (n == 2 && strcmp(words[0], "status") == 0) {
+		return cmd_status(g, user, words[1]);
+	}
+	if (n == 2 && strcmp(words[0], "start") == 0) {
+		return cmd_start(g, user, words[1]);
+	}
+	if (n == 2 && strcmp(words[0], "stop") == 0) {
+		return cmd_stop(g, user, words[1]);
+	}
+	if ((n == 2 || n == 3) && strcmp(words[0], "rm") == 0) {
+		return cmd_rm(g, user, words[1], words[2]);
+	}
+	fprintf(stderr, "%s", usage);
+	return 2;
+}

@@ -1,0 +1,134 @@
+/*
+ * keeper.c - ws-gateway keeper: stops workspaces nobody has used for
+ * gateway_idle_stop, so they cost nothing until the next jump wakes them.
+ * Every min(idle_stop/4, 30 s) it asks the backend for the running ones and
+ * their last activity.  A workspace that reports none (0) counts from when
+ * the keeper first saw it running.  It never waits for a workspace's lock:
+ * one being woken or stopped is looked at next round.  Run by the hook
+ * library, it stops when the listener does (see the lifeline there).
+ */
+#include "gw.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEEN_MAX 1024
+
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig) {
+	(void)sig;
+	stopping = 1;
+}
+
+/* When the keeper first saw each running workspace without activity. */
+static struct {
+	char name[WS_GW_NAME_MAX + 1];
+	int64_t since_ms;
+} seen[SEEN_MAX];
+static size_t nseen;
+
+static int64_t first_seen(const char *name, int64_t now) {
+	size_t i;
+	for (i = 0; i < nseen; i++) {
+		if (strcmp(seen[i].name, name) == 0) {
+			return seen[i].since_ms;
+		}
+	}
+	if (nseen < SEEN_MAX) {
+		snprintf(seen[nseen].name, sizeof(seen[nseen].name), "%s", name);
+		seen[nseen++].since_ms = now;
+	}
+	return now;
+}
+
+static void forget(const char *name) {
+	size_t i;
+	for (i = 0; i < nseen; i++) {
+		if (strcmp(seen[i].name, name) == 0) {
+			seen[i] = seen[--nseen];
+			return;
+		}
+	}
+}
+
+static void check_one(void *arg, const char *name, const char *state) {
+	struct gw *g = arg;
+	char detail[512];
+	int64_t last = 0, now = gw_now_ms();
+	int lock;
+
+	if (stopping || strcmp(state, "running") != 0) {
+		forget(name);
+		return;
+	}
+	if (gw_backend_activity(g, name, &last, detail, sizeof(detail)) != 0) {
+		gw_event(g, "gateway_problem", NULL, name, "reason", detail, NULL, 0);
+		return;
+	}
+	if (last <= 0) {
+		last = first_seen(name, now);
+	} else {
+		forget(name);
+	}
+	if (now - last < (int64_t)g->cfg.gateway.idle_stop * 1000) {
+		return;
+	}
+	if ((lock = gw_lock(g, name, 1)) < 0) {
+		return; /* being woken or stopped right now */
+	}
+	if (gw_backend_do(g, "stop", name, detail, sizeof(detail)) == 0) {
+		gw_set_stop_reason(g, name, "idle");
+		gw_event(g, "gateway_stop", NULL, name, "reason", "idle", "idle_ms", now - last);
+		forget(name);
+	} else {
+		gw_event(g, "gateway_problem", NULL, name, "reason", detail, NULL, 0);
+	}
+	close(lock);
+}
+
+int gw_keeper_main(struct gw *g) {
+	unsigned int every = g->cfg.gateway.idle_stop / 4;
+	char detail[512];
+	struct sigaction sa;
+	struct stat st;
+	/* descriptor 3: the listener's lifeline pipe, when the library ran us */
+	int lifeline = fstat(3, &st) == 0 && S_ISFIFO(st.st_mode) ? 3 : -1;
+
+	if (g->cfg.gateway.idle_stop == 0) {
+		fprintf(stderr, "ws-gateway keeper: gateway_idle_stop is off\n");
+		return 2;
+	}
+	if (every > 30) {
+		every = 30;
+	}
+	if (every == 0) {
+		every = 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	while (!stopping) {
+		unsigned int slept;
+		if (gw_backend_list(g, check_one, g, detail, sizeof(detail)) != 0) {
+			gw_event(g, "gateway_problem", NULL, NULL, "reason", detail, NULL, 0);
+		}
+		/* in one-second steps: a stop request or a gone listener is
+		 * noticed quickly */
+		for (slept = 0; slept < every && !stopping; slept++) {
+			struct pollfd pfd = { lifeline, POLLIN, 0 };
+			if (lifeline < 0) {
+				sleep(1);
+			} else if (poll(&pfd, 1, 1000) == 1) {
+				stopping = 1; /* EOF (or anything): the listener is gone */
+			}
+		}
+	}
+	return 0;
+}

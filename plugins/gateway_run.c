@@ -1,0 +1,170 @@
+/*
+ * gateway_run.c - runs a helper (a keys command, a backend) with a time
+ * limit and an output cap: whatever it does, the caller gets an answer in
+ * bounded time and memory.  It runs in its own process group, so a
+ * backend's own children (podman, sleep) are stopped with it.
+ */
+#define _DEFAULT_SOURCE /* explicit_bzero */
+#include "gateway.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+void ws_gw_close_from(int from) {
+	long max = sysconf(_SC_OPEN_MAX);
+	int fd;
+	if (max < 0 || max > 65536) {
+		max = 65536;
+	}
+	for (fd = from; fd < max; fd++) {
+		close(fd);
+	}
+}
+
+static long ms_since(const struct timespec *t0) {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void child(char *const argv[], const char *extra, int out, int err) {
+	int null = open("/dev/null", O_RDONLY);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
+		_exit(127);
+	}
+	ws_gw_close_from(3);
+	setpgid(0, 0);
+	signal(SIGPIPE, SIG_DFL);
+	if (extra != NULL) {
+		putenv((char *)extra);
+	}
+	execve(argv[0], argv, environ);
+	dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, size_t outmax,
+		struct ws_gw_result *r) {
+	int outp[2], errp[2], wstatus = 0;
+	size_t errlen = 0;
+	struct timespec t0;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	r->out = malloc(outmax + 1);
+	if (r->out == NULL) {
+		snprintf(r->err, sizeof(r->err), "out of memory");
+		return -1;
+	}
+	r->out[0] = '\0';
+	if (pipe(outp) != 0 || (pipe(errp) != 0 && (close(outp[0]), close(outp[1]), 1))) {
+		snprintf(r->err, sizeof(r->err), "pipe: %s", strerror(errno));
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = fork();
+	if (pid == 0) {
+		child(argv, extra, outp[1], errp[1]);
+	}
+	close(outp[1]);
+	close(errp[1]);
+	if (pid < 0) {
+		snprintf(r->err, sizeof(r->err), "fork: %s", strerror(errno));
+		close(outp[0]);
+		close(errp[0]);
+		return -1;
+	}
+	setpgid(pid, pid); /* also here: no window where a kill misses */
+	{
+		struct pollfd pfd[2] = { { outp[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } };
+		char errbuf[sizeof(r->err)];
+		int open_fds = 2;
+
+		while (open_fds > 0) {
+			long left = (long)timeout_ms - ms_since(&t0);
+			int i, n;
+			if (left <= 0) {
+				r->timed_out = 1;
+				break;
+			}
+			n = poll(pfd, 2, (int)left);
+			if (n < 0 && errno == EINTR) {
+				continue;
+			}
+			for (i = 0; i < 2 && n > 0; i++) {
+				char chunk[4096], *dst = i == 0 ? r->out : errbuf;
+				size_t *used = i == 0 ? &r->outlen : &errlen;
+				size_t cap = i == 0 ? outmax : sizeof(errbuf) - 1;
+				ssize_t got;
+				if (pfd[i].fd < 0 || pfd[i].revents == 0) {
+					continue;
+				}
+				got = read(pfd[i].fd, chunk, sizeof(chunk));
+				if (got < 0 && errno == EINTR) {
+					continue;
+				}
+				if (got <= 0) {
+					close(pfd[i].fd);
+					pfd[i].fd = -1;
+					open_fds--;
+					continue;
+				}
+				if (i == 0 && *used + (size_t)got > cap) {
+					r->too_big = 1;
+				} else {
+					size_t take = *used + (size_t)got > cap ? cap - *used : (size_t)got;
+					memcpy(dst + *used, chunk, take);
+					*used += take;
+				}
+			}
+			if (r->too_big) {
+				break;
+			}
+		}
+		if (pfd[0].fd >= 0) {
+			close(pfd[0].fd);
+		}
+		if (pfd[1].fd >= 0) {
+			close(pfd[1].fd);
+		}
+		errbuf[errlen] = '\0';
+		errbuf[strcspn(errbuf, "\r\n")] = '\0';
+		snprintf(r->err, sizeof(r->err), "%s", errbuf);
+	}
+	r->out[r->outlen] = '\0';
+	if (r->timed_out || r->too_big) {
+		kill(-pid, SIGKILL);
+	}
+	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+	}
+	if (!r->timed_out && !r->too_big && WIFEXITED(wstatus)) {
+		r->status = WEXITSTATUS(wstatus);
+	}
+	if (r->timed_out) {
+		snprintf(r->err, sizeof(r->err), "timed out after %u ms", timeout_ms);
+	} else if (r->too_big) {
+		snprintf(r->err, sizeof(r->err), "more than %zu bytes of output", outmax);
+	} else if (WIFSIGNALED(wstatus) && r->err[0] == '\0') {
+		snprintf(r->err, sizeof(r->err), "killed by signal %d", WTERMSIG(wstatus));
+	}
+	return 0;
+}
+
+void ws_gw_result_free(struct ws_gw_result *r) {
+	if (r->out != NULL) {
+		explicit_bzero(r->out, r->outlen);
+		free(r->out);
+		r->out = NULL;
+	}
+}
