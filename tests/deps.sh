@@ -42,8 +42,9 @@ check="$run python3 python3-pytest tmux git autoconf $interop $image $helm_tests
 # libclang-rt-14-dev), which libclang-rt-dev pulls in for the default clang.
 check="$check clang libclang-rt-dev"
 # sshd is the peer the benchmarks measure against, run unprivileged on a high
-# port; procps: pkill
-bench="$run python3 openssh-server gnuplot-nox procps"
+# port; procps: pkill; debootstrap: the Debian 13 root whose current OpenSSH
+# client the benchmarks also measure with (tests/bench/debian13-client.sh)
+bench="$run python3 openssh-server gnuplot-nox procps debootstrap"
 case $what in
 build) want=$build ;;
 run) want="$build $run" ;;

@@ -2,10 +2,13 @@
 """make bench: our server (hook library loaded, default settings), upstream
 Dropbear built from the same tarball without our patches, and Debian's
 OpenSSH sshd, all run unprivileged on loopback in one run and measured with
-the same OpenSSH client.  Prints each figure per server and the ratios
-ours/OpenSSH and ours/upstream, writes build/bench/results.json and a plot.
+the same OpenSSH clients: Debian 12's (OpenSSH 9.2, sntrup761x25519 kex)
+and a current one, Debian 13's OpenSSH 10 (mlkem768x25519) from the root
+tests/bench/debian13-client.sh prepares under build/.  Prints each figure
+per server and client and the ratios ours/OpenSSH and ours/upstream, writes
+build/bench/results.json and a plot.
 
-    tests/bench/bench.py [--quick]
+    tests/bench/bench.py [--quick] [--clients debian12,debian13]
 
 Servers are pinned to CPU 0 and clients to CPU 1 (when there are two).
 A benchmark, not a test: nothing here fails on a number.
@@ -33,6 +36,30 @@ CIPHERS = ["chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com", "aes256-gc
 TWO_CPUS = (os.cpu_count() or 1) >= 2
 SERVER_CPU = ["taskset", "-c", "0"] if TWO_CPUS else []
 CLIENT_CPU = ["taskset", "-c", "1"] if TWO_CPUS else []
+CLIENT_SCRIPT = os.path.join(HERE, "debian13-client.sh")
+
+
+def clients(wanted):
+    """{name: ssh argv prefix}.  Debian 13's ssh runs with its root's own
+    dynamic loader and libraries: no chroot or mounts, so the key and
+    known_hosts paths stay as they are and nothing stays mounted if a run
+    is killed.  Left out (with a note) when the root cannot be made."""
+    out = {}
+    for name in wanted:
+        if name == "debian12":
+            out[name] = ["ssh"]
+        elif name == "debian13":
+            r = subprocess.run([CLIENT_SCRIPT, BUILD], capture_output=True, text=True)
+            root = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else ""
+            if not root:
+                print(f"no Debian 13 client: {r.stderr.strip()}", file=sys.stderr)
+                continue
+            out[name] = [os.path.join(root, "lib64", "ld-linux-x86-64.so.2"), "--library-path",
+                         os.path.join(root, "usr", "lib", "x86_64-linux-gnu"),
+                         os.path.join(root, "usr", "bin", "ssh")]
+        else:
+            sys.exit(f"unknown client {name}: debian12 or debian13")
+    return out
 
 
 class Peer:
@@ -40,6 +67,7 @@ class Peer:
 
     def __init__(self, ws, name, argv, hostpub):
         self.ws, self.name, self.port = ws, name, None
+        self.client = ["ssh"]  # the client's argv prefix (clients())
         self.known_hosts = ws.path(f"known_hosts-{name}")
         self.argv, self.hostpub = argv, hostpub
 
@@ -57,7 +85,7 @@ class Peer:
         return self
 
     def ssh(self, *extra, options=()):
-        args = CLIENT_CPU + ["ssh", "-F", "/dev/null", "-p", str(self.port), "-i", self.ws.key]
+        args = CLIENT_CPU + self.client + ["-F", "/dev/null", "-p", str(self.port), "-i", self.ws.key]
         for opt in options:
             args += ["-o", opt]
         return args + ["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
@@ -213,7 +241,7 @@ def burst(peers, n):
     return out
 
 
-def machine():
+def machine(client_argv):
     def first(cmd):
         try:
             r = subprocess.run(cmd, capture_output=True, text=True)
@@ -225,7 +253,8 @@ def machine():
         m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
         model = m.group(1) if m else model
     return {"cpu": model, "cpus": os.cpu_count(), "kernel": platform.release(),
-            "ssh": first(["ssh", "-V"]), "sshd": first([SSHD, "-V"]),
+            "ssh": {name: first(argv + ["-V"]) for name, argv in client_argv.items()},
+            "sshd": first([SSHD, "-V"]),
             "dropbear": first([DROPBEAR, "-V"]), "cc": first(["cc", "--version"]),
             "pinned": "server CPU 0, client CPU 1" if TWO_CPUS else "not pinned (one CPU)"}
 
@@ -235,31 +264,38 @@ def ratio(a, b):
 
 
 def report(res):
+    """One table per client; results of one client only (older runs) keep
+    their figures at the top level."""
     names = ["ours", "upstream", "openssh"]
+    per_client = res.get("clients") or {"debian12": res}
+    ssh = res["machine"]["ssh"]
     lines = [f"machine: {res['machine']['cpu']}, {res['machine']['cpus']} CPUs, "
              f"kernel {res['machine']['kernel']}; {res['machine']['pinned']}",
-             f"client: {res['machine']['ssh']}; sshd: {res['machine']['sshd']}; "
-             f"ours: {res['machine']['dropbear']}", ""]
+             f"sshd: {res['machine']['sshd']}; ours: {res['machine']['dropbear']}"]
     head = f"{'figure':<44}" + "".join(f"{n:>11}" for n in names) + f"{'ours/ossh':>11}{'ours/up':>10}"
-    lines.append(head)
 
     def row(label, vals):
         o, u, s = (vals.get(n) for n in names)
         fmt = [f"{v:>11.1f}" if isinstance(v, (int, float)) else f"{'-':>11}" for v in (o, u, s)]
         lines.append(f"{label:<44}" + "".join(fmt) + f"{ratio(o, s):>11}{ratio(o, u):>10}")
-    ct = res["connect"]
-    row(f"connect median ms (n={res['n']})", {k: v["median_ms"] for k, v in ct.items()})
-    row("connect p90 ms", {k: v["p90_ms"] for k, v in ct.items()})
-    row("server CPU ms per login (incl. the shell)", {k: v["server_cpu_ms"] for k, v in ct.items()})
-    for cipher, per in res["throughput"].items():
+    for client, cres in per_client.items():
+        version = ssh.get(client, "?") if isinstance(ssh, dict) else ssh
+        lines += ["", f"client {client}: {version}", head]
+        ct = cres["connect"]
+        row(f"connect median ms (n={res['n']})", {k: v["median_ms"] for k, v in ct.items()})
+        row("connect p90 ms", {k: v["p90_ms"] for k, v in ct.items()})
+        row("server CPU ms per login (incl. the shell)", {k: v["server_cpu_ms"] for k, v in ct.items()})
+        for cipher, per in cres["throughput"].items():
+            for d in ("upload", "download"):
+                row(f"{d} MiB/s {cipher}", {k: v.get(d) for k, v in per.items()})
         for d in ("upload", "download"):
-            row(f"{d} MiB/s {cipher}", {k: v.get(d) for k, v in per.items()})
-    for d in ("upload", "download"):
-        best = {n: max([per[n][d] for per in res["throughput"].values()
-                        if n in per and per[n].get(d)] or [0]) or None for n in names}
-        row(f"{d} MiB/s, each server's best cipher", best)
-    for n in res["memory_counts"]:
-        row(f"PSS MiB per idle connection ({n} open)", {k: v[str(n)] for k, v in res["memory"].items()})
+            best = {n: max([per[n][d] for per in cres["throughput"].values()
+                            if n in per and per[n].get(d)] or [0]) or None for n in names}
+            row(f"{d} MiB/s, each server's best cipher", best)
+        for n in res["memory_counts"]:
+            row(f"PSS MiB per idle connection ({n} open)",
+                {k: v[str(n)] for k, v in cres["memory"].items()})
+    lines += ["", head]
     row(f"burst: successes of {res['burst_n']} parallel logins", res["burst"])
     return "\n".join(lines)
 
@@ -270,9 +306,10 @@ def plot(res, path):
     if not shutil.which("gnuplot"):
         return None
     rows = []
-    ct = res["connect"]
-    rows.append(("connect time", ct["ours"]["median_ms"] / ct["openssh"]["median_ms"],
-                 ct["ours"]["median_ms"] / ct["upstream"]["median_ms"]))
+    for client, cres in (res.get("clients") or {"": res}).items():
+        ct = cres["connect"]
+        rows.append((f"connect time {client}".strip(), ct["ours"]["median_ms"] / ct["openssh"]["median_ms"],
+                     ct["ours"]["median_ms"] / ct["upstream"]["median_ms"]))
     for d in ("upload", "download"):
         best = {n: max([per[n][d] for per in res["throughput"].values()
                         if n in per and per[n].get(d)] or [0]) for n in ("ours", "upstream", "openssh")}
@@ -316,24 +353,39 @@ def main():
     if "--plot" in sys.argv:
         return replot(sys.argv[sys.argv.index("--plot") + 1])
     quick = "--quick" in sys.argv
+    wanted = (sys.argv[sys.argv.index("--clients") + 1].split(",") if "--clients" in sys.argv
+              else ["debian12", "debian13"])
     n, mib, rounds, counts, burst_n = ((10, 128, 1, [5, 20], 50) if quick
                                        else (30, 1024, 2, [20, 100], 200))
     for path, what in ((UPSTREAM, "make upstream"), (SSHD, "tests/deps.sh --install bench")):
         if not os.path.exists(path):
             sys.exit(f"{path} is missing: run {what}")
     os.makedirs(OUT, exist_ok=True)
+    client_argv = clients(wanted)
+    if not client_argv:
+        sys.exit("no client to measure with")
     ws = Workspace()
     peers = []
     try:
         peers = make_peers(ws)
-        res = {"machine": machine(), "n": n, "memory_counts": counts, "burst_n": burst_n}
-        print("connection time ...", flush=True)
-        res["connect"] = connection_times(peers, n)
-        print(f"throughput ({mib} MiB each way per cipher, best of {rounds}) ...", flush=True)
-        res["throughput"] = throughput(peers, mib, rounds)
-        print("memory ...", flush=True)
-        res["memory"] = memory(peers, counts)
-        print(f"burst of {burst_n} ...", flush=True)
+        res = {"machine": machine(client_argv), "n": n, "memory_counts": counts,
+               "burst_n": burst_n, "clients": {}}
+        for client, argv in client_argv.items():
+            for p in peers:
+                p.client = argv
+            cres = res["clients"][client] = {}
+            print(f"[{client}] connection time ...", flush=True)
+            cres["connect"] = connection_times(peers, n)
+            print(f"[{client}] throughput ({mib} MiB each way per cipher, best of {rounds}) ...",
+                  flush=True)
+            cres["throughput"] = throughput(peers, mib, rounds)
+            print(f"[{client}] memory ...", flush=True)
+            cres["memory"] = memory(peers, counts)
+        # the plot and older readers: the first client's figures at the top
+        res.update(next(iter(res["clients"].values())))
+        print(f"burst of {burst_n} (client {next(iter(client_argv))}) ...", flush=True)
+        for p in peers:
+            p.client = next(iter(client_argv.values()))
         res["burst"] = burst(peers, burst_n)
     finally:
         for p in peers:
