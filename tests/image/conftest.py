@@ -12,6 +12,7 @@ import re
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -37,7 +38,7 @@ _spec = importlib.util.spec_from_file_location(
     "podman_cli", os.path.join(REPO, "tests", "podman_cli.py"))
 _podman_cli = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_podman_cli)
-podman, IMAGE = _podman_cli.podman, _podman_cli.IMAGE
+podman, IMAGE, PODMAN_CONF = _podman_cli.podman, _podman_cli.IMAGE, _podman_cli.PODMAN_CONF
 
 SECCOMP = os.path.join(REPO, "container-image", "seccomp-podman.json")
 # What a restricted pod gets: see the Helm chart (helm/ssh-workspace).
@@ -298,10 +299,35 @@ class RunGateway:
         helpers.stop_process(self.proc)
         return self.proc.returncode
 
+    def service_pids(self):
+        """The podman service the script started for this gateway."""
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv[1:3] == [b"system", b"service"] and f"unix://{self.socket}".encode() in argv:
+                found.append(int(pid))
+        return found
+
     def cleanup(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        # as Ctrl-C would; then whatever a script killed half-way left
+        self.stop()
+        leftovers = self.service_pids()
+        try:
+            pid = self.gateway_pid()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if self.run.encode() in f.read():
+                    leftovers.append(pid)
+        except (OSError, ValueError):
+            pass
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         def ours(name, prefix):
             return any(name == f"{prefix}{u}" or name.startswith(f"{prefix}{u}-")
                        for u in self.users)

@@ -8,10 +8,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 import pytest
 
-from conftest import IMAGE, PODMAN_CONF, REPO, keygen, podman
+from conftest import IMAGE, PODMAN_CONF, REPO, keygen, podman, wait_for
 
 BUILD = os.path.realpath(os.environ.get("WS_BUILD", os.path.join(REPO, "build")))
 GATEWAY = os.path.join(BUILD, "bin", "ws-gateway")
@@ -90,3 +91,100 @@ def test_podman_backend_creates_wakes_stops_and_removes(gateway):
     assert r.returncode == 0, r.stderr
     assert backend(env, "status", user).stdout == "missing\n"
     assert podman("volume", "exists", f"ws-home-{user}", check=False).returncode != 0
+
+
+# --- an unprivileged gateway (dropbear/run-gateway.sh, as `make run-gateway`
+# runs it: a uid of its own, root podman through a service socket only that
+# uid opens) and OpenSSH's jump into real podman workspaces ---
+
+def read_state(gw, *parts):
+    try:
+        with open(os.path.join(gw.run, "state", *parts)) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def test_idle_stopped_workspace_is_woken_by_the_jump_with_its_home(run_gateway):
+    gw = run_gateway(users=("alice",), idle_stop="10s")
+    (alice,) = gw.users
+    marker = secrets.token_hex(8)
+    r = gw.ssh(f"{alice}.ws", f"echo {marker} > ~/kept.txt; echo written", jump=alice)
+    assert r.stdout == "written\n"
+    # the keeper stops it once idle (10 s, looked at every 2.5 s), home kept
+    assert wait_for(lambda: read_state(gw, "stopped", alice) == "idle", 90), gw.output()[-3000:]
+    assert gw.status(alice) == "stopped"
+    assert '"event":"gateway_stop"' in gw.output() and '"reason":"idle"' in gw.output()
+    # a plain `ssh -J` wakes it and the first command's output comes back
+    started = time.monotonic()
+    r = gw.ssh(f"{alice}.ws", "cat ~/kept.txt", jump=alice)
+    assert r.stdout == f"{marker}\n" and time.monotonic() - started < 60
+    assert gw.status(alice) == "running"
+    assert '"event":"gateway_wake"' in gw.output()
+
+
+def test_stop_keeps_the_home_and_rm_removes_container_and_volume(run_gateway):
+    gw = run_gateway(users=("alice",))
+    (alice,) = gw.users
+    name = f"{alice}-t1"  # created on demand, owned by alice
+    marker = secrets.token_hex(8)
+    gw.ssh(f"{name}.ws", f"echo {marker} > ~/kept.txt")
+    assert gw.status(name) == "running"
+
+    r = gw.control(alice, f"stop {name}")
+    assert gw.status(name) == "stopped" and read_state(gw, "stopped", name) == "asked", r.stderr
+    # stopped by its user: the jump is refused until started again
+    r = gw.ssh(f"{name}.ws", "true", check=False)
+    assert r.returncode != 0 and "stopped by you" in r.stderr, r.stderr
+    gw.control(alice, f"start {name}")
+    assert gw.ssh(f"{name}.ws", "cat ~/kept.txt").stdout == f"{marker}\n"
+
+    # rm without --yes only says what it would do
+    r = gw.control(alice, f"rm {name}", check=False)
+    assert gw.status(name) == "running", r.stdout + r.stderr
+    gw.control(alice, f"rm {name} --yes")
+    assert gw.status(name) == "missing"
+    assert podman("volume", "exists", f"ws-home-{name}", check=False).returncode != 0
+    names = podman("secret", "ls", "--format", "{{.Name}}").stdout.split()
+    assert not [s for s in names if s.endswith(f"-{name}")], names
+    # the next jump creates a new one: an empty home
+    assert gw.ssh(f"{name}.ws", "test -e ~/kept.txt || echo gone").stdout == "gone\n"
+
+
+def test_workspace_sees_neither_the_podman_socket_nor_the_gateway(run_gateway):
+    gw = run_gateway()
+    alice, bob = gw.users
+    gw.ssh(f"{bob}.ws", "true")
+    script = ("cat /proc/self/mountinfo; echo ---; "
+              f"for p in {gw.socket} {gw.run} /run/podman/podman.sock /var/run/podman "
+              "/run/user/0/podman /var/lib/ws-gateway; do test -e $p && echo found $p; done; "
+              "echo ---; cat /etc/ssh-workspace/authorized-keys/authorized_keys; echo ---; "
+              "ls /etc/ssh-workspace /etc/ssh-workspace/*; echo ---; "
+              f"podman --remote --url unix://{gw.socket} ps 2>&1 | head -n 1; echo ---; "
+              "find / -xdev -type s 2>/dev/null; true")
+    out = gw.ssh(f"{alice}.ws", script).stdout
+    mounts, found, keys, etc, remote, sockets = out.split("---\n")
+    # nothing of the gateway is mounted: not its run or state directory,
+    # not the socket, not root podman's storage or runtime directories (as
+    # a mount's source, its root field, or where it is mounted)
+    points = [line.split()[3:5] for line in mounts.splitlines()]
+    for text in (gw.run, "podman.sock", bob):
+        assert text not in mounts, (text, mounts)
+    for root, point in points:
+        for path in ("/var/lib/containers", "/run/containers", "/run/podman", "/var/run/podman",
+                     "/var/lib/ws-gateway"):
+            assert not point.startswith(path), (root, point)
+        # of podman's volumes, only its own home
+        if "/storage/volumes/" in root:
+            assert root.endswith(f"/volumes/ws-home-{alice}/_data") and point == "/home/developer"
+    assert found == "", found
+    assert "no such file" in remote.lower() or "connect" in remote.lower(), remote
+    assert sockets.strip() == "", sockets
+    # its own key only: not bob's, not the gateway's state
+    with open(os.path.join(gw.run, f"id_{alice}.pub")) as f:
+        alice_key = f.read().split()[1]
+    with open(os.path.join(gw.run, f"id_{bob}.pub")) as f:
+        bob_key = f.read().split()[1]
+    assert alice_key in keys and bob_key not in keys
+    assert set(etc.split()) >= {"authorized_keys", "hostkey", "hooks.conf"}
+    assert "gateway" not in etc

@@ -5,6 +5,7 @@ podman workspace through the jump, and stopping the script stops the
 gateway, the workspaces and the service."""
 import os
 import stat
+import subprocess
 
 from conftest import listening, podman, wait_for
 
@@ -37,8 +38,7 @@ def test_run_gateway_line_logs_in_through_the_jump_and_stop_ends_everything(run_
     r = gw.ssh(f"{bob}.ws", "true", jump=alice, check=False)
     assert r.returncode != 0 and f"no workspace '{bob}' for {alice}" in r.stderr, r.stderr
 
-    service = [int(p) for p in os.listdir("/proc") if p.isdigit() and
-               b"system\0service" in read_cmdline(p) and gw.socket.encode() in read_cmdline(p)]
+    service = gw.service_pids()
     assert len(service) == 1, service
     assert gw.stop() == 0
     assert not listening(gw.port)
@@ -49,15 +49,6 @@ def test_run_gateway_line_logs_in_through_the_jump_and_stop_ends_everything(run_
     assert podman("volume", "exists", f"ws-home-{alice}", check=False).returncode == 0
 
 
-def read_cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
 def subprocess_run(argv):
-    import subprocess
     return subprocess.run(argv, capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL)
