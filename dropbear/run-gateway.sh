@@ -188,18 +188,18 @@ echo "  Ctrl-C stops the gateway, its users' workspaces (homes kept) and the"
 echo "  podman service.  Events (JSON) and the server log follow."
 echo
 
+# the backend, as the gateway runs it
+workspaces() { WS_PODMAN_URL=$url "$backend" "$@"; }
 gateway=""
 stop_all() {
 	trap '' INT TERM
 	[ -z "$gateway" ] || { kill "$gateway" 2>/dev/null; wait "$gateway" 2>/dev/null || true; }
 	# the running workspaces of these users (not other gateways')
 	if [ -z "$url" ] || [ -S "$sock" ]; then
-		WS_PODMAN_URL=$url "$backend" list 2>/dev/null | while read -r name state; do
+		workspaces list 2>/dev/null | while read -r name state; do
 			[ "$state" = running ] || continue
 			for u in $users; do
-				case $name in "$u" | "$u"-*)
-					WS_PODMAN_URL=$url "$backend" stop "$name" >/dev/null 2>&1 || true ;;
-				esac
+				case $name in "$u" | "$u"-*) workspaces stop "$name" >/dev/null 2>&1 || true ;; esac
 			done
 		done
 	fi
