@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import IMAGE, PODMAN_CONF, REPO, keygen, podman, wait_for
+from conftest import (IMAGE, PODMAN_CONF, REPO, free_port, keygen, listening, mounted_file, podman,
+                      wait_for)
 
 BUILD = os.path.realpath(os.environ.get("WS_BUILD", os.path.join(REPO, "build")))
 GATEWAY = os.path.join(BUILD, "bin", "ws-gateway")
@@ -188,3 +189,92 @@ def test_workspace_sees_neither_the_podman_socket_nor_the_gateway(run_gateway):
     assert alice_key in keys and bob_key not in keys
     assert set(etc.split()) >= {"authorized_keys", "hostkey", "hooks.conf"}
     assert "gateway" not in etc
+
+
+# --- the image in the gateway role (container-image/README.md) ---
+
+@pytest.fixture
+def podman_service(tmp_root):
+    """Root podman's service on a socket in a 0700 directory of its own,
+    as an operator runs it for a gateway container; stopped after."""
+    d = os.path.join(tmp_root, "podman")
+    os.mkdir(d, 0o700)
+    sock = os.path.join(d, "podman.sock")
+    env = dict(os.environ)
+    if PODMAN_CONF:
+        env["CONTAINERS_CONF"] = PODMAN_CONF
+    proc = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: os.path.exists(sock), 20), "the podman service did not start"
+        yield sock
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_image_runs_as_a_gateway_of_podman_workspaces(tmp_root, keys, podman_service):
+    suffix = secrets.token_hex(4)
+    user, gw_name, state = f"gwi{suffix}", f"ws-gateway-test-{suffix}", f"ws-gateway-state-{suffix}"
+    gw_uid = 2000  # the gateway's uid: not the workspaces' (1000)
+    os.chown(podman_service, gw_uid, gw_uid)
+    os.chmod(podman_service, 0o600)
+    users = mounted_file(tmp_root, "users", user, keys.pub("a"))
+    port = free_port()
+    config = os.path.join(tmp_root, "ssh_config")
+    key = keys.path("a")
+    with open(config, "w") as f:
+        f.write(f"Host gw\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n"
+                f"  IdentityFile {key}\n  IdentitiesOnly yes\n  BatchMode yes\n"
+                "  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  LogLevel ERROR\n"
+                f"Host *.ws\n  ProxyJump gw\n  User developer\n  IdentityFile {key}\n"
+                "  IdentitiesOnly yes\n  BatchMode yes\n  UserKnownHostsFile /dev/null\n"
+                f"  KnownHostsCommand /usr/bin/ssh -F {config} gw config\n"
+                "  StrictHostKeyChecking yes\n")
+
+    def ssh(host, command):
+        return subprocess.run(["ssh", "-F", config, host, command], capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+    try:
+        podman("volume", "create", state)
+        podman("run", "-d", "--name", gw_name, "--network", "host", "--user", f"{gw_uid}:{gw_uid}",
+               "--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges",
+               "--tmpfs", "/run", "--tmpfs", "/tmp", "--passwd=false",
+               "-e", f"WS_LISTEN=127.0.0.1:{port}", "-e", "WS_GATEWAY_CREATE=on",
+               "-e", f"WS_GATEWAY_IMAGE={IMAGE}", "-e", "WS_GATEWAY_HOST=gw.test",
+               "-v", f"{users}:/etc/ssh-workspace/gateway-users:ro",
+               "-v", f"{state}:/var/lib/ws-gateway:U",
+               "-v", f"{podman_service}:/run/podman/podman.sock", IMAGE, "gateway")
+
+        def logs():
+            r = podman("logs", gw_name, check=False)
+            return r.stdout + r.stderr
+        assert wait_for(lambda: listening(port), 30), logs()
+        assert "gateway (uid 2000)" in logs()
+        generated = podman("exec", gw_name, "cat", "/run/ssh-workspace/gateway.conf").stdout
+        assert "role = gateway\n" in generated and "gateway_create = on\n" in generated
+
+        # a jump creates the workspace through the mounted socket; the
+        # workspace's host key is checked against what the gateway prints
+        r = ssh(f"{user}.ws", "id -un; cat /proc/self/mountinfo")
+        assert r.returncode == 0, r.stderr + logs()
+        name, mounts = r.stdout.split("\n", 1)
+        assert name == "developer"
+        assert "podman.sock" not in mounts and state not in mounts and "gateway-users" not in mounts
+        # the gateway gives no shell: a session is the control command
+        r = ssh("gw", "id -u")
+        assert "uid" not in r.stdout and "2000" not in r.stdout, r.stdout
+        r = ssh("gw", "list")
+        assert r.returncode == 0 and user in r.stdout and "running" in r.stdout, r.stdout + r.stderr
+        # the gateway's host key is kept in its state volume
+        r = podman("exec", gw_name, "ls", "/var/lib/ws-gateway")
+        assert "gateway_hostkey" in r.stdout.split()
+    finally:
+        podman("rm", "-f", "-t", "2", gw_name, f"ws-{user}", check=False)
+        podman("volume", "rm", "-f", state, f"ws-home-{user}", check=False)
+        for s in ("keys", "hostkey", "hooks"):
+            podman("secret", "rm", f"ws-{s}-{user}", check=False)
