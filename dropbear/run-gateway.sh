@@ -12,7 +12,7 @@
 #     1000 up without a passwd entry, in a private mount namespace
 #     (as-workspace-user.sh, no_new_privs), and drives root podman through a
 #     podman service started here on a socket only that uid can open
-#     (.run/gateway/podman/podman.sock, 0600, in a 0700 directory).  That
+#     (.run/gateway/podman/podman.sock, 0600, in root's 0711 directory).  That
 #     socket is root's container engine: whoever controls the gateway's uid
 #     controls every container of root podman, which is why nothing else gets
 #     it, and the workspace containers never see it.
@@ -72,7 +72,11 @@ pm image exists "$image" || die "no image $image: build it with 'make image' (or
 
 mkdir -p "$run/home" "$run/state" "$run/users" "$run/podman"
 chmod 0755 "$run" "$run/users"
-chmod 0700 "$run/home" "$run/state" "$run/podman"
+chmod 0700 "$run/home" "$run/state"
+# root's: the gateway's uid reaches the socket through it, and cannot put
+# anything else in the socket's place
+chown 0:0 "$run/podman" 2>/dev/null || true
+chmod 0711 "$run/podman"
 rm -f "$run/passwd" "$run/group"
 { printf '%s:x:%s:%s:ssh-workspace gateway:%s:/bin/sh\n' "$gwuser" "$uid" "$gid" "$run/home"
   grep -v "^$gwuser:" /etc/passwd || true; } > "$run/passwd"
@@ -111,7 +115,7 @@ if [ $as_root = yes ]; then
 			die "the podman service did not start: $(tail -n 3 "$run/podman/service.log")"
 		sleep 0.1
 	done
-	chown "$uid:$gid" "$run/podman" "$sock"
+	chown "$uid:$gid" "$sock"
 	chmod 0600 "$sock"
 	url=unix://$sock
 fi

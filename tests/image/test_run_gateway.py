@@ -21,8 +21,9 @@ def test_run_gateway_line_logs_in_through_the_jump_and_stop_ends_everything(run_
     assert set(uids) == {str(gw.uid)}, uids
     st = os.stat(gw.socket)
     assert stat.S_ISSOCK(st.st_mode) and st.st_uid == gw.uid and st.st_mode & 0o777 == 0o600
+    # in root's directory: the gateway's uid cannot put another in its place
     parent = os.stat(os.path.dirname(gw.socket))
-    assert parent.st_uid == gw.uid and parent.st_mode & 0o077 == 0
+    assert parent.st_uid == 0 and parent.st_mode & 0o022 == 0
 
     # the printed line as printed: the workspace is created on the way in,
     # its host key checked against what the gateway knows (KnownHostsCommand)
