@@ -278,3 +278,23 @@ def test_image_runs_as_a_gateway_of_podman_workspaces(tmp_root, keys, podman_ser
         podman("volume", "rm", "-f", state, f"ws-home-{user}", check=False)
         for s in ("keys", "hostkey", "hooks"):
             podman("secret", "rm", f"ws-{s}-{user}", check=False)
+
+
+def test_image_gateway_role_refuses_what_it_cannot_run_with(tmp_root, keys):
+    """Each missing mount is named by one line, and nothing starts."""
+    users = mounted_file(tmp_root, "users", "alice", keys.pub("a"))
+    base = ["run", "--rm", "--network", "none", "--user", "2000:2000", "--read-only",
+            "--cap-drop=ALL", "--security-opt", "no-new-privileges", "--tmpfs", "/run",
+            "--tmpfs", "/tmp", "--passwd=false"]
+    state = ["--tmpfs", "/var/lib/ws-gateway:mode=0777"]
+    users_mount = ["-v", f"{users}:/etc/ssh-workspace/gateway-users:ro"]
+    cases = [
+        (state, "no gateway users: /etc/ssh-workspace/gateway-users is not a directory"),
+        (users_mount, "gateway state /var/lib/ws-gateway is missing or not writable"),
+        (users_mount + state, "no podman socket at /run/podman/podman.sock"),
+        (["-e", "WS_ROLE=nonsense"], "WS_ROLE='nonsense' is neither workspace nor gateway"),
+    ]
+    for args, message in cases:
+        r = podman(*base, *args, IMAGE, *([] if "WS_ROLE=nonsense" in args else ["gateway"]),
+                   check=False, timeout=60)
+        assert r.returncode == 1 and f"ssh-workspace: {message}" in r.stderr, (message, r.stderr)
