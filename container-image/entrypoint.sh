@@ -9,8 +9,26 @@
 # "ssh-workspace: ..." naming what to fix.
 set -eu
 
-user=${WS_USER:-developer}
-home=${WS_HOME:-/home/$user}
+# The role: a workspace (default), or a gateway (WS_ROLE=gateway, or the
+# first argument `gateway`): many users, jumps to workspace containers it
+# runs through a podman socket (docs/gateway.md, "Running a gateway").
+role=${WS_ROLE:-workspace}
+if [ "${1:-}" = gateway ]; then
+	role=gateway
+	shift
+fi
+case $role in
+workspace)
+	user=${WS_USER:-developer}
+	home=${WS_HOME:-/home/$user} ;;
+gateway)
+	# the server's uid; gateway users are not system users
+	user=${WS_USER:-gateway}
+	home=/run/ssh-workspace/home ;;
+*)
+	echo "ssh-workspace: WS_ROLE='$role' is neither workspace nor gateway" >&2
+	exit 1 ;;
+esac
 listen=${WS_LISTEN:-2222}
 keys_default=/etc/ssh-workspace/authorized-keys/authorized_keys
 keys_file=${WS_AUTHORIZED_KEYS:-$keys_default}
@@ -70,6 +88,125 @@ changeable_on_path() {
 	changeable_up "$(readlink -f "$1")"
 }
 
+# host_key_ready FALLBACK: sets host_key to the mounted key (converted into
+# /run if it is not in Dropbear's format), else to FALLBACK, generated if
+# missing; logs the fingerprint.
+host_key_ready() {
+	if [ -e "$host_key" ]; then
+		[ -r "$host_key" ] || die "cannot read the host key $host_key as uid $uid gid $gid"
+		# Dropbear's own format, or an OpenSSH/PEM key (ssh-keygen, Helm's
+		# genPrivateKey) converted into /run: the mounted file stays as it is
+		if ! dropbearkey -y -f "$host_key" > "$run/hostkey.pub" 2>/dev/null; then
+			rm -f "$run/hostkey_converted" "$run/hostkey_openssh"
+			src=$host_key
+			# A PKCS#8 PEM key ("BEGIN PRIVATE KEY": Helm's genPrivateKey
+			# "ed25519", openssl genpkey) is first rewritten by ssh-keygen in
+			# OpenSSH's format, which dropbearconvert reads.
+			if grep -q '^-----BEGIN PRIVATE KEY-----' "$host_key" 2>/dev/null; then
+				(umask 077 && cp "$host_key" "$run/hostkey_openssh") &&
+					ssh-keygen -q -p -N '' -P '' -f "$run/hostkey_openssh" >/dev/null 2>&1 &&
+					src=$run/hostkey_openssh
+			fi
+			dropbearconvert openssh dropbear "$src" "$run/hostkey_converted" >/dev/null 2>&1 &&
+				dropbearkey -y -f "$run/hostkey_converted" > "$run/hostkey.pub" 2>/dev/null ||
+				die "$host_key is neither a Dropbear nor an OpenSSH/PEM private key (make one with: dropbearkey -t ed25519 -f FILE, or ssh-keygen -t ed25519 -f FILE)"
+			rm -f "$run/hostkey_openssh"
+			host_key=$run/hostkey_converted
+		fi
+	else
+		# one in /run is ephemeral: a new one at every start
+		case $1 in "$run"/*) rm -f "$1" ;; esac
+		if [ ! -s "$1" ]; then
+			rm -f "$1"
+			(umask 077 && dropbearkey -t ed25519 -f "$1" >/dev/null 2>&1) ||
+				die "could not generate a host key $1"
+			case $1 in
+			"$run"/*) say "WARNING: no host key mounted at ${WS_HOST_KEY:-/etc/ssh-workspace/host-key/hostkey}: generated an ephemeral one; clients will see a new host key after every restart" ;;
+			*) say "no host key mounted at ${WS_HOST_KEY:-/etc/ssh-workspace/host-key/hostkey}: generated $1 (kept in the volume)" ;;
+			esac
+		fi
+		host_key=$1
+		dropbearkey -y -f "$host_key" > "$run/hostkey.pub" || die "$host_key is not a Dropbear host key"
+	fi
+	say "host key $(sed -n 's/^Fingerprint: //p' "$run/hostkey.pub")"
+}
+
+# The gateway role: checks its mounts, writes its hook config (unless one is
+# mounted) and execs the server with every session forced to the control
+# command.  Inputs: container-image/README.md, "The gateway role".
+gateway_role() {
+	users_dir=${WS_GATEWAY_USERS_DIR:-/etc/ssh-workspace/gateway-users}
+	state=${WS_GATEWAY_STATE_DIR:-/var/lib/ws-gateway}
+	WS_PODMAN_URL=${WS_PODMAN_URL:-unix:///run/podman/podman.sock}
+	WS_GATEWAY_IMAGE=${WS_GATEWAY_IMAGE:-localhost/ssh-workspace:$version}
+	export WS_PODMAN_URL WS_GATEWAY_IMAGE
+	nl='
+'
+	for v in "$users_dir" "$state" "$WS_PODMAN_URL" "$WS_GATEWAY_IMAGE" "${WS_GATEWAY_HOST:-}" \
+		"${WS_GATEWAY_CREATE:-}" "${WS_GATEWAY_IDLE_STOP:-}" "${WS_GATEWAY_MAX_PER_USER:-}" \
+		"${WS_GATEWAY_WAKE_TIMEOUT:-}" "${WS_GATEWAY_GRANTS:-}" "${WS_GATEWAY_SUFFIX:-}"; do
+		case $v in *"$nl"* | *"#"*) die "a WS_GATEWAY_* setting holds a line break or '#': '$v'" ;; esac
+	done
+	case $users_dir in /*) ;; *) die "WS_GATEWAY_USERS_DIR='$users_dir' must be an absolute path" ;; esac
+	case $state in /*) ;; *) die "WS_GATEWAY_STATE_DIR='$state' must be an absolute path" ;; esac
+	[ -d "$users_dir" ] ||
+		die "no gateway users: $users_dir is not a directory; mount a Secret (one file per user, named after the user, holding that user's authorized_keys lines) at $users_dir"
+	if changed=$(changeable_up "$users_dir"); then
+		die "uid $uid can change $changed, on the way to the gateway users $users_dir: mount them read-only (a Secret volume is)"
+	fi
+	mkdir -p "$state" 2>/dev/null || true
+	[ -d "$state" ] && [ -w "$state" ] ||
+		die "gateway state $state is missing or not writable by uid $uid gid $gid: mount a volume there (locks, stop reasons, the workspaces' keys and host keys)"
+	chmod 0700 "$state" 2>/dev/null || true
+	case $WS_PODMAN_URL in
+	unix://*)
+		sock=${WS_PODMAN_URL#unix://}
+		[ -S "$sock" ] ||
+			die "no podman socket at $sock: mount the podman service's socket there (podman system service --time=0 unix://PATH; docs/gateway.md) or set WS_PODMAN_URL"
+		[ -r "$sock" ] && [ -w "$sock" ] ||
+			die "uid $uid cannot use the podman socket $sock: give the socket to this uid only (chown UID PATH; chmod 0600 PATH)" ;;
+	esac
+	mkdir -p "$home"
+	chmod 0700 "$home"
+	export HOME="$home"
+
+	host_key_ready "$state/gateway_hostkey"
+
+	if [ -n "${WS_HOOK_CONFIG:-}" ] || [ -e /etc/ssh-workspace/hooks/gateway.conf ]; then
+		hook_config=${WS_HOOK_CONFIG:-/etc/ssh-workspace/hooks/gateway.conf}
+		[ -e "$hook_config" ] || die "WS_HOOK_CONFIG=$hook_config does not exist"
+		say "hook config $hook_config"
+	else
+		hook_config=$run/gateway.conf
+		{
+			echo "# written by the entrypoint from the WS_GATEWAY_* settings"
+			echo "role = gateway"
+			echo "event_log = stderr"
+			echo "gateway_users_dir = $users_dir"
+			echo "gateway_state_dir = $state"
+			echo "gateway_backend = /usr/bin/ws-gateway-podman"
+			echo "gateway_program = /usr/bin/ws-gateway"
+			echo "gateway_create = ${WS_GATEWAY_CREATE:-off}"
+			echo "gateway_idle_stop = ${WS_GATEWAY_IDLE_STOP:-off}"
+			[ -z "${WS_GATEWAY_HOST:-}" ] || echo "gateway_host = $WS_GATEWAY_HOST"
+			[ -z "${WS_GATEWAY_MAX_PER_USER:-}" ] || echo "gateway_max_per_user = $WS_GATEWAY_MAX_PER_USER"
+			[ -z "${WS_GATEWAY_WAKE_TIMEOUT:-}" ] || echo "gateway_wake_timeout = $WS_GATEWAY_WAKE_TIMEOUT"
+			[ -z "${WS_GATEWAY_GRANTS:-}" ] || echo "gateway_grants = $WS_GATEWAY_GRANTS"
+			[ -z "${WS_GATEWAY_SUFFIX:-}" ] || echo "gateway_suffix = $WS_GATEWAY_SUFFIX"
+		} > "$run/gateway.conf.tmp"
+		chmod 0644 "$run/gateway.conf.tmp"
+		mv -f "$run/gateway.conf.tmp" "$hook_config"
+	fi
+	say "gateway (uid $uid), users from $users_dir, state $state, podman $WS_PODMAN_URL, workspace image $WS_GATEWAY_IMAGE"
+	cd "$home"
+	# -k: no remote forwarding; -c: every session is the control command;
+	# -e: sessions (the control command and the backend it runs) get
+	# WS_PODMAN_URL and WS_GATEWAY_IMAGE; -s, -w: keys only, never root.
+	exec /usr/sbin/dropbear -F -E -s -w -k -e -p "$listen" -r "$host_key" \
+		-c '/usr/bin/ws-gateway control' -P "$run/dropbear.pid" \
+		--hook="$hook_lib" --hook-config="$hook_config" "$@"
+}
+
 # --- who we are ---
 uid=$(id -u)
 gid=$(id -g)
@@ -100,6 +237,8 @@ awk -F: -v g="$gid" '$3 == g { found = 1 } END { exit !found }' /etc/group ||
 chmod 0644 "$run/passwd.tmp" "$run/group.tmp"
 mv -f "$run/passwd.tmp" "$run/passwd"
 mv -f "$run/group.tmp" "$run/group"
+
+[ "$role" = workspace ] || gateway_role "$@"
 
 # --- home: must be writable; initialised once (marker file) ---
 mkdir -p "$home" 2>/dev/null || true
@@ -283,35 +422,7 @@ fi
 say "user $user (uid $uid, gid $gid), home $home, $nkeys authorized key(s) from $keys_file$([ "$skipped" -eq 0 ] || echo ", $skipped line(s) skipped")"
 
 # --- host key: mounted, or an ephemeral one in /run ---
-if [ -e "$host_key" ]; then
-	[ -r "$host_key" ] || die "cannot read the host key $host_key as uid $uid gid $gid"
-	# Dropbear's own format, or an OpenSSH/PEM key (ssh-keygen, Helm's
-	# genPrivateKey) converted into /run: the mounted file stays as it is
-	if ! dropbearkey -y -f "$host_key" > "$run/hostkey.pub" 2>/dev/null; then
-		rm -f "$run/hostkey_converted" "$run/hostkey_openssh"
-		src=$host_key
-		# A PKCS#8 PEM key ("BEGIN PRIVATE KEY": Helm's genPrivateKey
-		# "ed25519", openssl genpkey) is first rewritten by ssh-keygen in
-		# OpenSSH's format, which dropbearconvert reads.
-		if grep -q '^-----BEGIN PRIVATE KEY-----' "$host_key" 2>/dev/null; then
-			(umask 077 && cp "$host_key" "$run/hostkey_openssh") &&
-				ssh-keygen -q -p -N '' -P '' -f "$run/hostkey_openssh" >/dev/null 2>&1 &&
-				src=$run/hostkey_openssh
-		fi
-		dropbearconvert openssh dropbear "$src" "$run/hostkey_converted" >/dev/null 2>&1 &&
-			dropbearkey -y -f "$run/hostkey_converted" > "$run/hostkey.pub" 2>/dev/null ||
-			die "$host_key is neither a Dropbear nor an OpenSSH/PEM private key (make one with: dropbearkey -t ed25519 -f FILE, or ssh-keygen -t ed25519 -f FILE)"
-		rm -f "$run/hostkey_openssh"
-		host_key=$run/hostkey_converted
-	fi
-else
-	host_key=$run/hostkey_ed25519
-	rm -f "$host_key"
-	dropbearkey -t ed25519 -f "$host_key" >/dev/null 2>&1 || die "could not generate a host key in $run"
-	dropbearkey -y -f "$host_key" > "$run/hostkey.pub"
-	say "WARNING: no host key mounted at ${WS_HOST_KEY:-/etc/ssh-workspace/host-key/hostkey}: generated an ephemeral one; clients will see a new host key after every restart"
-fi
-say "host key $(sed -n 's/^Fingerprint: //p' "$run/hostkey.pub")"
+host_key_ready "$run/hostkey_ed25519"
 
 # --- hook library config: optional mounted file ---
 if [ -e "$hook_config" ]; then

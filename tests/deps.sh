@@ -18,7 +18,9 @@ what=${1:-all}
 # libssl-dev: the libcrypto AEAD ciphers (./configure --with-libcrypto-ciphers, default auto);
 # libc6-dev: the C library's headers and libdl (gcc only recommends it)
 build="gcc libc6-dev make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev libssl-dev apt ca-certificates debian-archive-keyring"
-run="openssh-client openssh-sftp-server libnss-wrapper util-linux"
+# make run and make run-gateway (podman: the gateway's workspaces; runc: the
+# runtime container-image/host-containers.conf names)
+run="openssh-client openssh-sftp-server libnss-wrapper util-linux podman runc"
 # the interop matrix's clients (tests/integration/test_interop.py)
 interop="dropbear-bin putty-tools python3-paramiko python3-asyncssh nodejs"
 # The image tests: podman (runc: see container-image/host-containers.conf;

@@ -36,6 +36,7 @@ FILE_PURPOSE = [
     ("helm/release.sh", "check"),  # make release, run by tests/helm/test_e2e.py
     (".ci/", "check"),
     ("dropbear/run-local.sh", "run"),
+    ("dropbear/run-gateway.sh", "run"),  # make run-gateway
     ("dropbear/as-workspace-user.sh", "run"),  # make run's, and the tests' (check)
     # the maintainer's tools for the patch series; tests/integration/test_build.py
     # runs them
@@ -50,7 +51,7 @@ MAKE_TARGETS = {
     "$(CIPHER_TESTS)": "check", "$(ASAN_PLUGIN)": "check", "upstream-dbclient": "check",
     "$(DB_CLIENT_DIR)/Makefile": "check", "upstream-check": "check", "image": "check",
     "image-check": "check", "helm-check": "check", "release": "check",
-    "run": "run",
+    "run": "run", "run-gateway": "run",
     "upstream": "bench", "$(UPSTREAM_DIR)/dropbear": "bench", "bench": "bench",
     "bench-env": "bench",
 }

@@ -8,7 +8,11 @@ runs as root here, so the image's uid is a real one: these tests need root
 (CI runs as root) and are skipped otherwise."""
 import importlib.util
 import os
+import re
+import secrets
+import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -34,7 +38,7 @@ _spec = importlib.util.spec_from_file_location(
     "podman_cli", os.path.join(REPO, "tests", "podman_cli.py"))
 _podman_cli = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_podman_cli)
-podman, IMAGE = _podman_cli.podman, _podman_cli.IMAGE
+podman, IMAGE, PODMAN_CONF = _podman_cli.podman, _podman_cli.IMAGE, _podman_cli.PODMAN_CONF
 
 SECCOMP = os.path.join(REPO, "container-image", "seccomp-podman.json")
 # What a restricted pod gets: see the Helm chart (helm/ssh-workspace).
@@ -218,3 +222,136 @@ def mounted_file(root, dirname, name, content):
 
 def text(result):
     return result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
+
+
+class RunGateway:
+    """dropbear/run-gateway.sh (`make run-gateway`) started as root with
+    users of random names on a free port, in a run directory of the test's
+    own: the gateway runs as an unused uid and drives root podman through
+    the podman service the script starts for it.  .lines are the ssh lines
+    it printed, per user; stop() ends it as Ctrl-C would, cleanup() also
+    removes every container, volume and secret of its users."""
+
+    def __init__(self, root, users=("alice", "bob"), idle_stop="30m"):
+        suffix = secrets.token_hex(3)
+        self.users = [f"{u}{suffix}" for u in users]
+        self.port = free_port()
+        self.uid = helpers.unused_uid(23000)
+        self.root = root
+        self.run = os.path.join(root, "run", "gateway")
+        env = dict(os.environ, WS_RUN_DIR=os.path.join(root, "run"), WS_GATEWAY_PORT=str(self.port),
+                   WS_GATEWAY_USERS=" ".join(self.users), WS_GATEWAY_IMAGE=IMAGE,
+                   WS_GATEWAY_IDLE_STOP=idle_stop, WS_RUN_UID=str(self.uid),
+                   WS_BUILD=os.path.realpath(os.environ.get("WS_BUILD",
+                                                            os.path.join(REPO, "build"))))
+        for var in ("SUDO_UID", "SUDO_GID", "WS_PODMAN_URL"):
+            env.pop(var, None)
+        self.log = open(os.path.join(root, "run-gateway.log"), "w+")
+        self.proc = subprocess.Popen([os.path.join(REPO, "dropbear", "run-gateway.sh")], env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT, text=True)
+        self.lines = {}
+
+        def printed():
+            text = self.output()
+            for u in self.users:
+                m = re.search(rf"^\s+(ssh -F .* {u}\.ws)$", text, re.M)
+                if not m:
+                    return False
+                self.lines[u] = shlex.split(m.group(1))
+            return True
+        ok = wait_for(lambda: printed() or self.proc.poll() is not None, 60) and printed()
+        assert ok and wait_for(lambda: listening(self.port), 30), self.output()
+        self.config = self.lines[self.users[0]][2]
+        self.socket = os.path.join(self.run, "podman", "podman.sock")
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def gateway_pid(self):
+        with open(os.path.join(self.run, "home", "dropbear.pid")) as f:
+            return int(f.read())
+
+    def ssh(self, host, command, jump=None, timeout=120, check=True):
+        """ssh -F the printed config HOST COMMAND; jump: an explicit
+        `ssh -J USER@127.0.0.1:PORT` instead of the config's ProxyJump."""
+        args = ["ssh", "-F", self.config, "-o", "BatchMode=yes", "-o", "ConnectTimeout=20"]
+        if jump:
+            args += ["-J", f"{jump}-gw"]
+        r = subprocess.run(args + [host, command], capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+        if check:
+            assert r.returncode == 0, f"ssh {host} {command}: {r.stderr}\n{self.output()[-3000:]}"
+        return r
+
+    def control(self, user, command, check=True):
+        return self.ssh(f"{user}-gw", command, check=check)
+
+    def status(self, name):
+        """The backend's answer, through root's own podman."""
+        r = podman("container", "inspect", "--format", "{{.State.Running}}", f"ws-{name}",
+                   check=False)
+        if r.returncode != 0:
+            return "missing"
+        return "running" if r.stdout.strip() == "true" else "stopped"
+
+    def stop(self):
+        helpers.stop_process(self.proc)
+        return self.proc.returncode
+
+    def service_pids(self):
+        """The podman service the script started for this gateway."""
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv[1:3] == [b"system", b"service"] and f"unix://{self.socket}".encode() in argv:
+                found.append(int(pid))
+        return found
+
+    def cleanup(self):
+        # as Ctrl-C would; then whatever a script killed half-way left
+        self.stop()
+        leftovers = self.service_pids()
+        try:
+            pid = self.gateway_pid()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if self.run.encode() in f.read():
+                    leftovers.append(pid)
+        except (OSError, ValueError):
+            pass
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        def ours(name, prefix):
+            return any(name == f"{prefix}{u}" or name.startswith(f"{prefix}{u}-")
+                       for u in self.users)
+        for c in podman("ps", "-a", "--format", "{{.Names}}", check=False).stdout.split():
+            if ours(c, "ws-"):
+                podman("rm", "-f", "-t", "2", c, check=False)
+        for v in podman("volume", "ls", "--format", "{{.Name}}", check=False).stdout.split():
+            if ours(v, "ws-home-"):
+                podman("volume", "rm", "-f", v, check=False)
+        for s in podman("secret", "ls", "--format", "{{.Name}}", check=False).stdout.split():
+            if any(ours(s, f"ws-{kind}-") for kind in ("keys", "hostkey", "hooks")):
+                podman("secret", "rm", s, check=False)
+        self.log.close()
+
+
+@pytest.fixture
+def run_gateway(tmp_root):
+    """run_gateway(**kw) starts one RunGateway; all are cleaned up after."""
+    started = []
+
+    def start(**kw):
+        gw = RunGateway(tmp_root, **kw)
+        started.append(gw)
+        return gw
+    yield start
+    for gw in started:
+        gw.cleanup()

@@ -8,10 +8,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 import pytest
 
-from conftest import IMAGE, PODMAN_CONF, REPO, keygen, podman
+from conftest import (IMAGE, PODMAN_CONF, REPO, free_port, keygen, listening, mounted_file, podman,
+                      wait_for)
 
 BUILD = os.path.realpath(os.environ.get("WS_BUILD", os.path.join(REPO, "build")))
 GATEWAY = os.path.join(BUILD, "bin", "ws-gateway")
@@ -90,3 +92,209 @@ def test_podman_backend_creates_wakes_stops_and_removes(gateway):
     assert r.returncode == 0, r.stderr
     assert backend(env, "status", user).stdout == "missing\n"
     assert podman("volume", "exists", f"ws-home-{user}", check=False).returncode != 0
+
+
+# --- an unprivileged gateway (dropbear/run-gateway.sh, as `make run-gateway`
+# runs it: a uid of its own, root podman through a service socket only that
+# uid opens) and OpenSSH's jump into real podman workspaces ---
+
+def read_state(gw, *parts):
+    try:
+        with open(os.path.join(gw.run, "state", *parts)) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def test_idle_stopped_workspace_is_woken_by_the_jump_with_its_home(run_gateway):
+    gw = run_gateway(users=("alice",), idle_stop="10s")
+    (alice,) = gw.users
+    marker = secrets.token_hex(8)
+    r = gw.ssh(f"{alice}.ws", f"echo {marker} > ~/kept.txt; echo written", jump=alice)
+    assert r.stdout == "written\n"
+    # the keeper stops it once idle (10 s, looked at every 2.5 s), home kept
+    assert wait_for(lambda: read_state(gw, "stopped", alice) == "idle", 90), gw.output()[-3000:]
+    assert gw.status(alice) == "stopped"
+    assert '"event":"gateway_stop"' in gw.output() and '"reason":"idle"' in gw.output()
+    # a plain `ssh -J` wakes it and the first command's output comes back
+    started = time.monotonic()
+    r = gw.ssh(f"{alice}.ws", "cat ~/kept.txt", jump=alice)
+    assert r.stdout == f"{marker}\n" and time.monotonic() - started < 60
+    assert gw.status(alice) == "running"
+    assert '"event":"gateway_wake"' in gw.output()
+
+
+def test_stop_keeps_the_home_and_rm_removes_container_and_volume(run_gateway):
+    gw = run_gateway(users=("alice",))
+    (alice,) = gw.users
+    name = f"{alice}-t1"  # created on demand, owned by alice
+    marker = secrets.token_hex(8)
+    gw.ssh(f"{name}.ws", f"echo {marker} > ~/kept.txt")
+    assert gw.status(name) == "running"
+
+    r = gw.control(alice, f"stop {name}")
+    assert gw.status(name) == "stopped" and read_state(gw, "stopped", name) == "asked", r.stderr
+    # stopped by its user: the jump is refused until started again
+    r = gw.ssh(f"{name}.ws", "true", check=False)
+    assert r.returncode != 0 and "stopped by you" in r.stderr, r.stderr
+    gw.control(alice, f"start {name}")
+    assert gw.ssh(f"{name}.ws", "cat ~/kept.txt").stdout == f"{marker}\n"
+
+    # rm without --yes only says what it would do
+    r = gw.control(alice, f"rm {name}", check=False)
+    assert gw.status(name) == "running", r.stdout + r.stderr
+    gw.control(alice, f"rm {name} --yes")
+    assert gw.status(name) == "missing"
+    assert podman("volume", "exists", f"ws-home-{name}", check=False).returncode != 0
+    names = podman("secret", "ls", "--format", "{{.Name}}").stdout.split()
+    assert not [s for s in names if s.endswith(f"-{name}")], names
+    # the next jump creates a new one: an empty home
+    assert gw.ssh(f"{name}.ws", "test -e ~/kept.txt || echo gone").stdout == "gone\n"
+
+
+def test_workspace_sees_neither_the_podman_socket_nor_the_gateway(run_gateway):
+    gw = run_gateway()
+    alice, bob = gw.users
+    gw.ssh(f"{bob}.ws", "true")
+    script = ("cat /proc/self/mountinfo; echo ---; "
+              f"for p in {gw.socket} {gw.run} /run/podman/podman.sock /var/run/podman "
+              "/run/user/0/podman /var/lib/ws-gateway; do test -e $p && echo found $p; done; "
+              "echo ---; cat /etc/ssh-workspace/authorized-keys/authorized_keys; echo ---; "
+              "ls /etc/ssh-workspace /etc/ssh-workspace/*; echo ---; "
+              f"podman --remote --url unix://{gw.socket} ps 2>&1 | head -n 1; echo ---; "
+              "find / -xdev -type s 2>/dev/null; true")
+    out = gw.ssh(f"{alice}.ws", script).stdout
+    mounts, found, keys, etc, remote, sockets = out.split("---\n")
+    # nothing of the gateway is mounted: not its run or state directory,
+    # not the socket, not root podman's storage or runtime directories (as
+    # a mount's source, its root field, or where it is mounted)
+    points = [line.split()[3:5] for line in mounts.splitlines()]
+    for text in (gw.run, "podman.sock", bob):
+        assert text not in mounts, (text, mounts)
+    for root, point in points:
+        for path in ("/var/lib/containers", "/run/containers", "/run/podman", "/var/run/podman",
+                     "/var/lib/ws-gateway"):
+            assert not point.startswith(path), (root, point)
+        # of podman's volumes, only its own home
+        if "/storage/volumes/" in root:
+            assert root.endswith(f"/volumes/ws-home-{alice}/_data") and point == "/home/developer"
+    assert found == "", found
+    assert "no such file" in remote.lower() or "connect" in remote.lower(), remote
+    assert sockets.strip() == "", sockets
+    # its own key only: not bob's, not the gateway's state
+    with open(os.path.join(gw.run, f"id_{alice}.pub")) as f:
+        alice_key = f.read().split()[1]
+    with open(os.path.join(gw.run, f"id_{bob}.pub")) as f:
+        bob_key = f.read().split()[1]
+    assert alice_key in keys and bob_key not in keys
+    assert set(etc.split()) >= {"authorized_keys", "hostkey", "hooks.conf"}
+    assert "gateway" not in etc
+
+
+# --- the image in the gateway role (container-image/README.md) ---
+
+@pytest.fixture
+def podman_service(tmp_root):
+    """Root podman's service on a socket in a 0700 directory of its own,
+    as an operator runs it for a gateway container; stopped after."""
+    d = os.path.join(tmp_root, "podman")
+    os.mkdir(d, 0o700)
+    sock = os.path.join(d, "podman.sock")
+    env = dict(os.environ)
+    if PODMAN_CONF:
+        env["CONTAINERS_CONF"] = PODMAN_CONF
+    proc = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: os.path.exists(sock), 20), "the podman service did not start"
+        yield sock
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_image_runs_as_a_gateway_of_podman_workspaces(tmp_root, keys, podman_service):
+    suffix = secrets.token_hex(4)
+    user, gw_name, state = f"gwi{suffix}", f"ws-gateway-test-{suffix}", f"ws-gateway-state-{suffix}"
+    gw_uid = 2000  # the gateway's uid: not the workspaces' (1000)
+    os.chown(podman_service, gw_uid, gw_uid)
+    os.chmod(podman_service, 0o600)
+    users = mounted_file(tmp_root, "users", user, keys.pub("a"))
+    port = free_port()
+    config = os.path.join(tmp_root, "ssh_config")
+    key = keys.path("a")
+    with open(config, "w") as f:
+        f.write(f"Host gw\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n"
+                f"  IdentityFile {key}\n  IdentitiesOnly yes\n  BatchMode yes\n"
+                "  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  LogLevel ERROR\n"
+                f"Host *.ws\n  ProxyJump gw\n  User developer\n  IdentityFile {key}\n"
+                "  IdentitiesOnly yes\n  BatchMode yes\n  UserKnownHostsFile /dev/null\n"
+                f"  KnownHostsCommand /usr/bin/ssh -F {config} gw config\n"
+                "  StrictHostKeyChecking yes\n")
+
+    def ssh(host, command):
+        return subprocess.run(["ssh", "-F", config, host, command], capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+    try:
+        podman("volume", "create", state)
+        podman("run", "-d", "--name", gw_name, "--network", "host", "--user", f"{gw_uid}:{gw_uid}",
+               "--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges",
+               "--tmpfs", "/run", "--tmpfs", "/tmp", "--passwd=false",
+               "-e", f"WS_LISTEN=127.0.0.1:{port}", "-e", "WS_GATEWAY_CREATE=on",
+               "-e", f"WS_GATEWAY_IMAGE={IMAGE}", "-e", "WS_GATEWAY_HOST=gw.test",
+               "-v", f"{users}:/etc/ssh-workspace/gateway-users:ro",
+               "-v", f"{state}:/var/lib/ws-gateway:U",
+               "-v", f"{podman_service}:/run/podman/podman.sock", IMAGE, "gateway")
+
+        def logs():
+            r = podman("logs", gw_name, check=False)
+            return r.stdout + r.stderr
+        assert wait_for(lambda: listening(port), 30), logs()
+        assert "gateway (uid 2000)" in logs()
+        generated = podman("exec", gw_name, "cat", "/run/ssh-workspace/gateway.conf").stdout
+        assert "role = gateway\n" in generated and "gateway_create = on\n" in generated
+
+        # a jump creates the workspace through the mounted socket; the
+        # workspace's host key is checked against what the gateway prints
+        r = ssh(f"{user}.ws", "id -un; cat /proc/self/mountinfo")
+        assert r.returncode == 0, r.stderr + logs()
+        name, mounts = r.stdout.split("\n", 1)
+        assert name == "developer"
+        assert "podman.sock" not in mounts and state not in mounts and "gateway-users" not in mounts
+        # the gateway gives no shell: a session is the control command
+        r = ssh("gw", "id -u")
+        assert "uid" not in r.stdout and "2000" not in r.stdout, r.stdout
+        r = ssh("gw", "list")
+        assert r.returncode == 0 and user in r.stdout and "running" in r.stdout, r.stdout + r.stderr
+        # the gateway's host key is kept in its state volume
+        r = podman("exec", gw_name, "ls", "/var/lib/ws-gateway")
+        assert "gateway_hostkey" in r.stdout.split()
+    finally:
+        podman("rm", "-f", "-t", "2", gw_name, f"ws-{user}", check=False)
+        podman("volume", "rm", "-f", state, f"ws-home-{user}", check=False)
+        for s in ("keys", "hostkey", "hooks"):
+            podman("secret", "rm", f"ws-{s}-{user}", check=False)
+
+
+def test_image_gateway_role_refuses_what_it_cannot_run_with(tmp_root, keys):
+    """Each missing mount is named by one line, and nothing starts."""
+    users = mounted_file(tmp_root, "users", "alice", keys.pub("a"))
+    base = ["run", "--rm", "--network", "none", "--user", "2000:2000", "--read-only",
+            "--cap-drop=ALL", "--security-opt", "no-new-privileges", "--tmpfs", "/run",
+            "--tmpfs", "/tmp", "--passwd=false"]
+    state = ["--tmpfs", "/var/lib/ws-gateway:mode=0777"]
+    users_mount = ["-v", f"{users}:/etc/ssh-workspace/gateway-users:ro"]
+    cases = [
+        (state, "no gateway users: /etc/ssh-workspace/gateway-users is not a directory"),
+        (users_mount, "gateway state /var/lib/ws-gateway is missing or not writable"),
+        (users_mount + state, "no podman socket at /run/podman/podman.sock"),
+        (["-e", "WS_ROLE=nonsense"], "WS_ROLE='nonsense' is neither workspace nor gateway"),
+    ]
+    for args, message in cases:
+        r = podman(*base, *args, IMAGE, *([] if "WS_ROLE=nonsense" in args else ["gateway"]),
+                   check=False, timeout=60)
+        assert r.returncode == 1 and f"ssh-workspace: {message}" in r.stderr, (message, r.stderr)
