@@ -18,6 +18,8 @@
 #define WS_GW_REASON_MAX 256          /* a refusal reason sent to the client */
 #define WS_GW_WAKES_PER_MINUTE 30     /* wake processes one connection may start */
 #define WS_GW_ENV_CONFIG "WS_GATEWAY_CONFIG" /* the hook config, for sessions */
+#define WS_GW_ENV_LOG_FD "WS_GATEWAY_LOG_FD" /* the server's stderr, for control */
+#define WS_GW_LOG_FD_MIN 1000                /* above the server's select() range */
 
 /* config key setters (gateway_config.c), shaped like config.c's setters */
 int ws_gw_set_role(struct ws_config *cfg, const char *value, char *why, size_t whylen);

@@ -277,11 +277,37 @@ int ws_gw_tcp_route(struct ws_plugin *p, const struct ws_conn *c, const char *ho
 	return WS_ROUTE_PENDING;
 }
 
+/* A control session's stderr is the client's, so with event_log = stderr
+ * ws-gateway control would show its events to the user and the log would
+ * never get them.  The server's stderr goes down to it at a descriptor
+ * above the ones the server closes before exec (it closes 3 up to the
+ * highest it has used, which stays far below FD_SETSIZE: it select()s).
+ * The connection process keeps one such copy, made once and reused. */
+static int hand_down_log(struct ws_plugin *p, ws_env_set_fn set, void *env_ctx) {
+	char num[16];
+
+	if (p->cfg.event_log != WS_EVENT_LOG_STDERR) {
+		return 0;
+	}
+	if (p->gw_log_fd <= 0) {
+		p->gw_log_fd = fcntl(STDERR_FILENO, F_DUPFD, WS_GW_LOG_FD_MIN);
+		if (p->gw_log_fd < 0) {
+			return 0; /* a low descriptor limit: control logs nothing */
+		}
+	}
+	snprintf(num, sizeof(num), "%d", p->gw_log_fd);
+	return set(env_ctx, WS_GW_ENV_LOG_FD, num) == 0 ? 0 : 1;
+}
+
 int ws_gw_session_env(struct ws_plugin *p, const struct ws_session *s,
 		ws_env_set_fn set, void *env_ctx) {
 	/* only ws-gateway control runs here: no sftp, no other subsystem */
 	if (s->kind != NULL && strcmp(s->kind, "subsystem") == 0) {
 		return 1;
 	}
-	return set(env_ctx, WS_GW_ENV_CONFIG, p->config_path) == 0 ? 0 : 1;
+	if (set(env_ctx, WS_GW_ENV_CONFIG, p->config_path) != 0) {
+		return 1;
+	}
+	return hand_down_log(p, set, env_ctx);
 }
+

@@ -38,6 +38,7 @@ struct ws_plugin {
 	struct ws_activity_state activity;
 	char *config_path;                /* for the gateway's helpers */
 	long gw_keeper;                   /* ws-gateway keeper's pid; 0 = none */
+	int gw_log_fd;                    /* the log handed to control; 0 = none */
 	int gw_lifeline;                  /* its pipe's write end */
 	char gw_user[64];                 /* whose keys gw_keys holds */
 	char *gw_keys;                    /* cached for this connection */

@@ -69,8 +69,8 @@ static int cmd_list(struct gw *g, const char *user) {
 		}
 		return 0;
 	}
-	printf("\nconnect: ssh NAME%s   (once: ssh %s@%s config >> ~/.ssh/config)\n",
-		suffix(g), user, g->host);
+	printf("\nconnect: ssh NAME%s   (once: ssh %s config >> ~/.ssh/config)\n",
+		suffix(g), gw_ssh_to(g, user));
 	return 0;
 }
 
@@ -164,8 +164,8 @@ static int cmd_stop(struct gw *g, const char *user, const char *name) {
 		/* recorded even if it was stopped already: the user's word counts */
 		gw_set_stop_reason(g, name, "asked");
 		gw_event(g, "gateway_stop", user, name, "reason", "asked", NULL, 0);
-		printf("%s stopped; it stays stopped until: ssh %s@%s start %s\n", name, user,
-			g->host, name);
+		printf("%s stopped; it stays stopped until: ssh %s start %s\n", name,
+			gw_ssh_to(g, user), name);
 		ret = 0;
 	}
 	close(lock);
@@ -183,7 +183,7 @@ static int cmd_rm(struct gw *g, const char *user, const char *name, const char *
 	}
 	if (yes == NULL || strcmp(yes, "--yes") != 0) {
 		fprintf(stderr, "this deletes '%s' and its home for good; to go on: "
-			"ssh %s@%s rm %s --yes\n", name, user, g->host, name);
+			"ssh %s rm %s --yes\n", name, gw_ssh_to(g, user), name);
 		return 1;
 	}
 	if ((lock = gw_lock(g, name, 0)) < 0) {

@@ -46,6 +46,9 @@ int gw_lock(struct gw *g, const char *name, int try_only);
 void gw_stop_reason(struct gw *g, const char *name, char *out, size_t outlen);
 int gw_set_stop_reason(struct gw *g, const char *name, const char *reason);
 void gw_clear_stop_reason(struct gw *g, const char *name);
+/* What a user types to reach the gateway: "USER@HOST" or "-p PORT USER@HOST". */
+const char *gw_ssh_to(const struct gw *g, const char *user);
+
 /* Writes STATE/keys/NAME (the user's keys) and makes STATE/hostkeys/NAME
  * and NAME.pub if missing.  0, or -1 with why. */
 int gw_prepare_files(struct gw *g, const char *user, const char *name, char *keys_path,

@@ -9,6 +9,8 @@
  */
 #include "gw.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,52 @@
 static int usage(void) {
 	fprintf(stderr, "usage: ws-gateway [--config FILE] wake USER NAME | control | keeper\n");
 	return 2;
+}
+
+/* "USER@HOST" for messages that tell a user what to type, from
+ * gateway_host: "gw.example.com:2200" or "[::1]:2200" become
+ * "-p 2200 USER@HOST" (ssh takes no port after the host; ProxyJump does). */
+const char *gw_ssh_to(const struct gw *g, const char *user) {
+	static char out[600];
+	const char *colon = strrchr(g->host, ':');
+	const char *host = g->host;
+	size_t hostlen = strlen(host);
+
+	if (colon != NULL && (host[0] == '[' ? colon > host && colon[-1] == ']'
+			: strchr(host, ':') == colon)) {
+		hostlen = (size_t)(colon - host);
+		if (host[0] == '[') {
+			host++;
+			hostlen -= 2;
+		}
+		snprintf(out, sizeof(out), "-p %s %s@%.*s", colon + 1, user, (int)hostlen, host);
+	} else {
+		snprintf(out, sizeof(out), "%s@%s", user, host);
+	}
+	return out;
+}
+
+/* A control session's stderr is the client's: with event_log = stderr its
+ * events go to the server's stderr, which the library hands down at
+ * WS_GATEWAY_LOG_FD (plugins/gateway_hooks.c), or nowhere. */
+static void control_log(struct gw *g) {
+	const char *v = getenv(WS_GW_ENV_LOG_FD);
+	char *end;
+	long fd;
+
+	if (g->cfg.event_log != WS_EVENT_LOG_STDERR) {
+		return;
+	}
+	g->log.fd = -1;
+	if (v == NULL) {
+		return;
+	}
+	fd = strtol(v, &end, 10);
+	if (*end != '\0' || fd < WS_GW_LOG_FD_MIN || fd > INT_MAX
+			|| fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0) {
+		return;
+	}
+	g->log.fd = (int)fd;
 }
 
 int main(int argc, char **argv) {
@@ -56,6 +104,9 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "ws-gateway: %s\n", err);
 		ws_config_free(&g.cfg);
 		return 2;
+	}
+	if (argc == i + 1 && strcmp(argv[i], "control") == 0) {
+		control_log(&g);
 	}
 	if (g.cfg.gateway.host != NULL) {
 		snprintf(g.host, sizeof(g.host), "%s", g.cfg.gateway.host);

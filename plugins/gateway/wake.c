@@ -192,8 +192,8 @@ int gw_ensure_running(struct gw *g, const char *user, const char *name, int star
 		if (state == GW_STOPPED && !started) {
 			gw_stop_reason(g, name, stopped, sizeof(stopped));
 			if (strcmp(stopped, "asked") == 0 && !start_asked && !created) {
-				snprintf(reason, rlen, "stopped by you: ssh %s@%s start %s", user,
-					g->host, name);
+				snprintf(reason, rlen, "stopped by you: ssh %s start %s",
+					gw_ssh_to(g, user), name);
 				return -1;
 			}
 			if (gw_backend_do(g, "start", name, detail, sizeof(detail)) != 0) {

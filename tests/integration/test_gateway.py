@@ -221,6 +221,43 @@ def test_stopped_by_you_stays_stopped_until_started(gw):
     assert gw.starts() == ["alice", "alice"]
 
 
+def test_messages_say_what_to_type_when_the_gateway_has_a_port(gw):
+    """ssh takes no port after the host (ProxyJump does): the messages a
+    user copies say -p, and the ProxyJump line keeps HOST:PORT."""
+    gw.write_config(gateway_host="127.0.0.1:2296")
+    gw.wake("alice", "alice")[0].close()
+    r = gw.control("alice", "stop alice")
+    assert "until: ssh -p 2296 alice@127.0.0.1 start alice" in r.stdout, r.stdout
+    assert gw.wake("alice", "alice")[1] == "stopped by you: ssh -p 2296 alice@127.0.0.1 start alice"
+    assert "ProxyJump alice@127.0.0.1:2296" in gw.control("alice", "config").stdout
+    gw.write_config(gateway_host="[::1]:2296")
+    assert "ssh -p 2296 alice@::1 rm alice --yes" in gw.control("alice", "rm alice").stderr
+
+
+def test_control_events_go_to_the_log_not_to_the_client(gw):
+    """With event_log = stderr a control session's stderr is the client's:
+    the event goes to the descriptor the library hands down, else nowhere."""
+    gw.write_config(event_log="stderr")
+    gw.wake("alice", "alice")[0].close()
+    r = gw.control("alice", "stop alice")
+    assert r.returncode == 0 and "gateway_stop" not in r.stderr + r.stdout, r.stderr
+    assert gw.control("alice", "start alice").returncode == 0
+    read, write = os.pipe()
+    os.dup2(write, 1000)
+    os.close(write)
+    env = dict(gw.env, USER="alice", SSH_ORIGINAL_COMMAND="stop alice",
+               WS_GATEWAY_CONFIG=gw.config, WS_GATEWAY_LOG_FD="1000")
+    try:
+        r = subprocess.run([GATEWAY, "control"], env=env, capture_output=True, text=True,
+                           timeout=60, pass_fds=[1000])
+    finally:
+        os.close(1000)
+    with os.fdopen(read) as f:
+        logged = f.read()
+    assert r.returncode == 0 and "{" not in r.stderr, r.stderr
+    assert '"event":"gateway_stop"' in logged, logged
+
+
 def test_a_backend_that_hangs_is_cut_off(gw):
     sock, _, _ = gw.wake("alice", "alice")
     sock.close()
