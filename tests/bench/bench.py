@@ -53,6 +53,15 @@ def tree(root):
     return out
 
 
+def cpu_ms(pid):
+    """CPU time of a listener and every reaped child (connection processes
+    reap their sessions, the listener reaps them)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def pss_kib(pids):
     total = 0
     for pid in pids:
@@ -98,12 +107,7 @@ class Peer:
         return tree(self.proc.pid)
 
     def cpu_ms(self):
-        """CPU time of the listener and every reaped child (connection
-        processes reap their sessions, the listener reaps them)."""
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-        return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+        return cpu_ms(self.proc.pid)
 
     def pss_kib(self):
         return pss_kib(self.pids())

@@ -35,7 +35,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench import CLIENT_CPU, OUT, Peer, machine, pss_kib, ratio, run, throughput, tree  # noqa: E402
+from bench import (CLIENT_CPU, OUT, Peer, cpu_ms, machine, pss_kib, ratio, run,  # noqa: E402
+                   throughput, tree)
 from conftest import (BUILD, DROPBEAR, HOOK_LIB, REPO, Workspace, as_workspace_user,  # noqa: E402
                       wait_for)
 
@@ -141,13 +142,13 @@ def ssh_config(ws, gateways, direct_port):
     return write(ws.path("ssh_config"), text)
 
 
-def login_parts(config, host):
+def login_parts(config, host, extra=()):
     """`ssh -v HOST echo ready` through the jump, each stderr line stamped
     as it arrives: (ms to the output, the client's marks in ms)."""
-    proc = subprocess.Popen(CLIENT_CPU + ["ssh", "-v", "-F", config, host, "echo ready"],
+    proc = subprocess.Popen(CLIENT_CPU + ["ssh", "-v", "-F", config, *extra, host, "echo ready"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    t0, lines, out = time.perf_counter(), [], []
+    t0, lines = time.perf_counter(), []
 
     def read_err():
         for line in proc.stderr:
@@ -156,11 +157,12 @@ def login_parts(config, host):
     reader.start()
     first = proc.stdout.readline()
     t_out = time.perf_counter()
-    out.append(first)
     proc.wait(timeout=300)
     reader.join()
     if first.strip() != "ready":
-        sys.exit(f"jump to {host} failed:\n" + "".join(line for _, line in lines[-20:]))
+        said = [line.strip() for _, line in lines if not line.startswith("debug")]
+        raise RuntimeError(f"the jump to {host} failed after {time.perf_counter() - t0:.1f} s: "
+                           + " / ".join(said[-3:]))
     auth = [t for t, line in lines if "Authenticated to" in line]
     banner = [t for t, line in lines if "Remote protocol version" in line]
     ms = lambda t: (t - t0) * 1000  # noqa: E731
@@ -171,35 +173,37 @@ def login_parts(config, host):
                        "workspace_login": ms(auth[1])}
 
 
+def jump_in_parts(gw, config, workspace, extra=()):
+    """One jump's parts: the client's marks, the gateway's wake event and
+    the backend calls that wake made."""
+    before, skip = len(gw.events("gateway_wake")), len(gw.backend_calls())
+    total, marks = login_parts(config, f"{workspace}.ws", extra)
+    wake = wait_for(lambda: gw.events("gateway_wake")[before:], 10)[0]["duration_ms"]
+    spent = {}
+    for verb, ms in gw.backend_calls()[skip:]:
+        spent[verb] = spent.get(verb, 0) + ms
+    return dict(marks, total=total, wake=wake, backend_create=spent.get("create", 0),
+                backend_start=spent.get("start", 0),
+                backend_other=sum(v for k, v in spent.items() if k not in ("create", "start")),
+                banner_wait=wake - sum(spent.values()))
+
+
 def cold_start(gw, config, workspace, stop, warm_runs):
-    """The stopped workspace's first login through the jump in parts, then
-    warm_runs logins to it running (the same parts, medians)."""
-    stop()
-    before = len(gw.events("gateway_wake"))
-    skip = len(gw.backend_calls())
-    total, marks = login_parts(config, f"{workspace}.ws")
-    wake = wait_for(lambda: gw.events("gateway_wake")[before:], 10)[0]
-    calls = gw.backend_calls()[skip:]
-    start_ms = sum(ms for verb, ms in calls if verb == "start")
-    backend_ms = sum(ms for verb, ms in calls if verb in ("status", "start"))
-    cold = dict(marks, total=total, wake=wake["duration_ms"], backend_start=start_ms,
-                banner_wait=wake["duration_ms"] - backend_ms,
-                status_calls=backend_ms - start_ms)
-    warm = [login_parts(config, f"{workspace}.ws") for _ in range(warm_runs)]
-    med = {k: statistics.median(m[k] for _, m in warm) for k in marks}
-    wakes = [e["duration_ms"] for e in gw.events("gateway_wake")[before + 1:]]
-    return {"cold": cold, "warm": dict(med, total=statistics.median(t for t, _ in warm),
-                                       wake=statistics.median(wakes) if wakes else None)}
-
-
-def ensure_running(gw, config, user):
-    """`ssh USER@gw start USER`: creates and starts it (the gateway's own
-    control command), then adds its host key to the client's known_hosts."""
-    r = run(CLIENT_CPU + ["ssh", "-F", config, f"gw-{gw.name}", f"start {user}"], timeout=300)
-    if r.returncode != 0:
-        raise RuntimeError(f"start {user} at the gateway failed: {r.stderr.decode().strip()}")
+    """Jumps to a workspace: new (created by the jump), running (warm_runs,
+    medians), then stopped (stop() behind the gateway's back, as if by
+    idle, so the jump wakes it)."""
+    out = {"new": jump_in_parts(gw, config, workspace, ["-o", "StrictHostKeyChecking=no",
+                                                        "-o", "UserKnownHostsFile=/dev/null"])}
     with open(gw.ws.path("known_hosts"), "a") as f:
-        f.write(f"{user}.ws {gw.hostkey_line(user)}\n")
+        f.write(f"{workspace}.ws {gw.hostkey_line(workspace)}\n")
+    warm = [jump_in_parts(gw, config, workspace) for _ in range(warm_runs)]
+    out["running"] = {k: statistics.median(w[k] for w in warm) for k in warm[0]}
+    stop()
+    try:
+        out["stopped"] = jump_in_parts(gw, config, workspace)
+    except RuntimeError as e:
+        out["stopped"] = {"failed": str(e)}
+    return out
 
 
 # --- idle connections (asyncssh, one client process) ---
@@ -236,7 +240,8 @@ def idle_pss(spec, trees):
     """Runs the holding client; returns (held, {name: PSS KiB per connection
     of that process tree, its root's own PSS left out})."""
     roots = {name: pss_kib(tree_of()) for name, tree_of in trees.items()}
-    proc = subprocess.Popen(CLIENT_CPU + [sys.executable, __file__, "--hold", json.dumps(spec)],
+    proc = subprocess.Popen(CLIENT_CPU + [sys.executable, "-W", "ignore", __file__, "--hold",
+                                          json.dumps(spec)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     status = json.loads(proc.stdout.readline())
     time.sleep(2)
@@ -286,6 +291,22 @@ def podman_cleanup(name):
         subprocess.run(["podman", *args], env=podman_env(), capture_output=True)
 
 
+def podman_cold_start(ws, gw, ws_port, image, warm_runs, podman, gateways):
+    """cold_start with a second gateway whose backend is ws-gateway-podman,
+    driving root's podman through its API socket (podman: what to clean up)."""
+    podman["service"], url = podman_service(ws)
+    user = podman["user"] = "bench" + secrets.token_hex(4)
+    pgw = Gateway(ws, "podman", PODMAN_BACKEND,
+                  {"WS_PODMAN_URL": url, "WS_GATEWAY_IMAGE": image, "HOME": ws.home})
+    gateways.append(pgw)
+    pgw.add_user(user)
+    with open(ws.path("known_hosts"), "a") as f:
+        f.write(f"[127.0.0.1]:{pgw.peer.port} {ws.hostpub}\n")
+    config = ssh_config(ws, [(gw, "alice"), (pgw, user)], ws_port)
+    stop = lambda: run([PODMAN_BACKEND, "stop", user], env=podman_env())  # noqa: E731
+    return dict(cold_start(pgw, config, user, stop, warm_runs), image=image)
+
+
 # --- report ---
 
 def report(res):
@@ -298,25 +319,34 @@ def report(res):
         for d in ("upload", "download"):
             j, di = per.get("jump", {}).get(d), per.get("direct", {}).get(d)
             lines.append(f"   {d:<9}{cipher:<41}{j or 0:>9.1f}{di or 0:>9.1f}{ratio(j, di):>13}")
-    lines += ["", "2. stopped workspace -> first output through the jump, ms"]
+    cpu = res["cpu_ms_per_mib"]
+    lines.append(f"   server CPU ms per MiB: gateway (jumps) {cpu['gateway']:.2f}, workspace (jumps "
+                 f"and direct) {cpu['workspace']:.2f}")
+    lines += ["", "2. a jump's first output, ms (ssh -v line times; the gateway's wake event; "
+              "the backend calls)"]
     parts = [("total: ssh start to the command's output", "total"),
              ("  gateway handshake (client: ssh start to authenticated)", "gateway_login"),
              ("  channel open to the workspace's banner (client)", "to_banner"),
              ("    wake at the gateway (gateway_wake duration_ms)", "wake"),
+             ("      backend create", "backend_create"),
              ("      backend start", "backend_start"),
-             ("      backend status calls", "status_calls"),
-             ("      banner wait and connect (wake - backend)", "banner_wait"),
+             ("      backend status and list calls", "backend_other"),
+             ("      the rest: host key, banner wait, connect", "banner_wait"),
              ("  workspace handshake (banner to authenticated)", "workspace_handshake"),
              ("  session and command", "session")]
+    states = ("new", "stopped", "running")
     for label, c in res["cold_start"].items():
         if "skipped" in c:
             lines.append(f"   {label}: skipped: {c['skipped']}")
             continue
-        lines.append(f"   {label + ' workspace':<58}{'stopped':>9}{'running':>9}")
+        lines.append(f"   {label + ', workspace:':<58}" + "".join(f"{k:>9}" for k in states))
         for text, key in parts:
-            row = [derive(c[k], key) for k in ("cold", "warm")]
+            row = [None if "failed" in c[k] else derive(c[k], key) for k in states]
             lines.append(f"   {text:<58}" + "".join(f"{v:>9.0f}" if v is not None else f"{'-':>9}"
                                                   for v in row))
+        for k in states:
+            if "failed" in c[k]:
+                lines.append(f"   {k}: {c[k]['failed']}")
     mem = res["memory"]
     lines += ["", f"3. idle connections: {mem['jump_held']} of {mem['n']} jumps held by one gateway, "
               f"{mem['direct_held']} of {mem['n']} direct",
@@ -352,7 +382,7 @@ def main():
     ws_server = write(ws.path("workspace-server"),
                       f'#!/bin/sh\nexec {DROPBEAR} --hook={HOOK_LIB} "$@"\n', 0o755)
     cmd_env = {"GW_TEST_DIR": backend_dir, "DROPBEAR": ws_server}
-    gateways, podman_proc, podman_user = [], None, None
+    gateways, podman = [], {}
     res = {"machine": machine(), "quick": quick, "mib": mib, "rounds": rounds, "cold_start": {}}
     try:
         gw = Gateway(ws, "command", TEST_BACKEND, cmd_env)
@@ -361,48 +391,40 @@ def main():
         with open(ws.path("known_hosts"), "w") as f:
             f.write(f"[127.0.0.1]:{gw.peer.port} {ws.hostpub}\n")
         config = ssh_config(ws, [(gw, "alice")], None)
-        ensure_running(gw, config, "alice")
+        print("2. jumps to a new, a running and a stopped workspace ...", flush=True)
+        stop = lambda: run([TEST_BACKEND, "stop", "alice"], env=dict(os.environ, **cmd_env))  # noqa: E731
+        res["cold_start"]["command backend (build/bin/dropbear)"] = cold_start(
+            gw, config, "alice", stop, warm_runs)
         with open(os.path.join(backend_dir, "alice", "port")) as f:
             ws_port = int(f.read())
         with open(ws.path("known_hosts"), "a") as f:
             f.write(f"[127.0.0.1]:{ws_port} {gw.hostkey_line('alice')}\n")
         config = ssh_config(ws, [(gw, "alice")], ws_port)
-        routes = [Route("jump", config, "alice.ws"), Route("direct", config, "direct")]
-
-        print(f"1. throughput ({mib} MiB each way, best of {rounds}) ...", flush=True)
-        res["throughput"] = throughput(routes, mib, rounds, BULK_CIPHERS)
-
-        print("2. stopped workspace -> first output ...", flush=True)
-        stop = lambda: run([TEST_BACKEND, "stop", "alice"], env=dict(os.environ, **cmd_env))  # noqa: E731
-        res["cold_start"]["command backend (build/bin/dropbear)"] = cold_start(
-            gw, config, "alice", stop, warm_runs)
 
         image, why = podman_image()
         label = "podman backend (ws-gateway-podman)"
         if image:
             print(f"   podman, image {image} ...", flush=True)
+            podman = {}
             try:
-                podman_proc, url = podman_service(ws)
-                podman_user = "bench" + secrets.token_hex(4)
-                pgw = Gateway(ws, "podman", PODMAN_BACKEND,
-                              {"WS_PODMAN_URL": url, "WS_GATEWAY_IMAGE": image,
-                               "HOME": ws.home})  # podman's own files
-                gateways.append(pgw)
-                pgw.add_user(podman_user)
-                with open(ws.path("known_hosts"), "a") as f:
-                    f.write(f"[127.0.0.1]:{pgw.peer.port} {ws.hostpub}\n")
-                config = ssh_config(ws, [(gw, "alice"), (pgw, podman_user)], ws_port)
-                ensure_running(pgw, config, podman_user)
-                stop = lambda: run([PODMAN_BACKEND, "stop", podman_user], env=podman_env())  # noqa: E731
-                res["cold_start"][label] = dict(cold_start(pgw, config, podman_user, stop, warm_runs),
-                                                image=image)
+                res["cold_start"][label] = podman_cold_start(ws, gw, ws_port, image, warm_runs, podman,
+                                                             gateways)
             except (RuntimeError, SystemExit, IndexError) as e:
                 res["cold_start"][label] = {"skipped": f"failed: {e}"}
         else:
             res["cold_start"][label] = {"skipped": why}
 
-        print(f"3. {n} idle connections, direct, then through the gateway ...", flush=True)
+        print(f"1. throughput ({mib} MiB each way, best of {rounds}) ...", flush=True)
+        routes = [Route("jump", config, "alice.ws"), Route("direct", config, "direct")]
         ws_pid = lambda: int(open(os.path.join(backend_dir, "alice", "pid")).read())  # noqa: E731
+        cpu0 = gw.peer.cpu_ms(), cpu_ms(ws_pid())
+        res["throughput"] = throughput(routes, mib, rounds, BULK_CIPHERS)
+        time.sleep(1)  # the last connection processes are reaped
+        relayed = mib * 2 * len(BULK_CIPHERS) * rounds  # per route
+        res["cpu_ms_per_mib"] = {"gateway": (gw.peer.cpu_ms() - cpu0[0]) / relayed,
+                                 "workspace": (cpu_ms(ws_pid()) - cpu0[1]) / (2 * relayed)}
+
+        print(f"3. {n} idle connections, direct, then through the gateway ...", flush=True)
         spec = {"n": n, "key": ws.key, "known_hosts": ws.path("known_hosts"), "port": ws_port,
                 "gateway_port": None, "user": "alice"}
         direct_held, per = idle_pss(spec, {"workspace": lambda: tree(ws_pid())})
@@ -417,11 +439,11 @@ def main():
         for g in gateways:
             g.peer.stop()
         run([TEST_BACKEND, "stop", "alice"], env=dict(os.environ, **cmd_env))
-        if podman_user:
-            podman_cleanup(podman_user)
-        if podman_proc:
-            podman_proc.terminate()
-            podman_proc.wait(timeout=30)
+        if podman.get("user"):
+            podman_cleanup(podman["user"])
+        if podman.get("service"):
+            podman["service"].terminate()
+            podman["service"].wait(timeout=30)
         ws.cleanup()
     with open(os.path.join(OUT, "gateway.json"), "w") as f:
         json.dump(res, f, indent=1)
