@@ -23,6 +23,7 @@ on CPU 1, as in bench.py.  A benchmark, not a test: nothing here fails on
 a number.
 """
 import asyncio
+import importlib.util
 import json
 import os
 import secrets
@@ -37,14 +38,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from bench import (CLIENT_CPU, OUT, Peer, cpu_ms, machine, pss_kib, ratio, run,  # noqa: E402
                    throughput, tree)
-from conftest import (BUILD, DROPBEAR, HOOK_LIB, REPO, Workspace, as_workspace_user,  # noqa: E402
+from conftest import (BUILD, DROPBEAR, HOOK_LIB, REPO, Workspace,  # noqa: E402
                       wait_for)
+sys.path.insert(0, os.path.join(REPO, "tests"))
+import podman_cli  # noqa: E402  (optional here: its line is skipped without podman)
 
 WS_GATEWAY = os.path.join(BUILD, "bin", "ws-gateway")
 TEST_BACKEND = os.path.join(REPO, "tests", "integration", "gateway_backend.sh")
 PODMAN_BACKEND = os.path.join(REPO, "plugins", "gateway", "ws-gateway-podman")
-PODMAN_CONF = os.environ.get("WS_PODMAN_CONF",
-                             os.path.join(REPO, "container-image", "host-containers.conf"))
 BULK_CIPHERS = ["aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"]
 
 
@@ -257,27 +258,24 @@ def idle_pss(spec, trees):
 # --- podman ---
 
 def podman_image():
-    if os.getuid() != 0 or not shutil.which("podman"):
-        return None, "needs root and podman"
+    """The image for the podman line, or None and why not."""
+    if os.getuid() != 0:
+        return None, "needs root (podman as root, as the image tests run it)"
     if os.environ.get("WS_IMAGE"):
         return os.environ["WS_IMAGE"], None
-    r = subprocess.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
-                       capture_output=True, text=True, env=podman_env())
+    try:
+        r = podman_cli.podman("images", "--format", "{{.Repository}}:{{.Tag}}", check=False)
+    except OSError:
+        return None, "podman is not installed"
     found = [i for i in r.stdout.split() if i.startswith("localhost/ssh-workspace:")]
     return (found[0], None) if found else (None, "no localhost/ssh-workspace image (make image)")
-
-
-def podman_env():
-    return dict(os.environ, **({"CONTAINERS_CONF": PODMAN_CONF} if PODMAN_CONF else {}))
 
 
 def podman_service(ws):
     """A root podman API service on a socket of the workspace directory,
     given to the server's uid: the gateway runs unprivileged."""
     sock = ws.path("podman.sock")
-    proc = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
-                            env=podman_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = podman_cli.service(sock)
     if not wait_for(lambda: os.path.exists(sock), 20):
         proc.kill()
         raise RuntimeError("podman system service did not start")
@@ -288,7 +286,7 @@ def podman_service(ws):
 def podman_cleanup(name):
     for args in (["rm", "-f", "-t", "0", f"ws-{name}"], ["volume", "rm", "-f", f"ws-home-{name}"],
                  *(["secret", "rm", f"ws-{s}-{name}"] for s in ("keys", "hostkey", "hooks"))):
-        subprocess.run(["podman", *args], env=podman_env(), capture_output=True)
+        podman_cli.podman(*args, check=False)
 
 
 def podman_cold_start(ws, gw, ws_port, image, warm_runs, podman, gateways):
@@ -303,7 +301,7 @@ def podman_cold_start(ws, gw, ws_port, image, warm_runs, podman, gateways):
     with open(ws.path("known_hosts"), "a") as f:
         f.write(f"[127.0.0.1]:{pgw.peer.port} {ws.hostpub}\n")
     config = ssh_config(ws, [(gw, "alice"), (pgw, user)], ws_port)
-    stop = lambda: run([PODMAN_BACKEND, "stop", user], env=podman_env())  # noqa: E731
+    stop = lambda: run([PODMAN_BACKEND, "stop", user], env=podman_cli.env())  # noqa: E731
     return dict(cold_start(pgw, config, user, stop, warm_runs), image=image)
 
 
@@ -348,6 +346,8 @@ def report(res):
             if "failed" in c[k]:
                 lines.append(f"   {k}: {c[k]['failed']}")
     mem = res["memory"]
+    if "skipped" in mem:
+        return "\n".join(lines + ["", f"3. idle connections: skipped: {mem['skipped']}"])
     lines += ["", f"3. idle connections: {mem['jump_held']} of {mem['n']} jumps held by one gateway, "
               f"{mem['direct_held']} of {mem['n']} direct",
               f"   gateway PSS MiB per jump connection              {mem['gateway_per_jump']:>7.2f}",
@@ -366,6 +366,19 @@ def derive(p, key):
     if key == "session":
         return p["total"] - p["workspace_login"]
     return p.get(key)
+
+
+def idle_connections(gw, ws, ws_port, n, ws_tree):
+    spec = {"n": n, "key": ws.key, "known_hosts": ws.path("known_hosts"), "port": ws_port,
+            "gateway_port": None, "user": "alice"}
+    direct_held, per = idle_pss(spec, {"workspace": ws_tree})
+    wait_for(lambda: len(ws_tree()) == 1, 30)
+    jump_held, per_jump = idle_pss(dict(spec, gateway_port=gw.peer.port),
+                                   {"gateway": gw.peer.pids, "workspace": ws_tree})
+    return {"n": n, "direct_held": direct_held, "jump_held": jump_held,
+            "workspace_per_direct": per["workspace"] / 1024,
+            "gateway_per_jump": per_jump["gateway"] / 1024,
+            "workspace_per_jump": per_jump["workspace"] / 1024}
 
 
 def main():
@@ -391,7 +404,7 @@ def main():
         with open(ws.path("known_hosts"), "w") as f:
             f.write(f"[127.0.0.1]:{gw.peer.port} {ws.hostpub}\n")
         config = ssh_config(ws, [(gw, "alice")], None)
-        print("2. jumps to a new, a running and a stopped workspace ...", flush=True)
+        print("jumps to a new, a running and a stopped workspace ...", flush=True)
         stop = lambda: run([TEST_BACKEND, "stop", "alice"], env=dict(os.environ, **cmd_env))  # noqa: E731
         res["cold_start"]["command backend (build/bin/dropbear)"] = cold_start(
             gw, config, "alice", stop, warm_runs)
@@ -405,7 +418,6 @@ def main():
         label = "podman backend (ws-gateway-podman)"
         if image:
             print(f"   podman, image {image} ...", flush=True)
-            podman = {}
             try:
                 res["cold_start"][label] = podman_cold_start(ws, gw, ws_port, image, warm_runs, podman,
                                                              gateways)
@@ -414,7 +426,7 @@ def main():
         else:
             res["cold_start"][label] = {"skipped": why}
 
-        print(f"1. throughput ({mib} MiB each way, best of {rounds}) ...", flush=True)
+        print(f"throughput ({mib} MiB each way, best of {rounds}) ...", flush=True)
         routes = [Route("jump", config, "alice.ws"), Route("direct", config, "direct")]
         ws_pid = lambda: int(open(os.path.join(backend_dir, "alice", "pid")).read())  # noqa: E731
         cpu0 = gw.peer.cpu_ms(), cpu_ms(ws_pid())
@@ -424,17 +436,11 @@ def main():
         res["cpu_ms_per_mib"] = {"gateway": (gw.peer.cpu_ms() - cpu0[0]) / relayed,
                                  "workspace": (cpu_ms(ws_pid()) - cpu0[1]) / (2 * relayed)}
 
-        print(f"3. {n} idle connections, direct, then through the gateway ...", flush=True)
-        spec = {"n": n, "key": ws.key, "known_hosts": ws.path("known_hosts"), "port": ws_port,
-                "gateway_port": None, "user": "alice"}
-        direct_held, per = idle_pss(spec, {"workspace": lambda: tree(ws_pid())})
-        wait_for(lambda: len(tree(ws_pid())) == 1, 30)
-        jump_held, per_jump = idle_pss(dict(spec, gateway_port=gw.peer.port),
-                                       {"gateway": gw.peer.pids, "workspace": lambda: tree(ws_pid())})
-        res["memory"] = {"n": n, "direct_held": direct_held, "jump_held": jump_held,
-                         "workspace_per_direct": per["workspace"] / 1024,
-                         "gateway_per_jump": per_jump["gateway"] / 1024,
-                         "workspace_per_jump": per_jump["workspace"] / 1024}
+        print(f"{n} idle connections, direct, then through the gateway ...", flush=True)
+        if importlib.util.find_spec("asyncssh") is None:
+            res["memory"] = {"skipped": "python3-asyncssh is not installed"}
+        else:
+            res["memory"] = idle_connections(gw, ws, ws_port, n, lambda: tree(ws_pid()))
     finally:
         for g in gateways:
             g.peer.stop()
