@@ -6,11 +6,11 @@ build/bin/dropbear servers with the hook library on loopback ports.
 
 1. bulk throughput through the jump (`ssh -J`: direct-tcpip at the
    gateway) and directly to the workspace, same client and cipher;
-2. stopped workspace -> first command's output through the jump, in parts
-   (the backend's start, the banner wait, the two handshakes), next to a
-   jump to the running workspace; and the same with a podman workspace
-   (plugins/gateway/ws-gateway-podman) when podman runs as root and has the
-   image;
+2. a jump's first output from a new, a stopped and a running workspace,
+   in parts (the gateway's handshake, the backend's calls, the banner
+   wait, the workspace's handshake); and the same with podman workspaces
+   (plugins/gateway/ws-gateway-podman) when podman runs as root and has
+   the image;
 3. N idle jump connections held by one gateway (an asyncssh client: one
    gateway connection each, a tunnelled SSH connection to the workspace
    inside it): the gateway's PSS per connection, next to the workspace's
