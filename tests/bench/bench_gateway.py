@@ -338,8 +338,9 @@ def report(res):
         if "skipped" in c:
             lines.append(f"   {label}: skipped: {c['skipped']}")
             continue
-        title = label + (f", image {c['image']}" if "image" in c else "") + ", workspace:"
-        lines.append(f"   {title:<58}" + "".join(f"{k:>9}" for k in states))
+        lines.append(f"   {label + ', workspace:':<58}" + "".join(f"{k:>9}" for k in states))
+        if "image" in c:
+            lines.append(f"   (image {c['image']})")
         for text, key in parts:
             row = [None if "failed" in c[k] else derive(c[k], key) for k in states]
             lines.append(f"   {text:<58}" + "".join(f"{v:>9.0f}" if v is not None else f"{'-':>9}"
