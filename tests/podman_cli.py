@@ -14,12 +14,23 @@ PODMAN_CONF = os.environ.get("WS_PODMAN_CONF",
 def podman(*args, check=True, timeout=120, input=None):
     """Runs podman (stdin: input, else /dev/null); with check, a non-zero
     exit fails the test with podman's stderr."""
-    env = dict(os.environ)
-    if PODMAN_CONF:
-        env["CONTAINERS_CONF"] = PODMAN_CONF
-    r = subprocess.run(["podman", *args], capture_output=True, text=True, env=env,
+    r = subprocess.run(["podman", *args], capture_output=True, text=True, env=env(),
                        timeout=timeout, input=input,
                        **({} if input is not None else {"stdin": subprocess.DEVNULL}))
     if check and r.returncode != 0:
         raise AssertionError(f"podman {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
     return r
+
+
+def env():
+    """The environment podman runs in (its containers.conf)."""
+    return dict(os.environ, **({"CONTAINERS_CONF": PODMAN_CONF} if PODMAN_CONF else {}))
+
+
+def service(socket_path):
+    """podman's API service on a Unix socket (a Popen; never times out by
+    itself): for a client that drives podman remotely, as the gateway's
+    podman backend does with WS_PODMAN_URL."""
+    return subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{socket_path}"],
+                            env=env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)

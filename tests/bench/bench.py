@@ -62,6 +62,44 @@ def clients(wanted):
     return out
 
 
+def tree(root):
+    """root and every process below it."""
+    children = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(pid))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def cpu_ms(pid):
+    """CPU time of a listener and every reaped child (connection processes
+    reap their sessions, the listener reaps them)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def pss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += int(re.search(r"^Pss:\s+(\d+)", f.read(), re.M).group(1))
+        except (OSError, AttributeError):
+            pass
+    return total
+
+
 class Peer:
     """One server under test, started as the workspace user."""
 
@@ -94,39 +132,13 @@ class Peer:
                        "-o", "ControlMaster=no", "developer@127.0.0.1"] + list(extra)
 
     def pids(self):
-        """The listener and every process below it."""
-        children = {}
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(pid))
-        out, todo = [], [self.proc.pid]
-        while todo:
-            p = todo.pop()
-            out.append(p)
-            todo += children.get(p, [])
-        return out
+        return tree(self.proc.pid)
 
     def cpu_ms(self):
-        """CPU time of the listener and every reaped child (connection
-        processes reap their sessions, the listener reaps them)."""
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-        return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+        return cpu_ms(self.proc.pid)
 
     def pss_kib(self):
-        total = 0
-        for pid in self.pids():
-            try:
-                with open(f"/proc/{pid}/smaps_rollup") as f:
-                    total += int(re.search(r"^Pss:\s+(\d+)", f.read(), re.M).group(1))
-            except (OSError, AttributeError):
-                pass
-        return total
+        return pss_kib(self.pids())
 
     def stop(self):
         stop_process(self.proc)
@@ -180,14 +192,14 @@ def connection_times(peers, n):
     return out
 
 
-def throughput(peers, mib, rounds):
+def throughput(peers, mib, rounds, ciphers=CIPHERS):
     """Best of `rounds` per cipher, server and direction; rounds interleave
     the servers so that a noisy moment does not hit one of them only."""
     offered = {(c, p.name): run(p.ssh("true", options=[f"Ciphers={c}"])).returncode == 0
-               for c in CIPHERS for p in peers}
+               for c in ciphers for p in peers}
     out = {}
     for _ in range(rounds):
-        for cipher in CIPHERS:
+        for cipher in ciphers:
             for p in peers:
                 if not offered[(cipher, p.name)]:
                     continue
