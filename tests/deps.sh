@@ -45,8 +45,9 @@ check="$run python3 python3-pytest tmux git autoconf $interop $image $helm_tests
 check="$check clang libclang-rt-dev"
 # sshd is the peer the benchmarks measure against, run unprivileged on a high
 # port; procps: pkill; debootstrap: the Debian 13 root whose current OpenSSH
-# client the benchmarks also measure with (tests/bench/debian13-client.sh)
-bench="$run python3 openssh-server gnuplot-nox procps debootstrap"
+# client the benchmarks also measure with (tests/bench/debian13-client.sh);
+# python3-asyncssh: the gateway benchmark holds 500 jumps in one process
+bench="$run python3 python3-asyncssh openssh-server gnuplot-nox procps debootstrap"
 case $what in
 build) want=$build ;;
 run) want="$build $run" ;;

@@ -53,7 +53,7 @@ MAKE_TARGETS = {
     "image-check": "check", "helm-check": "check", "release": "check",
     "run": "run", "run-gateway": "run",
     "upstream": "bench", "$(UPSTREAM_DIR)/dropbear": "bench", "bench": "bench",
-    "bench-env": "bench",
+    "bench-env": "bench", "bench-gateway": "bench",
 }
 # Python files whose .ssh("COMMAND") runs COMMAND on this machine (elsewhere
 # the server is in a container).
