@@ -1,0 +1,82 @@
+"""The gateway end to end: the real server in `role = gateway` with the real
+hook library and ws-gateway, real workspaces behind it (gateway_e2e.py),
+and the OpenSSH client configured the way `ssh alice@gw config` says:
+routing and refusals, the jump being end to end, waking once for many
+connections."""
+import os
+import subprocess
+import threading
+
+from conftest import unique, wait_for
+from gateway_e2e import HOST, gateway, gateway_factory, refusal  # noqa: F401 (fixtures)
+from interop_helpers import key_fingerprint, ssh_agent
+
+
+def test_alice_reaches_her_workspace_from_stopped_and_nothing_else(gateway):
+    assert gateway.control("alice", "start alice") == "alice is running: ssh alice.ws\n"
+    gateway.stop_behind_its_back("alice")
+    assert gateway.control("alice", "status alice") == "alice stopped\n"
+    r = gateway.jump("alice.ws", "echo $USER in $HOME")
+    assert (r.returncode, r.stdout) == \
+        (0, f"developer in {gateway.workspace_dir('alice', 'home')}\n"), r.stderr
+    assert gateway.starts() == ["alice", "alice"]
+    [*_, wake] = gateway.events("gateway_wake")
+    assert (wake["user"], wake["workspace"], wake["result"]) == ("alice", "alice", "ok")
+
+    # created on demand: its host key is the one `config` then prints
+    seen = gateway.ws.path("known_hosts-seen")
+    r = gateway.jump("alice-t1.ws", "echo made", extra=[
+        "-o", f"UserKnownHostsFile={seen}", "-o", "StrictHostKeyChecking=accept-new"])
+    assert (r.returncode, r.stdout) == (0, "made\n"), r.stderr
+    [created] = gateway.events("gateway_create")[-1:]
+    assert (created["workspace"], created["result"]) == ("alice-t1", "ok")
+    learned = open(seen).read().split()
+    gateway.ssh_config("alice", refresh=True)
+    assert f"alice-t1.ws {learned[1]} {learned[2]}" in \
+        open(gateway.ws.path("known_hosts-alice")).read()
+    r = gateway.jump("alice-t1.ws", "echo verified")
+    assert (r.returncode, r.stdout) == (0, "verified\n"), r.stderr
+
+    # everything else: the reason as the OpenSSH client prints it
+    for dest, reason in [
+            ("bob.ws:22", "no workspace 'bob' for alice"),
+            ("bob:22", "no workspace 'bob' for alice"),
+            ("alice.ws:2222", "only port 22 of a workspace"),
+            ("x.example:22", "'x.example' is not a workspace name"),
+            ("Alice.ws:22", "'Alice.ws' is not a workspace name"),
+            ("127.0.0.1:22", "'127.0.0.1' is not a workspace name"),
+            ("localhost:22", "no workspace 'localhost' for alice"),
+            ("a" * 100 + ":22", "'" + "a" * 64 + "' is not a workspace name"),
+            ("a" * 1000 + ":22", None)]:
+        r = gateway.gw_ssh("alice", extra=["-W", dest], input="")
+        assert r.returncode == 255, (dest, r)
+        assert refusal(reason or "") in r.stderr, (dest, r.stderr)
+        assert "bob" not in os.listdir(gateway.backend_dir)
+    # the same through ProxyJump, as users meet it
+    r = gateway.jump("bob.ws", "true")
+    assert r.returncode == 255 and refusal("no workspace 'bob' for alice") in r.stderr, r.stderr
+    refused = gateway.events("gateway_route_refused")
+    assert {e["reason"] for e in refused} >= {"no workspace 'bob' for alice",
+                                              "only port 22 of a workspace"}
+    assert gateway.starts() == ["alice", "alice", "alice-t1"]
+
+    # the gateway itself: a listing, never a shell, no sftp
+    r = gateway.gw_ssh("alice")
+    assert r.returncode == 0, r.stderr
+    listed = {line.split()[0]: line.split()[1] for line in r.stdout.splitlines()[:2]}
+    assert listed == {"alice": "running", "alice-t1": "running"}
+    assert "ssh NAME.ws" in r.stdout
+    r = gateway.gw_ssh("alice", "sh")
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.startswith("commands:")
+    r = gateway.gw_ssh("alice", "sh -c 'echo shell'")
+    assert r.returncode == 2 and r.stdout == "", r
+    r = gateway.gw_ssh("alice", extra=["-tt"], input="echo $((6*7))\nexit\n")
+    assert "42" not in r.stdout
+    r = run_sftp(gateway, ["sftp", "-F", gateway.bootstrap_config("alice"), f"alice@{HOST}"])
+    assert r.returncode != 0 and "ls" not in r.stdout
+    assert gateway.control("bob", "list").startswith("no workspaces for bob")
+
+
+def run_sftp(gateway, args):
+    return subprocess.run(args + ["-b", "-"], input="ls\n", capture_output=True, text=True,
+                          timeout=60)
