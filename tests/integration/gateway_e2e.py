@@ -105,11 +105,12 @@ class Gateway:
                 f.write(self.gateway_block() + self.common_block(user, known))
         return path
 
-    def gw_ssh(self, user, command=None, extra=(), config=None, input=None, timeout=TIMEOUT):
+    def gw_ssh(self, user, command=None, extra=(), config=None, input=None, timeout=TIMEOUT,
+               env=None):
         """ssh USER@gw [command]: a session at the gateway."""
         args = ["ssh", "-F", config or self.bootstrap_config(user)] + list(extra) + \
             [f"{user}@{HOST}"] + ([command] if command is not None else [])
-        return run(args, input, timeout)
+        return run(args, input, timeout, env)
 
     def jump(self, target, command=None, user="alice", extra=(), input=None, timeout=TIMEOUT,
              env=None):

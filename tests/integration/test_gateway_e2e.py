@@ -80,3 +80,60 @@ def test_alice_reaches_her_workspace_from_stopped_and_nothing_else(gateway):
 def run_sftp(gateway, args):
     return subprocess.run(args + ["-b", "-"], input="ls\n", capture_output=True, text=True,
                           timeout=60)
+
+
+def test_the_jump_is_end_to_end(gateway):
+    """The workspace's own server authenticates alice's key; the gateway
+    relays ciphertext: nothing of the session is in its logs."""
+    gateway.control("alice", "start alice")
+    marker_in, marker_cmd = unique("stdin-marker"), unique("command-marker")
+    r = gateway.jump("alice.ws", f"cat > got; echo {marker_cmd}; cat got", input=marker_in + "\n")
+    assert (r.returncode, r.stdout) == (0, f"{marker_cmd}\n{marker_in}\n"), r.stderr
+    [auth] = gateway.workspace_events("alice", "auth")
+    assert auth["key_fp"] == key_fingerprint(gateway.keys["alice"] + ".pub")
+    assert auth["user"] == "developer" and auth["method"] == "publickey"
+    # (the other connects are the gateway's probes for the banner)
+    assert auth["session"] in {e["session"] for e in gateway.workspace_events("alice", "connect")}
+    # what the gateway knows: a route and a wake, and no session data
+    assert gateway.events("gateway_route")[0]["workspace"] == "alice"
+    gateway_logs = open(gateway.log).read() + gateway.server.output()
+    assert "gateway_wake" in gateway_logs
+    for marker in (marker_in, marker_cmd):
+        assert marker not in gateway_logs
+        assert marker in open(gateway.workspace_dir("alice", "home", "got")).read() + \
+            open(gateway.workspace_dir("alice", "events.log")).read()
+
+    # -A reaches the workspace: its ssh-add lists alice's key from her agent
+    with ssh_agent(gateway.ws, gateway.keys["alice"]) as env:
+        r = gateway.jump("alice.ws", "ssh-add -l", extra=[
+            "-A", "-o", f"IdentityAgent={env['SSH_AUTH_SOCK']}"], env=env)
+        assert r.returncode == 0, r.stderr
+        assert key_fingerprint(gateway.keys["alice"] + ".pub") in r.stdout
+        # at the gateway itself -A gets nothing (test_gateway_e2e_clients.py
+        # has the refusal itself): no agent socket in its events
+        r = gateway.gw_ssh("alice", "list", env=env, extra=[
+            "-A", "-o", f"IdentityAgent={env['SSH_AUTH_SOCK']}"])
+        assert r.returncode == 0 and r.stdout.startswith("alice "), r.stderr
+    assert not gateway.events("agent_socket")
+    assert gateway.workspace_events("alice", "agent_socket")
+
+
+def test_ten_first_connections_start_it_once(gateway):
+    assert gateway.control("alice", "start alice-par").startswith("alice-par is running")
+    gateway.ssh_config("alice")  # with alice-par's host key
+    gateway.stop_behind_its_back("alice-par")
+    results = [None] * 10
+
+    def one(i):
+        results[i] = gateway.jump("alice-par.ws", f"echo session {i}")
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=90)
+    for i, r in enumerate(results):
+        assert (r.returncode, r.stdout) == (0, f"session {i}\n"), r.stderr
+    assert gateway.starts() == ["alice-par", "alice-par"]  # the control start, then one
+    wakes = gateway.events("gateway_wake")
+    assert len(wakes) == 10 and {w["result"] for w in wakes} == {"ok"}
+    assert len(gateway.workspace_events("alice-par", "auth")) == 10
