@@ -112,6 +112,10 @@ class Gateway:
             [f"{user}@{HOST}"] + ([command] if command is not None else [])
         return run(args, input, timeout, env)
 
+    def gw_ssh_key(self, user, key, command="list", timeout=TIMEOUT):
+        """ssh USER@gw with exactly this key and no other."""
+        return run(self.server.ssh_args(user, key) + [command], None, timeout)
+
     def jump(self, target, command=None, user="alice", extra=(), input=None, timeout=TIMEOUT,
              env=None):
         """ssh TARGET [command] with the config `config` printed (ProxyJump)."""
