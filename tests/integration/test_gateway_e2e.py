@@ -4,12 +4,16 @@ and the OpenSSH client configured the way `ssh alice@gw config` says:
 routing and refusals, the jump being end to end, waking once for many
 connections."""
 import os
+import socket
+import struct
 import subprocess
 import threading
 
-from conftest import unique, wait_for
+import pytest
+
+from conftest import free_port, stop_process, unique
 from gateway_e2e import HOST, gateway, gateway_factory, refusal  # noqa: F401 (fixtures)
-from interop_helpers import key_fingerprint, ssh_agent
+from interop_helpers import echo_server, key_fingerprint, ssh_agent, through_forward
 
 
 def test_alice_reaches_her_workspace_from_stopped_and_nothing_else(gateway):
@@ -137,3 +141,47 @@ def test_ten_first_connections_start_it_once(gateway):
     wakes = gateway.events("gateway_wake")
     assert len(wakes) == 10 and {w["result"] for w in wakes} == {"ok"}
     assert len(gateway.workspace_events("alice-par", "auth")) == 10
+
+
+def test_the_gateway_is_no_proxy_and_takes_no_environment(gateway):
+    """Besides direct-tcpip to a workspace, nothing: no forward to a Unix
+    socket on the gateway's host, no -R, no SOCKS to elsewhere; and the
+    client's environment never reaches the control command (USER names
+    the user whose workspaces it acts on)."""
+    gateway.control("bob", "start bob")
+    sock_path = gateway.ws.path("gateway-host.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(sock_path)
+    listener.listen(1)
+    lport, dport = free_port(), free_port()
+    client = subprocess.Popen(["ssh", "-F", gateway.bootstrap_config("alice"), "-N",
+                               "-L", f"{lport}:{sock_path}", "-D", str(dport),
+                               f"alice@{HOST}"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert through_forward(lport) is None
+        with echo_server() as target:
+            with socket.create_connection(("127.0.0.1", dport), timeout=10) as s:
+                s.sendall(b"\x05\x01\x00")
+                assert s.recv(2) == b"\x05\x00"
+                s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1")
+                          + struct.pack(">H", target))
+                assert s.recv(10)[1:2] != b"\x00"  # the SOCKS connect failed
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nothing reached the socket
+            listener.accept()
+    finally:
+        stop_process(client)
+        listener.close()
+    err = client.stderr.read()
+    assert refusal("'127.0.0.1' is not a workspace name") in err, err
+    r = gateway.gw_ssh("alice", "list", extra=["-R", "0:127.0.0.1:22", "-o",
+                                                "ExitOnForwardFailure=yes"])
+    assert r.returncode == 255 and "remote port forwarding failed" in r.stderr, r.stderr
+    # SetEnv USER=bob: still alice's list, not bob's
+    r = gateway.gw_ssh("alice", "list", extra=["-o", "SetEnv=USER=bob WS_GATEWAY_CONFIG=/dev/null"
+                                               " SSH_ORIGINAL_COMMAND=rm"])
+    assert r.returncode == 0 and r.stdout.startswith("no workspaces for alice"), r
+    r = gateway.gw_ssh("alice", "status bob", extra=["-o", "SetEnv=USER=bob"])
+    assert r.returncode == 1 and r.stderr == "no workspace 'bob' for alice\n"

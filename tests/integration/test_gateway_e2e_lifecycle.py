@@ -1,6 +1,7 @@
 """The gateway end to end, over time and when things go wrong: idle stop
 and the next jump's wake, a stop by the user, keys sources and backends
 that fail, a slow wake under client keepalives (gateway_e2e.py)."""
+import os
 import subprocess
 import threading
 import time
@@ -71,6 +72,12 @@ def test_unknown_user_is_refused_like_a_wrong_key(gateway):
         "-o", f"ProxyCommand=ssh -F {gateway.bootstrap_config('alice')} -W %h:%p carol@{HOST}"])
     assert r.returncode == 255 and DENIED in r.stderr
     assert not gateway.events("gateway_route") and not gateway.events("gateway_route_refused")
+    # a user's file that another uid may write decides nothing: refused, logged
+    os.chmod(os.path.join(gateway.users, "bob"), 0o666)
+    r = gateway.gw_ssh_key("bob", gateway.keys["bob"])
+    assert r.returncode == 255 and DENIED in r.stderr
+    [problem] = gateway.events("gateway_problem")
+    assert problem["user"] == "bob" and "bob" in problem["reason"]
 
 
 KEYS_COMMAND = """#!/bin/sh
