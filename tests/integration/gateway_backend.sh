@@ -23,6 +23,18 @@ name=${2:-}
 
 running() { [ -f "$d/$name/pid" ] && kill -0 "$(cat "$d/$name/pid")" 2>/dev/null; }
 
+# stops a running workspace (with the hook library: its whole session)
+halt() {
+	running || return 0
+	pid=$(cat "$d/$name/pid")
+	if [ -n "${HOOK_LIB:-}" ]; then kill -- "-$pid"; else kill "$pid"; fi
+	# gone (its port free) before the answer, for at most 5 s
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.5
+	done
+}
+
 # the home, account and hook config of a workspace with the hook library
 make_home() {
 	w=$d/$name
@@ -43,8 +55,10 @@ CONF
 run_server() {
 	w=$d/$name
 	if [ -n "${HOOK_LIB:-}" ]; then
+		# a session of its own: `stop` ends it whole, connections too,
+		# as stopping a container does
 		LD_PRELOAD=${NSS_WRAPPER_LIB:?} NSS_WRAPPER_PASSWD=$w/passwd NSS_WRAPPER_GROUP=$w/group \
-			"$DROPBEAR" -F -E -p "127.0.0.1:$(cat "$w/port")" -r "$w/hostkey" \
+			setsid "$DROPBEAR" -F -E -p "127.0.0.1:$(cat "$w/port")" -r "$w/hostkey" \
 			-P "$w/dropbear.pid" --hook="$HOOK_LIB" --hook-config="$w/hooks.conf" \
 			</dev/null >>"$w/log" 2>&1 &
 	else
@@ -68,7 +82,7 @@ start)
 	running && exit 0
 	run_server ;;
 stop)
-	if running; then kill "$(cat "$d/$name/pid")"; fi
+	halt
 	rm -f "$d/$name/pid" ;;
 create)
 	mkdir "$d/$name" || exit 1
@@ -77,7 +91,7 @@ create)
 	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' > "$d/$name/port"
 	if [ -n "${HOOK_LIB:-}" ]; then make_home; fi ;;
 delete)
-	if running; then kill "$(cat "$d/$name/pid")"; fi
+	halt
 	rm -rf "${d:?}/$name" ;;
 list)
 	for w in "$d"/*/; do

@@ -176,7 +176,7 @@ class Gateway:
             pid = self.workspace_dir(name, "pid")
             if os.path.exists(pid):
                 try:
-                    os.kill(int(open(pid).read()), signal.SIGTERM)
+                    os.killpg(int(open(pid).read()), signal.SIGTERM)  # its connections too
                 except (ProcessLookupError, ValueError):
                     pass
 

@@ -15,7 +15,7 @@ DENIED = "Permission denied (publickey)."
 
 def test_idle_workspaces_stop_and_wake_busy_ones_run_on(gateway_factory):
     gateway = gateway_factory(gateway_idle_stop="10s")
-    for name in ("alice", "alice-hold", "alice-busy"):
+    for name in ("alice", "alice-hold", "alice-busy", "alice-ide"):
         assert gateway.control("alice", f"start {name}").startswith(f"{name} is running")
     r = gateway.jump("alice.ws", "echo kept > kept")
     assert r.returncode == 0, r.stderr
@@ -26,21 +26,29 @@ def test_idle_workspaces_stop_and_wake_busy_ones_run_on(gateway_factory):
                              "while :; do echo tick; sleep 1; done"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    # an IDE left connected with nothing happening, keepalives going: idle
+    ide = subprocess.Popen(["ssh", "-F", gateway.ssh_config("alice"), "-N", "-o",
+                            "ServerAliveInterval=1", "alice-ide.ws"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
     try:
-        stop = wait_for(lambda: gateway.events("gateway_stop"), timeout=40)
-        assert stop, open(gateway.log).read()
-        [stop] = stop
-        assert (stop["workspace"], stop["reason"]) == ("alice", "idle")
-        assert stop["idle_ms"] >= 10000 and "user" not in stop
-        assert not gateway.running("alice")
+        assert wait_for(lambda: len(gateway.events("gateway_stop")) == 2, timeout=40), \
+            open(gateway.log).read()
+        stops = {e["workspace"]: e for e in gateway.events("gateway_stop")}
+        assert set(stops) == {"alice", "alice-ide"}
+        for stop in stops.values():
+            assert stop["reason"] == "idle" and stop["idle_ms"] >= 10000 and "user" not in stop
+        assert not gateway.running("alice") and not gateway.running("alice-ide")
+        assert ide.wait(timeout=10) == 255  # its connection ended with the workspace
         # a keeper round later the others still run
         time.sleep(3)
-        assert [e["workspace"] for e in gateway.events("gateway_stop")] == ["alice"]
+        assert len(gateway.events("gateway_stop")) == 2
         assert gateway.running("alice-hold") and gateway.running("alice-busy")
         assert busy.poll() is None
     finally:
-        busy.terminate()
-        busy.wait(timeout=10)
+        for client in (busy, ide):
+            client.terminate()
+            client.wait(timeout=10)
     assert gateway.control("alice", "status alice") == "alice stopped idle\n"
     # the next jump wakes it, its home kept
     r = gateway.jump("alice.ws", "cat kept")
