@@ -76,14 +76,21 @@ def test_alice_reaches_her_workspace_from_stopped_and_nothing_else(gateway):
     assert r.returncode == 2 and r.stdout == "", r
     r = gateway.gw_ssh("alice", extra=["-tt"], input="echo $((6*7))\nexit\n")
     assert "42" not in r.stdout
-    r = run_sftp(gateway, ["sftp", "-F", gateway.bootstrap_config("alice"), f"alice@{HOST}"])
-    assert r.returncode != 0 and "ls" not in r.stdout
+    r = subprocess.run(["sftp", "-F", gateway.bootstrap_config("alice"), "-b", "-",
+                        f"alice@{HOST}"], input="ls\n", capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 255 and "subsystem request failed" in r.stderr, r
     assert gateway.control("bob", "list").startswith("no workspaces for bob")
 
-
-def run_sftp(gateway, args):
-    return subprocess.run(args + ["-b", "-"], input="ls\n", capture_output=True, text=True,
-                          timeout=60)
+    # rm asks first, then deletes the workspace and its home
+    r = gateway.gw_ssh("alice", "rm alice-t1")
+    assert r.returncode == 1 and f"ssh alice@{HOST} rm alice-t1 --yes" in r.stderr
+    assert gateway.running("alice-t1")
+    assert gateway.control("alice", "rm alice-t1 --yes") == "alice-t1 deleted\n"
+    assert not os.path.exists(gateway.workspace_dir("alice-t1"))
+    [deleted] = gateway.events("gateway_delete")
+    assert (deleted["user"], deleted["workspace"]) == ("alice", "alice-t1")
+    assert "alice-t1" not in gateway.control("alice", "config")
 
 
 def test_the_jump_is_end_to_end(gateway):

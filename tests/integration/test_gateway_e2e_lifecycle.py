@@ -50,6 +50,10 @@ def test_idle_workspaces_stop_and_wake_busy_ones_run_on(gateway_factory):
             client.terminate()
             client.wait(timeout=10)
     assert gateway.control("alice", "status alice") == "alice stopped idle\n"
+    listed = {line.split()[0]: line.split()[1:]
+              for line in gateway.control("alice", "list").splitlines() if line.strip()}
+    assert listed["alice-ide"] == ["stopped", "(idle)"]
+    assert listed["alice-busy"] == ["running"]
     # the next jump wakes it, its home kept
     r = gateway.jump("alice.ws", "cat kept")
     assert (r.returncode, r.stdout) == (0, "kept\n"), r.stderr
