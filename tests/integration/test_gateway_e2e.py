@@ -130,6 +130,7 @@ def test_the_jump_is_end_to_end(gateway):
 
 
 def test_ten_first_connections_start_it_once(gateway):
+    """Ten jumps at once to a stopped workspace: one start, ten sessions."""
     assert gateway.control("alice", "start alice-par").startswith("alice-par is running")
     gateway.ssh_config("alice")  # with alice-par's host key
     gateway.stop_behind_its_back("alice-par")
@@ -148,6 +149,25 @@ def test_ten_first_connections_start_it_once(gateway):
     wakes = gateway.events("gateway_wake")
     assert len(wakes) == 10 and {w["result"] for w in wakes} == {"ok"}
     assert len(gateway.workspace_events("alice-par", "auth")) == 10
+
+    # five first jumps to a name nobody made yet: one create, one start,
+    # one host key (the one `config` then prints)
+    def first(i):
+        known = gateway.ws.path(f"known_hosts-new-{i}")
+        results[i] = (known, gateway.jump("alice-new.ws", "echo new", extra=[
+            "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=accept-new"]))
+    threads = [threading.Thread(target=first, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=90)
+    gateway.ssh_config("alice", refresh=True)
+    for known, r in results[:5]:
+        assert (r.returncode, r.stdout) == (0, "new\n"), r.stderr
+        [line] = open(known).read().splitlines()
+        assert line in open(gateway.ws.path("known_hosts-alice")).read()
+    assert gateway.starts().count("alice-new") == 1
+    assert [e["workspace"] for e in gateway.events("gateway_create")] == ["alice-par", "alice-new"]
 
 
 def test_the_gateway_is_no_proxy_and_takes_no_environment(gateway):

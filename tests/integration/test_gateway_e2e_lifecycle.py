@@ -76,6 +76,8 @@ def test_unknown_user_is_refused_like_a_wrong_key(gateway):
     unknown = gateway.gw_ssh_key("carol", gateway.keys["alice"])
     wrong_key = gateway.gw_ssh_key("alice", stranger)
     assert gateway.gw_ssh_key("alice", gateway.keys["alice"]).returncode == 0
+    # the server's own account is no gateway user, whatever its authorized_keys
+    assert DENIED in gateway.gw_ssh_key("developer", gateway.ws.key).stderr
     assert unknown.returncode == wrong_key.returncode == 255
     assert DENIED in unknown.stderr
     assert unknown.stderr.replace("carol@", "U@") == wrong_key.stderr.replace("alice@", "U@")
