@@ -219,6 +219,7 @@ def gateway_factory(workspace, start_server):
         return g
     yield make
     for g in made:
+        g.server.stop()  # first: no wake starts a workspace after this
         g.stop_all()
 
 
