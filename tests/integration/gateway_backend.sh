@@ -8,6 +8,7 @@
 #   mode-hang, mode-garbage, mode-fail  make start hang, status print
 #                                       garbage, start fail
 #   mode-slow                           start waits this many seconds first
+#   mode-inherit                        the server it starts keeps its stdout
 #   NAME/activity                       what `activity NAME` prints
 # DROPBEAR is the server to run.  With HOOK_LIB set (the end to end tests),
 # a workspace is what a user gets: the server with the hook library, its
@@ -54,16 +55,20 @@ CONF
 
 run_server() {
 	w=$d/$name
+	# mode-inherit: the server keeps the backend's stdout (a daemon started
+	# without redirecting it); the call still ends when the backend exits
+	out=$w/log
+	if [ -e "$d/mode-inherit" ]; then out=/dev/stdout; fi
 	if [ -n "${HOOK_LIB:-}" ]; then
 		# a session of its own: `stop` ends it whole, connections too,
 		# as stopping a container does
 		LD_PRELOAD=${NSS_WRAPPER_LIB:?} NSS_WRAPPER_PASSWD=$w/passwd NSS_WRAPPER_GROUP=$w/group \
 			setsid "$DROPBEAR" -F -E -p "127.0.0.1:$(cat "$w/port")" -r "$w/hostkey" \
 			-P "$w/dropbear.pid" --hook="$HOOK_LIB" --hook-config="$w/hooks.conf" \
-			</dev/null >>"$w/log" 2>&1 &
+			</dev/null >>"$out" 2>>"$w/log" &
 	else
 		"$DROPBEAR" -F -E -p "127.0.0.1:$(cat "$w/port")" -r "$w/hostkey" \
-			</dev/null >>"$w/log" 2>&1 &
+			</dev/null >>"$out" 2>>"$w/log" &
 	fi
 	echo $! > "$w/pid"
 }

@@ -178,3 +178,21 @@ def test_a_slow_wake_under_client_keepalives(gateway):
     [*_, wake] = gateway.events("gateway_wake")
     assert wake["workspace"] == "alice" and wake["duration_ms"] >= 5000
 
+
+
+def test_a_backend_whose_server_keeps_its_stdout_answers_when_it_exits(gateway_factory):
+    """`start` exits at once but leaves the workspace's server holding its
+    stdout (as a daemon started without redirecting it does): the call is
+    over when the backend exits, not when every process it started has
+    closed the pipe."""
+    gateway = gateway_factory(gateway_wake_timeout="30")
+    gateway.control("alice", "start alice")
+    gateway.ssh_config("alice")
+    gateway.stop_behind_its_back("alice")
+    gateway.mode("inherit")
+    started = time.monotonic()
+    r = gateway.jump("alice.ws", "echo up")
+    assert (r.returncode, r.stdout) == (0, "up\n"), r.stderr
+    assert time.monotonic() - started < 15
+    # and the server the backend started is the one that answered
+    assert gateway.running("alice")
