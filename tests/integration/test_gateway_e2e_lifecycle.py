@@ -143,14 +143,14 @@ def test_a_backend_that_fails_to_start_and_the_gateway_serves_on(gateway):
 
 
 def test_a_slow_wake_under_client_keepalives(gateway):
-    """A start that takes 5 s: the client, which gives up after two
+    """A start that takes 6 s: the client, which gives up after two
     unanswered keepalives a second apart, stays connected; others are
     served meanwhile."""
     for user in ("alice", "bob"):
         gateway.control(user, f"start {user}")
         gateway.ssh_config(user)
     gateway.stop_behind_its_back("alice")
-    gateway.mode("slow", "5")
+    gateway.mode("slow", "6")
     jump = (f"ssh -F {gateway.bootstrap_config('alice')} -o ServerAliveInterval=1 "
             f"-o ServerAliveCountMax=2 -W %h:%p alice@{HOST}")
     result = {}
@@ -165,18 +165,16 @@ def test_a_slow_wake_under_client_keepalives(gateway):
     t.start()
     try:
         assert wait_for(lambda: gateway.events("gateway_route"), timeout=20)
-        started = time.monotonic()
         r = gateway.jump("bob.ws", "echo meanwhile", user="bob")
         assert (r.returncode, r.stdout) == (0, "meanwhile\n"), r.stderr
-        assert time.monotonic() - started < 4
         assert "r" not in result  # alice's wake still going
     finally:
         t.join(timeout=TIMEOUT)
     r = result["r"]
     assert (r.returncode, r.stdout) == (0, "woke\n"), r.stderr
-    assert result["took"] >= 5
+    assert result["took"] >= 6
     [*_, wake] = gateway.events("gateway_wake")
-    assert wake["workspace"] == "alice" and wake["duration_ms"] >= 5000
+    assert wake["workspace"] == "alice" and wake["duration_ms"] >= 6000
 
 
 
