@@ -4,14 +4,13 @@ bob with keys of their own, `-k`, `-c 'ws-gateway control'`), and behind it
 the command backend gateway_backend.sh, whose workspaces are the build's
 dropbear with the hook library too, each with its own home and the keys
 and host key the gateway created it with.  Clients reach them the way the
-gateway tells users to: an ssh_config made from `ssh alice@gw config`."""
+gateway tells users to: an ssh_config made from `ssh alice@gw config`.
+The fixtures `gateway` and `gateway_factory` (conftest.py) make them."""
 import json
 import os
 import shlex
 import signal
 import subprocess
-
-import pytest
 
 from conftest import BUILD, DROPBEAR, HOOK_LIB, keygen, nss_wrapper, wait_for
 
@@ -208,21 +207,3 @@ def refusal(reason):
     """What the OpenSSH client prints for a channel the gateway refused."""
     return f"open failed: administratively prohibited: {reason}"
 
-
-@pytest.fixture
-def gateway_factory(workspace, start_server):
-    made = []
-
-    def make(**keys):
-        g = Gateway(workspace, start_server, **keys)
-        made.append(g)
-        return g
-    yield make
-    for g in made:
-        g.server.stop()  # first: no wake starts a workspace after this
-        g.stop_all()
-
-
-@pytest.fixture
-def gateway(gateway_factory):
-    return gateway_factory()

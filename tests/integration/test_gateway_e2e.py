@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from conftest import free_port, stop_process, unique
-from gateway_e2e import HOST, gateway, gateway_factory, refusal  # noqa: F401 (fixtures)
+from gateway_e2e import HOST, refusal
 from interop_helpers import echo_server, key_fingerprint, ssh_agent, through_forward
 
 

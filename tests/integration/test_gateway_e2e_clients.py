@@ -13,7 +13,7 @@ import pytest
 from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from conftest import free_port, stop_process, unique
-from gateway_e2e import TIMEOUT, gateway, gateway_factory  # noqa: F401 (fixtures)
+from gateway_e2e import TIMEOUT
 from interop_helpers import (echo_server, key_fingerprint_of_line, random_file, recv_until,
                              sha256_file, through_forward)
 

@@ -7,8 +7,7 @@ import threading
 import time
 
 from conftest import keygen, wait_for
-from gateway_e2e import (HOST, TIMEOUT, gateway, gateway_factory,  # noqa: F401
-                         refusal)
+from gateway_e2e import HOST, TIMEOUT, refusal
 
 DENIED = "Permission denied (publickey)."
 
