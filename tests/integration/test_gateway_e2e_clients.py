@@ -100,7 +100,7 @@ def test_the_vs_code_remote_ssh_flow(alice):
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         try:
-            client.stdin.write(f'echo "{marker}: $(id -un) in $PWD"\n'
+            client.stdin.write(f'echo "{marker}: $USER in $PWD"\n'
                                f'echo "listeningOn=={target}=="\n')
             client.stdin.flush()
             assert client.stdout.readline() == \
