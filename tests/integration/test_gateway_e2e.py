@@ -17,13 +17,14 @@ from interop_helpers import echo_server, key_fingerprint, ssh_agent, through_for
 
 
 def test_alice_reaches_her_workspace_from_stopped_and_nothing_else(gateway):
+    assert gateway.control("bob", "start bob") == "bob is running: ssh bob.ws\n"
     assert gateway.control("alice", "start alice") == "alice is running: ssh alice.ws\n"
     gateway.stop_behind_its_back("alice")
     assert gateway.control("alice", "status alice") == "alice stopped\n"
     r = gateway.jump("alice.ws", "echo $USER in $HOME")
     assert (r.returncode, r.stdout) == \
         (0, f"developer in {gateway.workspace_dir('alice', 'home')}\n"), r.stderr
-    assert gateway.starts() == ["alice", "alice"]
+    assert gateway.starts() == ["bob", "alice", "alice"]
     [*_, wake] = gateway.events("gateway_wake")
     assert (wake["user"], wake["workspace"], wake["result"]) == ("alice", "alice", "ok")
 
@@ -55,32 +56,34 @@ def test_alice_reaches_her_workspace_from_stopped_and_nothing_else(gateway):
         r = gateway.gw_ssh("alice", extra=["-W", dest], input="")
         assert r.returncode == 255, (dest, r)
         assert refusal(reason) in r.stderr, (dest, r.stderr)
-        assert "bob" not in os.listdir(gateway.backend_dir)
+    assert sorted(os.listdir(gateway.backend_dir)) == ["alice", "alice-t1", "bob", "starts"]
     # the same through ProxyJump, as users meet it
     r = gateway.jump("bob.ws", "true")
     assert r.returncode == 255 and refusal("no workspace 'bob' for alice") in r.stderr, r.stderr
     refused = gateway.events("gateway_route_refused")
     assert {e["reason"] for e in refused} >= {"no workspace 'bob' for alice",
                                               "only port 22 of a workspace"}
-    assert gateway.starts() == ["alice", "alice", "alice-t1"]
+    assert gateway.starts() == ["bob", "alice", "alice", "alice-t1"]
+    # bob's workspace, running all along, never saw alice
+    assert not gateway.workspace_events("bob", "auth")
 
     # the gateway itself: a listing, never a shell, no sftp
     r = gateway.gw_ssh("alice")
     assert r.returncode == 0, r.stderr
     listed = {line.split()[0]: line.split()[1] for line in r.stdout.splitlines()[:2]}
-    assert listed == {"alice": "running", "alice-t1": "running"}
+    assert listed == {"alice": "running", "alice-t1": "running"}  # not bob's
     assert "ssh NAME.ws" in r.stdout
     r = gateway.gw_ssh("alice", "sh")
     assert r.returncode == 2 and r.stdout == "" and r.stderr.startswith("commands:")
     r = gateway.gw_ssh("alice", "sh -c 'echo shell'")
     assert r.returncode == 2 and r.stdout == "", r
     r = gateway.gw_ssh("alice", extra=["-tt"], input="echo $((6*7))\nexit\n")
-    assert "42" not in r.stdout
+    assert "alice-t1" in r.stdout and "42" not in r.stdout
     r = subprocess.run(["sftp", "-F", gateway.bootstrap_config("alice"), "-b", "-",
                         f"alice@{HOST}"], input="ls\n", capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 255 and "subsystem request failed" in r.stderr, r
-    assert gateway.control("bob", "list").startswith("no workspaces for bob")
+    assert gateway.control("bob", "list").split()[:2] == ["bob", "running"]
 
     # rm asks first, then deletes the workspace and its home
     r = gateway.gw_ssh("alice", "rm alice-t1")
