@@ -69,7 +69,8 @@ struct ws_gw_result {
 /* Runs argv[0] (absolute) with argv, the current environment plus `setenv`
  * ("NAME=VALUE" or NULL), in its own process group; stdin is /dev/null.
  * Stops it (the whole group) after timeout_ms or past outmax bytes of
- * stdout.  0 when it ran (whatever the status), -1 if it could not start
+ * stdout.  The call is over when it exits (what it wrote by then is read),
+ * even if a process it started still holds the pipes.  0 when it ran (whatever the status), -1 if it could not start
  * (r->err says why).  Free r->out with ws_gw_result_free(). */
 int ws_gw_run(char *const argv[], const char *setenv_, unsigned int timeout_ms, size_t outmax,
 	struct ws_gw_result *r);

@@ -31,6 +31,9 @@ void ws_gw_close_from(int from) {
 	}
 }
 
+/* How often a call whose pipes stay open is checked for having exited. */
+#define EXIT_CHECK_MS 100
+
 static long ms_since(const struct timespec *t0) {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -53,9 +56,34 @@ static void child(char *const argv[], const char *extra, int out, int err) {
 	_exit(127);
 }
 
+/* Reads one chunk of pipe i (0 stdout, 1 stderr) into its buffer; 1 if
+ * data came, 0 at EOF, on an error or when a non-blocking pipe is empty. */
+static int take(int fd, int i, struct ws_gw_result *r, size_t outmax, char *errbuf,
+		size_t errcap, size_t *errlen) {
+	char chunk[4096], *dst = i == 0 ? r->out : errbuf;
+	size_t *used = i == 0 ? &r->outlen : errlen;
+	size_t cap = i == 0 ? outmax : errcap - 1;
+	ssize_t got;
+
+	do {
+		got = read(fd, chunk, sizeof(chunk));
+	} while (got < 0 && errno == EINTR);
+	if (got <= 0) {
+		return 0;
+	}
+	if (i == 0 && *used + (size_t)got > cap) {
+		r->too_big = 1;
+	} else {
+		size_t take_n = *used + (size_t)got > cap ? cap - *used : (size_t)got;
+		memcpy(dst + *used, chunk, take_n);
+		*used += take_n;
+	}
+	return 1;
+}
+
 int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, size_t outmax,
 		struct ws_gw_result *r) {
-	int outp[2], errp[2], wstatus = 0;
+	int outp[2], errp[2], wstatus = 0, exited = 0;
 	size_t errlen = 0;
 	struct timespec t0;
 	pid_t pid;
@@ -91,45 +119,50 @@ int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, si
 		char errbuf[sizeof(r->err)];
 		int open_fds = 2;
 
+		/* Until both pipes are at EOF, or the program has exited: then
+		 * what it wrote is read and the call is over, even if a process
+		 * it started (the workspace's server, run in the background
+		 * without redirecting) still holds a pipe.  Exit is checked every
+		 * EXIT_CHECK_MS, as only a signal would say it at once. */
 		while (open_fds > 0) {
 			long left = (long)timeout_ms - ms_since(&t0);
 			int i, n;
-			if (left <= 0) {
+			if (left <= 0 && !exited) {
 				r->timed_out = 1;
 				break;
 			}
-			n = poll(pfd, 2, (int)left);
+			n = poll(pfd, 2, exited ? 0 : (int)(left < EXIT_CHECK_MS ? left : EXIT_CHECK_MS));
 			if (n < 0 && errno == EINTR) {
 				continue;
 			}
-			for (i = 0; i < 2 && n > 0; i++) {
-				char chunk[4096], *dst = i == 0 ? r->out : errbuf;
-				size_t *used = i == 0 ? &r->outlen : &errlen;
-				size_t cap = i == 0 ? outmax : sizeof(errbuf) - 1;
-				ssize_t got;
-				if (pfd[i].fd < 0 || pfd[i].revents == 0) {
+			for (i = 0; i < 2; i++) {
+				if (pfd[i].fd < 0) {
 					continue;
 				}
-				got = read(pfd[i].fd, chunk, sizeof(chunk));
-				if (got < 0 && errno == EINTR) {
+				if (exited) {
+					/* all there is, without waiting; then done */
+					while (!r->too_big && take(pfd[i].fd, i, r, outmax, errbuf,
+							sizeof(errbuf), &errlen)) {
+					}
+				} else if (n <= 0 || pfd[i].revents == 0
+						|| take(pfd[i].fd, i, r, outmax, errbuf, sizeof(errbuf),
+							&errlen)) {
 					continue;
 				}
-				if (got <= 0) {
-					close(pfd[i].fd);
-					pfd[i].fd = -1;
-					open_fds--;
-					continue;
-				}
-				if (i == 0 && *used + (size_t)got > cap) {
-					r->too_big = 1;
-				} else {
-					size_t take = *used + (size_t)got > cap ? cap - *used : (size_t)got;
-					memcpy(dst + *used, chunk, take);
-					*used += take;
-				}
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+				open_fds--;
 			}
 			if (r->too_big) {
 				break;
+			}
+			if (!exited && waitpid(pid, &wstatus, WNOHANG) == pid) {
+				exited = 1;
+				for (i = 0; i < 2; i++) {
+					if (pfd[i].fd >= 0) {
+						fcntl(pfd[i].fd, F_SETFL, fcntl(pfd[i].fd, F_GETFL) | O_NONBLOCK);
+					}
+				}
 			}
 		}
 		if (pfd[0].fd >= 0) {
@@ -146,7 +179,7 @@ int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, si
 	if (r->timed_out || r->too_big) {
 		kill(-pid, SIGKILL);
 	}
-	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+	while (!exited && waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
 	}
 	if (!r->timed_out && !r->too_big && WIFEXITED(wstatus)) {
 		r->status = WEXITSTATUS(wstatus);

@@ -116,6 +116,42 @@ int ws_route_direct(struct Channel *channel, const char *host, unsigned int host
 	}
 }
 
+char *ws_route_getstring(struct buf *buf, unsigned int *len) {
+	unsigned int n = buf_getint(buf);
+	/* buf_getptr() ends the connection if n passes the packet's end: a
+	 * length that lies is a protocol error, as upstream treats it */
+	const unsigned char *src = buf_getptr(buf, n);
+	char *ret = m_malloc(n + 1);
+
+	memcpy(ret, src, n);
+	buf_incrpos(buf, n);
+	ret[n] = '\0';
+	*len = n;
+	return ret;
+}
+
+int ws_route_long_host(const char *host, unsigned int hostlen, unsigned int port) {
+	void *ctx;
+	struct ws_conn c;
+	const struct ws_hooks *h = ws_hooks_for_call(&ctx, &c);
+	char reason[WS_ROUTE_REASON_MAX + 1], text[WS_ROUTE_REASON_MAX + 1];
+	int fd = -1, ret;
+
+	dropbear_log(LOG_INFO, "direct-tcpip to a host name of %u bytes refused", hostlen);
+	if (!WS_HOOK_CALLABLE(h, tcp_route) || strlen(host) != hostlen) {
+		return SSH_OPEN_ADMINISTRATIVELY_PROHIBITED; /* upstream's answer */
+	}
+	memset(reason, 0, sizeof(reason));
+	ret = h->tcp_route(ctx, &c, host, port, &fd, reason, sizeof(reason));
+	if (ret == WS_ROUTE_REFUSE) {
+		sanitize(reason, sizeof(reason) - 1, text, sizeof(text));
+		channel_set_open_failure_text(text);
+	} else if (ret == WS_ROUTE_PENDING) {
+		m_close(fd); /* no name that long is a workspace's: never waited for */
+	}
+	return SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+}
+
 void ws_route_set_fds(fd_set *readfds) {
 	unsigned int i;
 

@@ -9,6 +9,7 @@
 #include <sys/select.h>
 
 struct Channel;
+struct buf;
 
 /* Connections waiting for a route, per client connection.  Each holds a
  * descriptor and, in the library, usually a process: a client must not be
@@ -27,6 +28,17 @@ struct Channel;
  * given to channel_set_open_failure_text(). */
 int ws_route_direct(struct Channel *channel, const char *host, unsigned int hostlen,
 	unsigned int port);
+
+/* newtcpdirect()'s destination host, read as buf_getstring() does but up
+ * to what the packet holds rather than MAX_STRING_LEN, past which
+ * buf_getstring() ends the whole connection; *len is its length. */
+char *ws_route_getstring(struct buf *buf, unsigned int *len);
+
+/* newtcpdirect(), for a host longer than upstream's MAX_HOST_LEN: always a
+ * refusal, for the channel only; a library that routes is asked, so the
+ * client gets its reason (a name too long for a workspace) and it logs the
+ * refusal.  Returns the SSH_OPEN_* failure code. */
+int ws_route_long_host(const char *host, unsigned int hostlen, unsigned int port);
 
 /* The session's main loop: watch the pending routes' descriptors, and take
  * the answers of those that are readable. */

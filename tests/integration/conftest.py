@@ -370,3 +370,26 @@ def start_server(workspace):
 @pytest.fixture
 def server(start_server):
     return start_server().wait_ready()
+
+
+@pytest.fixture
+def gateway_factory(workspace, start_server):
+    """make(**hook config keys) -> a gateway_e2e.Gateway (ready), with its
+    workspaces stopped after the test."""
+    from gateway_e2e import Gateway
+    made = []
+
+    def make(**keys):
+        g = Gateway(workspace, start_server, **keys)
+        made.append(g)
+        return g
+    yield make
+    for g in made:
+        g.server.stop()  # first: no wake starts a workspace after this
+        g.stop_all()
+
+
+@pytest.fixture
+def gateway(gateway_factory):
+    """A gateway with the default settings of gateway_e2e.py."""
+    return gateway_factory()
