@@ -71,4 +71,15 @@ void ws_envsrc_put(void *sink, const char *name, size_t nlen, const char *value,
 int ws_http_body(const char *resp, size_t len, const char **body, size_t *blen,
 	char *why, size_t whylen);
 
+/* The status code of an HTTP/1.x response of `len` bytes, or -1. */
+int ws_http_status(const char *resp, size_t len);
+
+/* GET `path` (HTTP/1.0, Accept: accept) from the HTTP server on the Unix
+ * socket socket_path within timeout_ms, reading at most body_max bytes of
+ * body plus the headers.  0 with the whole response in *resp (free it with
+ * ws_free_secret), or -1 with err set. */
+int ws_http_get_unix(const char *socket_path, const char *path, const char *accept,
+	unsigned int timeout_ms, size_t body_max, char **resp, size_t *len,
+	char *err, size_t errlen);
+
 #endif

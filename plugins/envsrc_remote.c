@@ -313,14 +313,11 @@ int ws_http_body(const char *resp, size_t len, const char **body, size_t *blen,
 	size_t i;
 	int status;
 
-	/* "HTTP/1.x NNN" followed by a blank or the end of the line */
-	if (len < 13 || memcmp(resp, "HTTP/1.", 7) != 0 || !is_digit(resp[7]) || resp[8] != ' '
-			|| !is_digit(resp[9]) || !is_digit(resp[10]) || !is_digit(resp[11])
-			|| (resp[12] != ' ' && resp[12] != '\r' && resp[12] != '\n')) {
+	status = ws_http_status(resp, len);
+	if (status < 0) {
 		snprintf(why, whylen, "not an HTTP response");
 		return -1;
 	}
-	status = (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0');
 	if (status != 200) {
 		snprintf(why, whylen, "HTTP status %d", status);
 		return -1;
@@ -365,50 +362,82 @@ int ws_http_body(const char *resp, size_t len, const char **body, size_t *blen,
 	return 0;
 }
 
-int ws_envsrc_socket(const struct ws_env_config *cfg, const struct ws_env_request *req,
-		struct ws_envlist *list, char *err, size_t errlen) {
-	struct ws_envsrc_sink sink = { list, cfg };
-	struct sockaddr_un sa;
-	struct timespec deadline;
-	char url[URL_MAX], request[URL_MAX + 256], why[256];
-	char *resp = NULL;
-	const char *body;
-	size_t len = 0, blen;
-	int fd, ret = -1;
-
-	deadline_in(&deadline, cfg->socket_timeout_ms);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(cfg->socket) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "%s: socket path too long", cfg->socket);
+int ws_http_status(const char *resp, size_t len) {
+	/* "HTTP/1.x NNN" followed by a blank or the end of the line */
+	if (len < 13 || memcmp(resp, "HTTP/1.", 7) != 0 || !is_digit(resp[7]) || resp[8] != ' '
+			|| !is_digit(resp[9]) || !is_digit(resp[10]) || !is_digit(resp[11])
+			|| (resp[12] != ' ' && resp[12] != '\r' && resp[12] != '\n')) {
 		return -1;
 	}
-	strcpy(sa.sun_path, cfg->socket);
-	if (expand_url(cfg->socket_url ? cfg->socket_url : WS_ENV_SOCKET_URL_DEFAULT,
-			req, url, sizeof(url)) != 0) {
-		snprintf(err, errlen, "%s: request path longer than %d bytes", cfg->socket, URL_MAX);
+	return (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0');
+}
+
+int ws_http_get_unix(const char *socket_path, const char *path, const char *accept,
+		unsigned int timeout_ms, size_t body_max, char **resp, size_t *len,
+		char *err, size_t errlen) {
+	struct sockaddr_un sa;
+	struct timespec deadline;
+	char request[URL_MAX + 256], why[256];
+	int fd, ret = -1;
+
+	*resp = NULL;
+	*len = 0;
+	deadline_in(&deadline, timeout_ms);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: socket path too long", socket_path);
+		return -1;
+	}
+	strcpy(sa.sun_path, socket_path);
+	if (strlen(path) > URL_MAX) {
+		snprintf(err, errlen, "%s: request path longer than %d bytes", socket_path, URL_MAX);
 		return -1;
 	}
 	snprintf(request, sizeof(request), "GET %s HTTP/1.0\r\nHost: localhost\r\n"
-		"User-Agent: ssh-workspace\r\nAccept: application/json\r\nConnection: close\r\n\r\n", url);
+		"User-Agent: ssh-workspace\r\nAccept: %s\r\nConnection: close\r\n\r\n",
+		path, accept);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || connect_by(fd, &sa, &deadline) != 0
 			|| send_all(fd, request, strlen(request), &deadline) != 0) {
-		snprintf(err, errlen, "%s: %s", cfg->socket, strerror(errno));
-	} else if (ws_read_all(fd, (size_t)cfg->output_max + HTTP_HEADER_MAX, &deadline,
-			&resp, &len, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", socket_path, strerror(errno));
+	} else if (ws_read_all(fd, body_max + HTTP_HEADER_MAX, &deadline, resp, len,
+			why, sizeof(why)) != 0) {
 		if (strcmp(why, "timed out") == 0) {
-			snprintf(why, sizeof(why), "timed out after %u ms", cfg->socket_timeout_ms);
+			snprintf(why, sizeof(why), "timed out after %u ms", timeout_ms);
 		}
-		snprintf(err, errlen, "%s: response %s", cfg->socket, why);
-	} else if (ws_http_body(resp, len, &body, &blen, why, sizeof(why)) != 0
-			|| ws_parse_json_object(body, blen, ws_envsrc_put, &sink, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "%s: %s", cfg->socket, why);
+		snprintf(err, errlen, "%s: response %s", socket_path, why);
 	} else {
 		ret = 0;
 	}
 	if (fd >= 0) {
 		close(fd);
+	}
+	return ret;
+}
+
+int ws_envsrc_socket(const struct ws_env_config *cfg, const struct ws_env_request *req,
+		struct ws_envlist *list, char *err, size_t errlen) {
+	struct ws_envsrc_sink sink = { list, cfg };
+	char url[URL_MAX], why[256];
+	char *resp = NULL;
+	const char *body;
+	size_t len = 0, blen;
+	int ret = -1;
+
+	if (expand_url(cfg->socket_url ? cfg->socket_url : WS_ENV_SOCKET_URL_DEFAULT,
+			req, url, sizeof(url)) != 0) {
+		snprintf(err, errlen, "%s: request path longer than %d bytes", cfg->socket, URL_MAX);
+		return -1;
+	}
+	if (ws_http_get_unix(cfg->socket, url, "application/json", cfg->socket_timeout_ms,
+			(size_t)cfg->output_max, &resp, &len, err, errlen) != 0) {
+		/* err says why */
+	} else if (ws_http_body(resp, len, &body, &blen, why, sizeof(why)) != 0
+			|| ws_parse_json_object(body, blen, ws_envsrc_put, &sink, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", cfg->socket, why);
+	} else {
+		ret = 0;
 	}
 	ws_free_secret(resp, len);
 	return ret;
