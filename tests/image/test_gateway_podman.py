@@ -94,6 +94,51 @@ def test_podman_backend_creates_wakes_stops_and_removes(gateway):
     assert podman("volume", "exists", f"ws-home-{user}", check=False).returncode != 0
 
 
+
+def wake(env, config, user, name):
+    """ws-gateway wake USER NAME as the library runs it; the connected
+    socket it hands back is checked for the server's banner."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    proc = subprocess.Popen([GATEWAY, "--config", config, "wake", user, name], env=env,
+                            pass_fds=[3, theirs.fileno()],
+                            preexec_fn=lambda: os.dup2(theirs.fileno(), 3))
+    theirs.close()
+    ours.settimeout(150)
+    msg, fds, _, _ = socket.recv_fds(ours, 4096, 1)
+    ours.close()
+    assert proc.wait(timeout=30) == 0 and fds, msg
+    with socket.socket(fileno=fds[0]) as sock:
+        sock.settimeout(10)
+        assert sock.recv(8) == b"SSH-2.0-"
+
+
+def test_activity_reads_only_a_few_small_regular_files_of_the_users_directory(gateway):
+    """The activity directory is the workspace user's: a FIFO, a symlink,
+    a huge file or a thousand files there neither block nor slow the
+    keeper's question, and leave nothing running in the container."""
+    root, user, key, config, env = gateway
+    wake(env, config, user, user)
+    rec = '{{"last_activity_ms":{}}}'
+    setup = ("cd /var/lib/ws-activity && mkfifo 0fifo.json && "
+             f"echo '{rec.format(8888888)}' > /tmp/outside && ln -s /tmp/outside 0link.json && "
+             f"echo '{rec.format(50)}' > a.json && "
+             f"{{ head -c 5000 /dev/zero | tr '\\0' ' '; echo '{rec.format(9999999)}'; }} > b.json && "
+             f"for i in $(seq 100 169); do echo \"{{\\\"last_activity_ms\\\":$i}}\" > c$i.json; done")
+    podman("exec", f"ws-{user}", "sh", "-c", setup)
+    started = time.monotonic()
+    r = backend(env, "activity", user)
+    # a.json, b.json (its record is past 4 KiB) and c100..c161: 64 files
+    assert r.returncode == 0 and r.stdout == "161\n", (r.stdout, r.stderr)
+    assert time.monotonic() - started < 15
+    # nothing of it is left in the container
+    ps = podman("exec", f"ws-{user}", "sh", "-c",
+                "cat /proc/[0-9]*/comm 2>/dev/null").stdout.split()
+    assert not {"head", "cat", "timeout"} & set(ps), ps
+    # a hold file, of any kind, is now
+    podman("exec", f"ws-{user}", "mkfifo", "/var/lib/ws-activity/hold")
+    r = backend(env, "activity", user)
+    assert abs(int(r.stdout) - time.time() * 1000) < 60000, r.stdout
+
 # --- an unprivileged gateway (dropbear/run-gateway.sh, as `make run-gateway`
 # runs it: a uid of its own, root podman through a service socket only that
 # uid opens) and OpenSSH's jump into real podman workspaces ---
