@@ -41,6 +41,7 @@ def gateway():
     podman("volume", "rm", "-f", f"ws-home-{user}", check=False)
     for s in ("keys", "hostkey", "hooks"):
         podman("secret", "rm", f"ws-{s}-{user}", check=False)
+    podman("network", "rm", f"ws-net-{user}", check=False)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -92,6 +93,7 @@ def test_podman_backend_creates_wakes_stops_and_removes(gateway):
     assert r.returncode == 0, r.stderr
     assert backend(env, "status", user).stdout == "missing\n"
     assert podman("volume", "exists", f"ws-home-{user}", check=False).returncode != 0
+    assert podman("network", "exists", f"ws-net-{user}", check=False).returncode != 0
 
 
 
@@ -138,6 +140,31 @@ def test_activity_reads_only_a_few_small_regular_files_of_the_users_directory(ga
     podman("exec", f"ws-{user}", "mkfifo", "/var/lib/ws-activity/hold")
     r = backend(env, "activity", user)
     assert abs(int(r.stdout) - time.time() * 1000) < 60000, r.stdout
+
+
+def address(name):
+    return podman("container", "inspect", "--format",
+                  "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                  f"ws-{name}").stdout.strip()
+
+
+def test_limits_come_from_the_environment_and_are_checked(gateway):
+    root, user, key, config, env = gateway
+    env = dict(env, WS_GATEWAY_MEMORY="768m", WS_GATEWAY_CPUS="1.5", WS_GATEWAY_PIDS="512",
+               WS_GATEWAY_TMP_SIZE="100m")
+    wake(env, config, user, user)
+    r = podman("container", "inspect", "--format",
+               "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}",
+               f"ws-{user}")
+    assert r.stdout.split() == [str(768 << 20), "1500000000", "512"], r.stdout
+    mounts = podman("exec", f"ws-{user}", "cat", "/proc/self/mounts").stdout
+    tmp = [line.split()[3].split(",") for line in mounts.splitlines() if line.split()[1] == "/tmp"]
+    assert len(tmp) == 1 and "size=102400k" in tmp[0], tmp
+    # they become podman arguments: anything else is refused
+    for var, value in (("WS_GATEWAY_MEMORY", "1g --privileged"), ("WS_GATEWAY_CPUS", "-1"),
+                       ("WS_GATEWAY_PIDS", "0"), ("WS_GATEWAY_TMP_SIZE", "1gb")):
+        r = backend(dict(env, **{var: value}), "status", user)
+        assert r.returncode == 1 and r.stderr.startswith(f"{var}="), r.stderr
 
 # --- an unprivileged gateway (dropbear/run-gateway.sh, as `make run-gateway`
 # runs it: a uid of its own, root podman through a service socket only that
@@ -236,6 +263,46 @@ def test_workspace_sees_neither_the_podman_socket_nor_the_gateway(run_gateway):
     assert "gateway" not in etc
 
 
+
+def test_workspaces_cannot_reach_each_other_and_are_limited(run_gateway):
+    """Each workspace is on a network of its own (ws-net-NAME, isolate):
+    the gateway reaches every one, a workspace reaches no other's server.
+    Memory, CPUs, processes and the tmpfs mounts are bounded."""
+    gw = run_gateway()
+    alice, bob = gw.users
+    gw.ssh(f"{bob}.ws", "true")
+    gw.ssh(f"{alice}.ws", "true")
+    a, b = address(alice), address(bob)
+    assert a and b and a.rsplit(".", 1)[0] != b.rsplit(".", 1)[0], (a, b)
+    for name in (alice, bob):
+        net = podman("network", "inspect", "--format", "{{.Options.isolate}}",
+                     f"ws-net-{name}").stdout.strip()
+        assert net == "true", net
+    # the host (where the gateway runs) reaches both
+    for addr in (a, b):
+        with socket.create_connection((addr, 2222), timeout=10) as sock:
+            assert sock.recv(8) == b"SSH-2.0-"
+    probe = "timeout 3 bash -c '</dev/tcp/{}/2222' 2>/dev/null && echo reached || echo no"
+    # its own address answers; the other workspace's does not
+    assert gw.ssh(f"{alice}.ws", probe.format(a)).stdout == "reached\n"
+    assert gw.ssh(f"{alice}.ws", probe.format(b)).stdout == "no\n"
+    assert gw.ssh(f"{bob}.ws", probe.format(a)).stdout == "no\n"
+
+    r = podman("container", "inspect", "--format",
+               "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}",
+               f"ws-{alice}")
+    assert r.stdout.split() == [str(2 << 30), "2000000000", "4096"], r.stdout
+    mounts = gw.ssh(f"{alice}.ws", "cat /proc/self/mounts").stdout
+    opts = {}
+    for line in mounts.splitlines():
+        dev, point, fstype, options = line.split()[:4]
+        if point in ("/run", "/tmp", "/var/lib/ws-activity"):
+            assert point not in opts, mounts  # one mount each, not one covering another
+            opts[point] = options.split(",")
+    assert {"size=65536k", "noexec", "nosuid", "nodev"} <= set(opts["/run"]), opts
+    assert {"size=1048576k", "nosuid", "nodev"} <= set(opts["/tmp"]), opts
+    assert "size=1024k" in opts["/var/lib/ws-activity"], opts
+
 # --- the image in the gateway role (container-image/README.md) ---
 
 @pytest.fixture
@@ -323,6 +390,7 @@ def test_image_runs_as_a_gateway_of_podman_workspaces(tmp_root, keys, podman_ser
         podman("volume", "rm", "-f", state, f"ws-home-{user}", check=False)
         for s in ("keys", "hostkey", "hooks"):
             podman("secret", "rm", f"ws-{s}-{user}", check=False)
+        podman("network", "rm", f"ws-net-{user}", check=False)
 
 
 def test_image_gateway_role_refuses_what_it_cannot_run_with(tmp_root, keys):
