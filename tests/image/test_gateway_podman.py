@@ -148,6 +148,50 @@ def address(name):
                   f"ws-{name}").stdout.strip()
 
 
+def ssh_direct(key, addr, known, alias, command):
+    return subprocess.run(["ssh", "-i", key, "-p", "2222", "-o", "BatchMode=yes",
+                           "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={known}",
+                           "-o", "StrictHostKeyChecking=yes", "-o", f"HostKeyAlias={alias}",
+                           f"developer@{addr}", command],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_start_takes_the_keys_the_gateway_has_now(gateway):
+    """A key taken from the owner no longer opens the workspace once it is
+    started again: `start` makes the container again with the keys in
+    STATE/keys/NAME, the home and host key kept."""
+    root, user, old_key, config, env = gateway
+    wake(env, config, user, user)
+    known = os.path.join(root, "known_hosts")
+    with open(known, "w") as f:
+        f.write("\n".join(line for line in control(env, "config").stdout.splitlines()
+                          if line.startswith(f"{user}.ws ")) + "\n")
+    r = ssh_direct(old_key, address(user), known, f"{user}.ws", "echo kept > ~/kept.txt")
+    assert r.returncode == 0, r.stderr
+
+    # the old key is replaced by a new one, for the gateway and in its state
+    new_key = keygen(os.path.join(root, "id_new"))
+    with open(new_key + ".pub") as f:
+        new_pub = f.read()
+    for path in (os.path.join(root, "users", user), os.path.join(root, "state", "keys", user)):
+        with open(path, "w") as f:
+            f.write(new_pub)
+    assert control(env, f"stop {user}").returncode == 0
+    assert control(env, f"start {user}").returncode == 0
+    addr = address(user)
+    r = ssh_direct(new_key, addr, known, f"{user}.ws", "cat ~/kept.txt")
+    assert r.returncode == 0 and r.stdout == "kept\n", r.stderr
+    r = ssh_direct(old_key, addr, known, f"{user}.ws", "true")
+    assert r.returncode != 0 and "Permission denied" in r.stderr, r.stderr
+
+    # no keys in the state: not started with whatever it had
+    podman("stop", "-t", "2", f"ws-{user}")
+    os.unlink(os.path.join(root, "state", "keys", user))
+    r = backend(dict(env, WS_GATEWAY_STATE=os.path.join(root, "state")), "start", user)
+    assert r.returncode == 1 and "no keys for workspace" in r.stderr, r.stderr
+    assert backend(env, "status", user).stdout == "stopped\n"
+
+
 def test_limits_come_from_the_environment_and_are_checked(gateway):
     root, user, key, config, env = gateway
     env = dict(env, WS_GATEWAY_MEMORY="768m", WS_GATEWAY_CPUS="1.5", WS_GATEWAY_PIDS="512",
@@ -302,6 +346,36 @@ def test_workspaces_cannot_reach_each_other_and_are_limited(run_gateway):
     assert {"size=65536k", "noexec", "nosuid", "nodev"} <= set(opts["/run"]), opts
     assert {"size=1048576k", "nosuid", "nodev"} <= set(opts["/tmp"]), opts
     assert "size=1024k" in opts["/var/lib/ws-activity"], opts
+
+
+def test_a_replaced_key_no_longer_opens_the_workspace_after_a_jump_wakes_it(run_gateway):
+    """The gateway's user file and STATE/keys/NAME get a new key (as the
+    gateway's key source changes); once the workspace is stopped, the next
+    jump starts it with the new key only."""
+    gw = run_gateway(users=("alice",))
+    (alice,) = gw.users
+    gw.ssh(f"{alice}.ws", "true")
+    ident = os.path.join(gw.run, f"id_{alice}")
+    old = os.path.join(gw.root, "id_old")
+    shutil.copy(ident, old)
+    new = keygen(os.path.join(gw.root, "id_new"))
+    shutil.copy(new, ident)
+    shutil.copy(new + ".pub", ident + ".pub")
+    with open(new + ".pub") as f:
+        pub = f.read()
+    # written in place: owners and modes stay the gateway's
+    for path in (os.path.join(gw.run, "users", alice), os.path.join(gw.run, "state", "keys", alice)):
+        with open(path, "w") as f:
+            f.write(pub)
+    podman("stop", "-t", "2", f"ws-{alice}")
+    # the jump wakes it: the new key logs in through it
+    assert gw.ssh(f"{alice}.ws", "id -un").stdout == "developer\n"
+    # the old one, straight to the workspace's address, is refused
+    r = subprocess.run(["ssh", "-i", old, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+                        "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",
+                        "-p", "2222", f"developer@{address(alice)}", "true"],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode != 0 and "Permission denied" in r.stderr, r.stderr
 
 # --- the image in the gateway role (container-image/README.md) ---
 
