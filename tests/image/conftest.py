@@ -340,6 +340,9 @@ class RunGateway:
         for s in podman("secret", "ls", "--format", "{{.Name}}", check=False).stdout.split():
             if any(ours(s, f"ws-{kind}-") for kind in ("keys", "hostkey", "hooks")):
                 podman("secret", "rm", s, check=False)
+        for n in podman("network", "ls", "--format", "{{.Name}}", check=False).stdout.split():
+            if ours(n, "ws-net-"):
+                podman("network", "rm", n, check=False)
         self.log.close()
 
 

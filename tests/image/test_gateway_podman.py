@@ -41,6 +41,7 @@ def gateway():
     podman("volume", "rm", "-f", f"ws-home-{user}", check=False)
     for s in ("keys", "hostkey", "hooks"):
         podman("secret", "rm", f"ws-{s}-{user}", check=False)
+    podman("network", "rm", f"ws-net-{user}", check=False)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -92,7 +93,122 @@ def test_podman_backend_creates_wakes_stops_and_removes(gateway):
     assert r.returncode == 0, r.stderr
     assert backend(env, "status", user).stdout == "missing\n"
     assert podman("volume", "exists", f"ws-home-{user}", check=False).returncode != 0
+    assert podman("network", "exists", f"ws-net-{user}", check=False).returncode != 0
 
+
+
+def wake(env, config, user, name):
+    """ws-gateway wake USER NAME as the library runs it; the connected
+    socket it hands back is checked for the server's banner."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    proc = subprocess.Popen([GATEWAY, "--config", config, "wake", user, name], env=env,
+                            pass_fds=[3, theirs.fileno()],
+                            preexec_fn=lambda: os.dup2(theirs.fileno(), 3))
+    theirs.close()
+    ours.settimeout(150)
+    msg, fds, _, _ = socket.recv_fds(ours, 4096, 1)
+    ours.close()
+    assert proc.wait(timeout=30) == 0 and fds, msg
+    with socket.socket(fileno=fds[0]) as sock:
+        sock.settimeout(10)
+        assert sock.recv(8) == b"SSH-2.0-"
+
+
+def test_activity_reads_only_a_few_small_regular_files_of_the_users_directory(gateway):
+    """The activity directory is the workspace user's: a FIFO, a symlink,
+    a huge file or a thousand files there neither block nor slow the
+    keeper's question, and leave nothing running in the container."""
+    root, user, key, config, env = gateway
+    wake(env, config, user, user)
+    rec = '{{"last_activity_ms":{}}}'
+    setup = ("cd /var/lib/ws-activity && mkfifo 0fifo.json && "
+             f"echo '{rec.format(8888888)}' > /tmp/outside && ln -s /tmp/outside 0link.json && "
+             f"echo '{rec.format(50)}' > a.json && "
+             f"{{ head -c 5000 /dev/zero | tr '\\0' ' '; echo '{rec.format(9999999)}'; }} > b.json && "
+             f"for i in $(seq 100 169); do echo \"{{\\\"last_activity_ms\\\":$i}}\" > c$i.json; done")
+    podman("exec", f"ws-{user}", "sh", "-c", setup)
+    started = time.monotonic()
+    r = backend(env, "activity", user)
+    # a.json, b.json (its record is past 4 KiB) and c100..c161: 64 files
+    assert r.returncode == 0 and r.stdout == "161\n", (r.stdout, r.stderr)
+    assert time.monotonic() - started < 15
+    # nothing of it is left in the container
+    ps = podman("exec", f"ws-{user}", "sh", "-c",
+                "cat /proc/[0-9]*/comm 2>/dev/null").stdout.split()
+    assert not {"head", "cat", "timeout"} & set(ps), ps
+    # a hold file, of any kind, is now
+    podman("exec", f"ws-{user}", "mkfifo", "/var/lib/ws-activity/hold")
+    r = backend(env, "activity", user)
+    assert abs(int(r.stdout) - time.time() * 1000) < 60000, r.stdout
+
+
+def address(name):
+    return podman("container", "inspect", "--format",
+                  "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                  f"ws-{name}").stdout.strip()
+
+
+def ssh_direct(key, addr, known, alias, command):
+    return subprocess.run(["ssh", "-i", key, "-p", "2222", "-o", "BatchMode=yes",
+                           "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={known}",
+                           "-o", "StrictHostKeyChecking=yes", "-o", f"HostKeyAlias={alias}",
+                           f"developer@{addr}", command],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_start_takes_the_keys_the_gateway_has_now(gateway):
+    """A key taken from the owner no longer opens the workspace once it is
+    started again: `start` makes the container again with the keys in
+    STATE/keys/NAME, the home and host key kept."""
+    root, user, old_key, config, env = gateway
+    wake(env, config, user, user)
+    known = os.path.join(root, "known_hosts")
+    with open(known, "w") as f:
+        f.write("\n".join(line for line in control(env, "config").stdout.splitlines()
+                          if line.startswith(f"{user}.ws ")) + "\n")
+    r = ssh_direct(old_key, address(user), known, f"{user}.ws", "echo kept > ~/kept.txt")
+    assert r.returncode == 0, r.stderr
+
+    # the old key is replaced by a new one, for the gateway and in its state
+    new_key = keygen(os.path.join(root, "id_new"))
+    with open(new_key + ".pub") as f:
+        new_pub = f.read()
+    for path in (os.path.join(root, "users", user), os.path.join(root, "state", "keys", user)):
+        with open(path, "w") as f:
+            f.write(new_pub)
+    assert control(env, f"stop {user}").returncode == 0
+    assert control(env, f"start {user}").returncode == 0
+    addr = address(user)
+    r = ssh_direct(new_key, addr, known, f"{user}.ws", "cat ~/kept.txt")
+    assert r.returncode == 0 and r.stdout == "kept\n", r.stderr
+    r = ssh_direct(old_key, addr, known, f"{user}.ws", "true")
+    assert r.returncode != 0 and "Permission denied" in r.stderr, r.stderr
+
+    # no keys in the state: not started with whatever it had
+    podman("stop", "-t", "2", f"ws-{user}")
+    os.unlink(os.path.join(root, "state", "keys", user))
+    r = backend(dict(env, WS_GATEWAY_STATE=os.path.join(root, "state")), "start", user)
+    assert r.returncode == 1 and "no keys for workspace" in r.stderr, r.stderr
+    assert backend(env, "status", user).stdout == "stopped\n"
+
+
+def test_limits_come_from_the_environment_and_are_checked(gateway):
+    root, user, key, config, env = gateway
+    env = dict(env, WS_GATEWAY_MEMORY="768m", WS_GATEWAY_CPUS="1.5", WS_GATEWAY_PIDS="512",
+               WS_GATEWAY_TMP_SIZE="100m")
+    wake(env, config, user, user)
+    r = podman("container", "inspect", "--format",
+               "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}",
+               f"ws-{user}")
+    assert r.stdout.split() == [str(768 << 20), "1500000000", "512"], r.stdout
+    mounts = podman("exec", f"ws-{user}", "cat", "/proc/self/mounts").stdout
+    tmp = [line.split()[3].split(",") for line in mounts.splitlines() if line.split()[1] == "/tmp"]
+    assert len(tmp) == 1 and "size=102400k" in tmp[0], tmp
+    # they become podman arguments: anything else is refused
+    for var, value in (("WS_GATEWAY_MEMORY", "1g --privileged"), ("WS_GATEWAY_CPUS", "-1"),
+                       ("WS_GATEWAY_PIDS", "0"), ("WS_GATEWAY_TMP_SIZE", "1gb")):
+        r = backend(dict(env, **{var: value}), "status", user)
+        assert r.returncode == 1 and r.stderr.startswith(f"{var}="), r.stderr
 
 # --- an unprivileged gateway (dropbear/run-gateway.sh, as `make run-gateway`
 # runs it: a uid of its own, root podman through a service socket only that
@@ -191,6 +307,76 @@ def test_workspace_sees_neither_the_podman_socket_nor_the_gateway(run_gateway):
     assert "gateway" not in etc
 
 
+
+def test_workspaces_cannot_reach_each_other_and_are_limited(run_gateway):
+    """Each workspace is on a network of its own (ws-net-NAME, isolate):
+    the gateway reaches every one, a workspace reaches no other's server.
+    Memory, CPUs, processes and the tmpfs mounts are bounded."""
+    gw = run_gateway()
+    alice, bob = gw.users
+    gw.ssh(f"{bob}.ws", "true")
+    gw.ssh(f"{alice}.ws", "true")
+    a, b = address(alice), address(bob)
+    assert a and b and a.rsplit(".", 1)[0] != b.rsplit(".", 1)[0], (a, b)
+    for name in (alice, bob):
+        net = podman("network", "inspect", "--format", "{{.Options.isolate}}",
+                     f"ws-net-{name}").stdout.strip()
+        assert net == "true", net
+    # the host (where the gateway runs) reaches both
+    for addr in (a, b):
+        with socket.create_connection((addr, 2222), timeout=10) as sock:
+            assert sock.recv(8) == b"SSH-2.0-"
+    probe = "timeout 3 bash -c '</dev/tcp/{}/2222' 2>/dev/null && echo reached || echo no"
+    # its own address answers; the other workspace's does not
+    assert gw.ssh(f"{alice}.ws", probe.format(a)).stdout == "reached\n"
+    assert gw.ssh(f"{alice}.ws", probe.format(b)).stdout == "no\n"
+    assert gw.ssh(f"{bob}.ws", probe.format(a)).stdout == "no\n"
+
+    r = podman("container", "inspect", "--format",
+               "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}",
+               f"ws-{alice}")
+    assert r.stdout.split() == [str(2 << 30), "2000000000", "4096"], r.stdout
+    mounts = gw.ssh(f"{alice}.ws", "cat /proc/self/mounts").stdout
+    opts = {}
+    for line in mounts.splitlines():
+        dev, point, fstype, options = line.split()[:4]
+        if point in ("/run", "/tmp", "/var/lib/ws-activity"):
+            assert point not in opts, mounts  # one mount each, not one covering another
+            opts[point] = options.split(",")
+    assert {"size=65536k", "noexec", "nosuid", "nodev"} <= set(opts["/run"]), opts
+    assert {"size=1048576k", "nosuid", "nodev"} <= set(opts["/tmp"]), opts
+    assert "size=1024k" in opts["/var/lib/ws-activity"], opts
+
+
+def test_a_replaced_key_no_longer_opens_the_workspace_after_a_jump_wakes_it(run_gateway):
+    """The gateway's user file and STATE/keys/NAME get a new key (as the
+    gateway's key source changes); once the workspace is stopped, the next
+    jump starts it with the new key only."""
+    gw = run_gateway(users=("alice",))
+    (alice,) = gw.users
+    gw.ssh(f"{alice}.ws", "true")
+    ident = os.path.join(gw.run, f"id_{alice}")
+    old = os.path.join(gw.root, "id_old")
+    shutil.copy(ident, old)
+    new = keygen(os.path.join(gw.root, "id_new"))
+    shutil.copy(new, ident)
+    shutil.copy(new + ".pub", ident + ".pub")
+    with open(new + ".pub") as f:
+        pub = f.read()
+    # written in place: owners and modes stay the gateway's
+    for path in (os.path.join(gw.run, "users", alice), os.path.join(gw.run, "state", "keys", alice)):
+        with open(path, "w") as f:
+            f.write(pub)
+    podman("stop", "-t", "2", f"ws-{alice}")
+    # the jump wakes it: the new key logs in through it
+    assert gw.ssh(f"{alice}.ws", "id -un").stdout == "developer\n"
+    # the old one, straight to the workspace's address, is refused
+    r = subprocess.run(["ssh", "-i", old, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+                        "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",
+                        "-p", "2222", f"developer@{address(alice)}", "true"],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode != 0 and "Permission denied" in r.stderr, r.stderr
+
 # --- the image in the gateway role (container-image/README.md) ---
 
 @pytest.fixture
@@ -278,6 +464,7 @@ def test_image_runs_as_a_gateway_of_podman_workspaces(tmp_root, keys, podman_ser
         podman("volume", "rm", "-f", state, f"ws-home-{user}", check=False)
         for s in ("keys", "hostkey", "hooks"):
             podman("secret", "rm", f"ws-{s}-{user}", check=False)
+        podman("network", "rm", f"ws-net-{user}", check=False)
 
 
 def test_image_gateway_role_refuses_what_it_cannot_run_with(tmp_root, keys):
