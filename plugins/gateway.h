@@ -12,6 +12,7 @@
 #include "config.h"
 
 #define WS_GW_NAME_MAX 63             /* one DNS label */
+#define WS_GW_USER_MAX 32             /* a user name: no '-', see ws_gw_user_valid */
 #define WS_GW_KEYS_MAX (64 * 1024)    /* a user's authorized_keys lines */
 #define WS_GW_GRANTS_MAX (1024 * 1024)
 #define WS_GW_KEYS_TIMEOUT_MS 5000    /* gateway_keys_command */
@@ -39,7 +40,13 @@ const char *ws_gw_program(const struct ws_config *cfg);
 /* names (gateway_names.c) */
 /* A lower-case DNS label: [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?. */
 int ws_gw_name_valid(const char *name);
-/* user owns `name`: it is the user's name or starts with "USER-". */
+/* A user name: [a-z0-9]{1,32}.  No '-': user U owns U-*, so a user named
+ * "bob-ci" would be owned by "bob" (rm, stop, jump, or create it first
+ * with bob's keys).  A workspace name, then, never is a user's but its
+ * owner's or its owner's followed by '-'. */
+int ws_gw_user_valid(const char *user);
+/* user (a valid user name) owns `name`: it is the user's name or starts
+ * with "USER-". */
 int ws_gw_owns(const char *user, const char *name);
 /* The grants text (lines "USER NAME", NAME may be "*"): 1 if it lets user
  * use name, 0 if not, -1 if the text is malformed (why says where). */

@@ -179,7 +179,7 @@ static int load_user(struct ws_plugin *p, const char *user) {
 	if (p->gw_known < 0) {
 		problem_event(p, "user_keys", user, why);
 	}
-	snprintf(p->gw_user, sizeof(p->gw_user), "%s", ws_gw_name_valid(user) ? user : "");
+	snprintf(p->gw_user, sizeof(p->gw_user), "%s", ws_gw_user_valid(user) ? user : "");
 	return p->gw_known;
 }
 

@@ -212,7 +212,7 @@ int gw_control_main(struct gw *g) {
 	char buf[MAX_COMMAND + 1], *words[MAX_WORDS + 1], *save = NULL, *w;
 	int n = 0;
 
-	if (user == NULL || !ws_gw_name_valid(user)) {
+	if (user == NULL || !ws_gw_user_valid(user)) {
 		fprintf(stderr, "ws-gateway control: USER is not a valid user name\n");
 		return 2;
 	}

@@ -183,6 +183,17 @@ def test_refusals_name_the_reason(gw):
     assert os.listdir(gw.state) == []
 
 
+def test_a_name_with_a_dash_is_no_user(gw):
+    # alice owns alice-*: a user alice-ci would be hers to remove, or to
+    # create first with her keys so that alice-ci's jumps reach her server
+    gw.add_user("alice-ci", gw.alice_keys)
+    _, refused, status = gw.wake("alice-ci", "alice-ci")
+    assert refused == "no workspace 'alice-ci' for alice-ci" and status == 1
+    r = gw.control("alice-ci", "start alice-ci")
+    assert r.returncode == 2 and "not a valid user name" in r.stderr
+    assert gw.starts() == []
+
+
 def test_create_on_demand_off(gw):
     gw.write_config(gateway_create="off")
     _, refused, _ = gw.wake("alice", "alice")

@@ -50,6 +50,31 @@ static void a_user_owns_its_name_and_its_dash_names(void) {
 	CHECK(!ws_gw_owns("", ""));
 }
 
+/* A user name has no '-': bob owns bob-*, so "bob-ci" as a user would be
+ * owned by bob, who could remove it, stop it or create it first with his
+ * keys for bob-ci's jumps to land on. */
+static void user_names_have_no_dash(void) {
+	char long_name[40];
+	CHECK(ws_gw_user_valid("alice"));
+	CHECK(ws_gw_user_valid("bob2"));
+	CHECK(ws_gw_user_valid("0"));
+	CHECK(!ws_gw_user_valid("bob-ci"));
+	CHECK(!ws_gw_user_valid(""));
+	CHECK(!ws_gw_user_valid("Bob"));
+	CHECK(!ws_gw_user_valid("b.c"));
+	CHECK(!ws_gw_user_valid(NULL));
+	memset(long_name, 'a', 32);
+	long_name[32] = '\0';
+	CHECK(ws_gw_user_valid(long_name));
+	long_name[32] = 'a';
+	long_name[33] = '\0';
+	CHECK(!ws_gw_user_valid(long_name));
+	/* nobody owns anything by a '-' user name */
+	CHECK(ws_gw_owns("bob", "bob-ci"));
+	CHECK(!ws_gw_owns("bob-ci", "bob-ci"));
+	CHECK(!ws_gw_owns("bob-ci", "bob-ci-x"));
+}
+
 static int grants(const char *text, const char *user, const char *name, char *why) {
 	return ws_gw_grants_allow(text, strlen(text), user, name, why, 256);
 }
@@ -65,11 +90,13 @@ static void grants_lines(void) {
 	CHECK(grants("", "bob", "alice", why) == 0);
 	/* a broken line refuses the whole file, wherever it is */
 	CHECK(grants("bob alice\nbob\n", "bob", "alice", why) == -1);
-	CHECK_STR(why, "line 2: expected 'USER NAME' (NAME a workspace name or *)");
+	CHECK_STR(why, "line 2: expected 'USER NAME' (USER a user name, NAME a workspace "
+		"name or *)");
 	CHECK(grants("bob alice extra\n", "bob", "alice", why) == -1);
 	CHECK(grants("Bob alice\n", "bob", "alice", why) == -1);
 	CHECK(grants("bob ../etc\n", "bob", "alice", why) == -1);
 	CHECK(grants("* alice\n", "bob", "alice", why) == -1);
+	CHECK(grants("bob-ci alice\n", "bob", "alice", why) == -1); /* not a user */
 }
 
 static void destinations_name_workspaces(void) {
@@ -198,6 +225,7 @@ static void keys_from_the_users_dir(void) {
 	unit_write_file("users/alice", "ssh-ed25519 AAAA alice\n", 0644);
 	unit_write_file("users/mallory", "ssh-ed25519 AAAA mallory\n", 0666);
 	unit_write_file("users/junk", "not a key\n", 0644);
+	unit_write_file("users/bob-ci", "ssh-ed25519 AAAA ci\n", 0644);
 	snprintf(extra, sizeof(extra), "gateway_users_dir = %s\n", dir);
 	gw_config(&cfg, extra);
 	CHECK(ws_gw_user_keys(&cfg, "alice", &keys, &len, why, sizeof(why)) == 1);
@@ -205,6 +233,8 @@ static void keys_from_the_users_dir(void) {
 	free(keys);
 	CHECK(ws_gw_user_keys(&cfg, "bob", &keys, &len, why, sizeof(why)) == 0);
 	CHECK(ws_gw_user_keys(&cfg, "../users/alice", &keys, &len, why, sizeof(why)) == 0);
+	/* a file for a '-' name is no user: bob would own it */
+	CHECK(ws_gw_user_keys(&cfg, "bob-ci", &keys, &len, why, sizeof(why)) == 0);
 	CHECK(ws_gw_user_keys(&cfg, "mallory", &keys, &len, why, sizeof(why)) == -1);
 	CHECK_CONTAINS(why, "writable by group or others; refusing it");
 	CHECK(ws_gw_user_keys(&cfg, "junk", &keys, &len, why, sizeof(why)) == -1);
@@ -304,6 +334,7 @@ static void the_gateway_role_answers_users_keys_and_routes(void) {
 	snprintf(dir, sizeof(dir), "%s/users", unit_tmpdir());
 	mkdir(dir, 0755);
 	unit_write_file("users/alice", "ssh-ed25519 AAAA alice\n", 0644);
+	unit_write_file("users/alice-ci", "ssh-ed25519 AAAA ci\n", 0644);
 	/* the "wake" program: says what it was run with on descriptor 3 */
 	prog = unit_write_file("ws-gateway", "#!/bin/sh\nprintf '%s ' \"$@\" >&3 2>/dev/null\n", 0755);
 	snprintf(conf, sizeof(conf), "role = gateway\nevent_log = %s/events.log\n"
@@ -317,6 +348,8 @@ static void the_gateway_role_answers_users_keys_and_routes(void) {
 	CHECK(h->user_lookup(ctx, &c, "alice") == 1);
 	CHECK(h->user_lookup(ctx, &c, "bob") == 0);
 	CHECK(h->user_lookup(ctx, &c, "Alice") == 0);
+	CHECK(h->user_lookup(ctx, &c, "alice-ci") == 0); /* alice would own it */
+	CHECK(h->authorized_keys(ctx, &c, "alice-ci") == -1);
 	CHECK(h->authorized_keys(ctx, &c, "bob") == -1);
 	fd = h->authorized_keys(ctx, &c, "alice");
 	CHECK(fd >= 0);
@@ -446,6 +479,7 @@ static void the_listener_runs_the_keeper(void) {
 UNIT_SUITE(gateway_tests) = {
 	{ "gateway: names are DNS labels", names_are_dns_labels },
 	{ "gateway: a user owns its name and NAME-*", a_user_owns_its_name_and_its_dash_names },
+	{ "gateway: user names have no '-'", user_names_have_no_dash },
 	{ "gateway: grants lines", grants_lines },
 	{ "gateway: destinations name workspaces", destinations_name_workspaces },
 	{ "gateway: keys text is checked", keys_text_is_checked },
