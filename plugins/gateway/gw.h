@@ -42,6 +42,11 @@ int gw_backend_activity(struct gw *g, const char *name, int64_t *ms, char *detai
 /* Opens and flocks STATE/locks/NAME (blocking, or not with `try`);
  * returns the descriptor (close() unlocks) or -1. */
 int gw_lock(struct gw *g, const char *name, int try_only);
+/* Opens and flocks STATE/userlocks/USER (blocking), held from counting the
+ * user's workspaces to creating one: creates of different names hold
+ * different name locks, and would all pass the count.  Always taken after
+ * a name lock, never before one, so the two cannot deadlock. */
+int gw_user_lock(struct gw *g, const char *user);
 /* "idle", "asked" or "" (not stopped by the gateway). */
 void gw_stop_reason(struct gw *g, const char *name, char *out, size_t outlen);
 int gw_set_stop_reason(struct gw *g, const char *name, const char *reason);

@@ -2,6 +2,8 @@
  * state.c - the gateway's own directory (gateway_state_dir):
  *   locks/NAME      flock()ed while a workspace is woken, started, stopped
  *                   or removed, so concurrent requests do one thing at a time
+ *   userlocks/USER  flock()ed while one of USER's workspaces is counted and
+ *                   created, so concurrent creates keep gateway_max_per_user
  *   stopped/NAME    why the gateway stopped it: "idle" or "asked"
  *   keys/NAME       the authorized_keys lines a workspace was created with
  *   hostkeys/NAME   its host key (Dropbear format), NAME.pub the public half
@@ -60,11 +62,11 @@ static int state_path(struct gw *g, const char *sub, const char *name, const cha
 	return 0;
 }
 
-int gw_lock(struct gw *g, const char *name, int try_only) {
+static int lock_in(struct gw *g, const char *sub, const char *name, int try_only) {
 	char path[PATH_MAX];
 	int fd;
 
-	if (state_path(g, "locks", name, NULL, path, sizeof(path)) != 0) {
+	if (state_path(g, sub, name, NULL, path, sizeof(path)) != 0) {
 		return -1;
 	}
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -78,6 +80,14 @@ int gw_lock(struct gw *g, const char *name, int try_only) {
 		}
 	}
 	return fd;
+}
+
+int gw_lock(struct gw *g, const char *name, int try_only) {
+	return lock_in(g, "locks", name, try_only);
+}
+
+int gw_user_lock(struct gw *g, const char *user) {
+	return lock_in(g, "userlocks", user, 0);
 }
 
 void gw_stop_reason(struct gw *g, const char *name, char *out, size_t outlen) {

@@ -136,30 +136,37 @@ static int did_not_start(const char *name, const char *detail, char *reason, siz
 	return -1;
 }
 
+/* Called with NAME's lock held; takes USER's lock for the count and the
+ * create together, so that concurrent creates of other names of the same
+ * user see each other's workspaces and the maximum holds. */
 static int create(struct gw *g, const char *user, const char *name, char *reason, size_t rlen) {
 	char keys[4200], hostkey[4200], detail[512];
-	int n;
+	int n, ulock, ret = -1;
 
 	if (!g->cfg.gateway.create || !ws_gw_owns(user, name)) {
 		snprintf(reason, rlen, "no workspace '%s' for %s", name, user);
 		return -1;
 	}
+	if ((ulock = gw_user_lock(g, user)) < 0) {
+		return did_not_start(name, "the gateway cannot lock its user", reason, rlen);
+	}
 	n = gw_count_owned(g, user, detail, sizeof(detail));
 	if (n < 0) {
-		return did_not_start(name, detail, reason, rlen);
-	}
-	if ((unsigned int)n >= g->cfg.gateway.max_per_user) {
+		did_not_start(name, detail, reason, rlen);
+	} else if ((unsigned int)n >= g->cfg.gateway.max_per_user) {
 		snprintf(reason, rlen, "%s has %d workspaces, the most allowed", user, n);
-		return -1;
-	}
-	if (gw_prepare_files(g, user, name, keys, hostkey, sizeof(keys), detail, sizeof(detail)) != 0
+	} else if (gw_prepare_files(g, user, name, keys, hostkey, sizeof(keys), detail,
+				sizeof(detail)) != 0
 			|| gw_backend_create(g, name, keys, hostkey, detail, sizeof(detail)) != 0) {
 		gw_event(g, "gateway_create", user, name, "result", detail, NULL, 0);
-		return did_not_start(name, detail, reason, rlen);
+		did_not_start(name, detail, reason, rlen);
+	} else {
+		gw_clear_stop_reason(g, name);
+		gw_event(g, "gateway_create", user, name, "result", "ok", NULL, 0);
+		ret = 0;
 	}
-	gw_clear_stop_reason(g, name);
-	gw_event(g, "gateway_create", user, name, "result", "ok", NULL, 0);
-	return 0;
+	close(ulock);
+	return ret;
 }
 
 int gw_ensure_running(struct gw *g, const char *user, const char *name, int start_asked,

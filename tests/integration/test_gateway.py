@@ -213,6 +213,31 @@ def test_max_per_user(gw):
     sock.close()
 
 
+def test_max_per_user_holds_against_concurrent_creates(gw):
+    # each name has its own lock: without one for the user, every create
+    # would count before any of the others had made its workspace
+    gw.write_config(gateway_max_per_user="3")
+    results = []
+
+    def one(i):
+        results.append(gw.wake("alice", f"alice-{i}"))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(results) == 20
+    woken = [sock for sock, _, _ in results if sock is not None]
+    for sock in woken:
+        sock.close()
+    refused = [r for _, r, _ in results if r is not None]
+    assert len(woken) == 3
+    assert set(refused) == {"alice has 3 workspaces, the most allowed"}
+    assert len([e for e in gw.events("gateway_create") if e["result"] == "ok"]) == 3
+    assert len([d for d in os.listdir(gw.backend_dir) if d.startswith("alice-")]) == 3
+
+
 def test_stopped_by_you_stays_stopped_until_started(gw):
     sock, _, _ = gw.wake("alice", "alice")
     sock.close()
