@@ -141,12 +141,31 @@ int ws_gw_startup(struct ws_plugin *p, char *err, size_t errlen) {
 			return -1;
 		}
 		p->gw_keeper = pid;
+		p->gw_keeper_owner = (long)getpid();
 		p->gw_lifeline = lifeline[1];
 	}
 	return 0;
 }
 
+/* A server that cannot re-execute itself (started by a name that open()
+ * cannot find, say via PATH) forks its connections with the listener's
+ * library state: the keeper's pid and the lifeline's write end.  Such a
+ * child must neither stop the keeper when its connection ends nor keep
+ * the lifeline open after the listener is gone. */
+static void forget_keeper(struct ws_plugin *p) {
+	if (p->gw_keeper > 0 && p->gw_keeper_owner != (long)getpid()) {
+		close(p->gw_lifeline);
+		p->gw_lifeline = -1;
+		p->gw_keeper = 0;
+	}
+}
+
+void ws_gw_connect(struct ws_plugin *p) {
+	forget_keeper(p);
+}
+
 void ws_gw_shutdown(struct ws_plugin *p) {
+	forget_keeper(p);
 	if (p->gw_keeper > 0) {
 		close(p->gw_lifeline);
 		kill((pid_t)p->gw_keeper, SIGTERM);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -439,6 +440,63 @@ static void sleep_ms(long ms) {
 	nanosleep(&ts, NULL);
 }
 
+/* Running, not a zombie: the keeper is our child and stays unreaped. */
+static int running(pid_t pid) {
+	char path[64], stat[256], *end;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL) {
+		return 0;
+	}
+	n = fread(stat, 1, sizeof(stat) - 1, f);
+	fclose(f);
+	stat[n] = '\0';
+	end = strrchr(stat, ')');
+	return end != NULL && end[1] == ' ' && end[2] != 'Z';
+}
+
+/* A server that cannot re-execute itself forks its connections with the
+ * listener's library: a connection ending there must not stop the keeper,
+ * and must not hold the keeper's lifeline (the keeper would outlive the
+ * listener for as long as any connection lasts). */
+static void a_forked_connection_leaves_the_keeper_alone(void *ctx, pid_t keeper) {
+	const struct ws_hooks *h = ws_hook_entry();
+	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
+		NULL, NULL, NULL, 0 };
+	char path[64], lifeline[64];
+	ssize_t n;
+	int status = -1;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd/3", (long)keeper);
+	n = readlink(path, lifeline, sizeof(lifeline) - 1);
+	CHECK(n > 0);
+	lifeline[n > 0 ? n : 0] = '\0';
+	pid = fork();
+	if (pid == 0) {
+		char fdpath[64], target[64];
+		int fd, holds = 0;
+
+		c.pid = (long)getpid();
+		h->connect(ctx, &c);
+		for (fd = 0; fd < 1024; fd++) {
+			snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+			n = readlink(fdpath, target, sizeof(target) - 1);
+			if (n > 0 && (target[n] = '\0', strcmp(target, lifeline) == 0)) {
+				holds = 1;
+			}
+		}
+		h->shutdown(ctx);
+		_exit(holds ? 3 : 0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	sleep_ms(100);
+	CHECK(running(keeper));
+}
+
 /* With gateway_idle_stop, the listener runs `ws-gateway keeper` for as
  * long as it runs itself; a connection process does not. */
 static void the_listener_runs_the_keeper(void) {
@@ -446,11 +504,13 @@ static void the_listener_runs_the_keeper(void) {
 	char conf[2048], ran[512], want[600], err[600] = "";
 	const char *prog, *path;
 	void *ctx = NULL;
+	pid_t keeper;
 	int i;
 
 	snprintf(ran, sizeof(ran), "%s/ran", unit_tmpdir());
 	/* records its arguments, then waits to be stopped */
-	prog = unit_write_file("ws-gateway", "#!/bin/sh\necho \"$@\" > \"${0%/*}/ran.tmp\"\n"
+	prog = unit_write_file("ws-gateway", "#!/bin/sh\necho $$ > \"${0%/*}/keeper.pid\"\n"
+		"echo \"$@\" > \"${0%/*}/ran.tmp\"\n"
 		"mv \"${0%/*}/ran.tmp\" \"${0%/*}/ran\"\nexec sleep 60\n", 0755);
 	snprintf(conf, sizeof(conf), "role = gateway\nevent_log = off\n"
 		"gateway_users_dir = /x\ngateway_backend = /bin/true\ngateway_state_dir = %s\n"
@@ -462,8 +522,13 @@ static void the_listener_runs_the_keeper(void) {
 		sleep_ms(10);
 	}
 	CHECK_STR(unit_read_file(ran), want);
-	if (ctx != NULL) {
+	snprintf(want, sizeof(want), "%s/keeper.pid", unit_tmpdir());
+	keeper = (pid_t)atol(unit_read_file(want));
+	CHECK(keeper > 0);
+	if (ctx != NULL && keeper > 0) {
+		a_forked_connection_leaves_the_keeper_alone(ctx, keeper);
 		h->shutdown(ctx); /* stops and reaps it: a hang here fails the test */
+		CHECK(!running(keeper));
 	}
 
 	unlink(ran);
