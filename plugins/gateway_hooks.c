@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,10 +319,33 @@ static int hand_down_log(struct ws_plugin *p, ws_env_set_fn set, void *env_ctx) 
 	return set(env_ctx, WS_GW_ENV_LOG_FD, num) == 0 ? 0 : 1;
 }
 
+/* Is the session the forced ws-gateway control?  A gateway started
+ * without -c would give every user /bin/sh as the gateway's uid: the host
+ * keys in the state directory, the container engine's socket.  So the
+ * library does not rely on the command line: no forced control, no session. */
+static int is_control(struct ws_plugin *p, const struct ws_session *s) {
+	const char *prog = ws_gw_program(&p->cfg);
+	size_t n = strlen(prog);
+
+	if (s->struct_size < offsetof(struct ws_session, key_options) + sizeof(s->key_options)
+			|| !(s->key_options & WS_KEY_FORCED_COMMAND) || s->command == NULL) {
+		return 0;
+	}
+	return strncmp(s->command, prog, n) == 0 && strcmp(s->command + n, " control") == 0;
+}
+
 int ws_gw_session_env(struct ws_plugin *p, const struct ws_session *s,
 		ws_env_set_fn set, void *env_ctx) {
 	/* only ws-gateway control runs here: no sftp, no other subsystem */
 	if (s->kind != NULL && strcmp(s->kind, "subsystem") == 0) {
+		return 1;
+	}
+	if (!is_control(p, s)) {
+		char why[600];
+		snprintf(why, sizeof(why), "a session that is not the forced command "
+			"'%s control' (the server needs -c '%s control')", ws_gw_program(&p->cfg),
+			ws_gw_program(&p->cfg));
+		problem_event(p, "session", s->conn ? s->conn->user : NULL, why);
 		return 1;
 	}
 	if (set(env_ctx, WS_GW_ENV_CONFIG, p->config_path) != 0) {

@@ -404,6 +404,22 @@ static void the_gateway_role_answers_users_keys_and_routes(void) {
 	CHECK(h->client_env(ctx, &s, "LANG", "C") == 0);
 	CHECK(h->agent_request(ctx, &s) == 0);
 	fake_set_count = 0;
+	/* a gateway started without -c: the client's command, or a shell */
+	s.command = "cat /var/lib/gw/hostkeys/alice";
+	CHECK(h->session_env(ctx, &s, fake_set, NULL) != 0);
+	s.kind = "shell";
+	s.command = NULL;
+	CHECK(h->session_env(ctx, &s, fake_set, NULL) != 0);
+	/* the program's name, but not forced: the client typed it */
+	snprintf(want, sizeof(want), "%s/ws-gateway control", unit_tmpdir());
+	s.kind = "exec";
+	s.command = want;
+	CHECK(h->session_env(ctx, &s, fake_set, NULL) != 0);
+	s.key_options = WS_KEY_FORCED_COMMAND;
+	s.command = "/bin/sh";
+	CHECK(h->session_env(ctx, &s, fake_set, NULL) != 0);
+	CHECK(fake_set_count == 0);
+	s.command = want;
 	CHECK(h->session_env(ctx, &s, fake_set, NULL) == 0);
 	snprintf(want, sizeof(want), "WS_GATEWAY_CONFIG=%s/hooks.conf", unit_tmpdir());
 	CHECK(fake_set_count == 1);
