@@ -39,11 +39,18 @@ static long ms_since(const struct timespec *t0) {
 
 static void child(char *const argv[], const char *extra, int out, int err) {
 	int null = open("/dev/null", O_RDONLY);
+	sigset_t none;
+
 	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
 		_exit(127);
 	}
 	ws_gw_close_from(3);
 	setpgid(0, 0);
+	/* as the library's spawn(): the caller's blocked signals (a keeper's,
+	 * a server's) must not make the helper deaf to SIGTERM and the like */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGCHLD, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	if (extra != NULL) {
 		putenv((char *)extra);
@@ -53,9 +60,35 @@ static void child(char *const argv[], const char *extra, int out, int err) {
 	_exit(127);
 }
 
+/* Reaps pid by the deadline; a helper that closed its output but goes on
+ * running (exec >/dev/null; sleep) must not hold the caller (a login, the
+ * keeper) for good: past the deadline its group is killed.  1 if it had
+ * to be killed. */
+static int reap(pid_t pid, const struct timespec *t0, unsigned int timeout_ms, int *wstatus) {
+	pid_t got;
+
+	for (;;) {
+		got = waitpid(pid, wstatus, WNOHANG);
+		if (got == pid || (got < 0 && errno != EINTR)) {
+			return 0;
+		}
+		if (ms_since(t0) >= (long)timeout_ms) {
+			break;
+		}
+		{
+			struct timespec step = { 0, 10 * 1000000L };
+			nanosleep(&step, NULL);
+		}
+	}
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR) {
+	}
+	return 1;
+}
+
 int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, size_t outmax,
 		struct ws_gw_result *r) {
-	int outp[2], errp[2], wstatus = 0;
+	int outp[2], errp[2], wstatus = 0, poll_err = 0;
 	size_t errlen = 0;
 	struct timespec t0;
 	pid_t pid;
@@ -102,6 +135,11 @@ int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, si
 			if (n < 0 && errno == EINTR) {
 				continue;
 			}
+			if (n < 0) {
+				/* would fail again at once: stop it rather than spin */
+				poll_err = errno;
+				break;
+			}
 			for (i = 0; i < 2 && n > 0; i++) {
 				char chunk[4096], *dst = i == 0 ? r->out : errbuf;
 				size_t *used = i == 0 ? &r->outlen : &errlen;
@@ -143,15 +181,18 @@ int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, si
 		snprintf(r->err, sizeof(r->err), "%s", errbuf);
 	}
 	r->out[r->outlen] = '\0';
-	if (r->timed_out || r->too_big) {
+	if (r->timed_out || r->too_big || poll_err != 0) {
 		kill(-pid, SIGKILL);
 	}
-	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+	if (reap(pid, &t0, timeout_ms, &wstatus)) {
+		r->timed_out = !r->too_big && poll_err == 0;
 	}
-	if (!r->timed_out && !r->too_big && WIFEXITED(wstatus)) {
+	if (!r->timed_out && !r->too_big && poll_err == 0 && WIFEXITED(wstatus)) {
 		r->status = WEXITSTATUS(wstatus);
 	}
-	if (r->timed_out) {
+	if (poll_err != 0) {
+		snprintf(r->err, sizeof(r->err), "poll: %s", strerror(poll_err));
+	} else if (r->timed_out) {
 		snprintf(r->err, sizeof(r->err), "timed out after %u ms", timeout_ms);
 	} else if (r->too_big) {
 		snprintf(r->err, sizeof(r->err), "more than %zu bytes of output", outmax);
