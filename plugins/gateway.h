@@ -7,6 +7,7 @@
 #ifndef WS_GATEWAY_H
 #define WS_GATEWAY_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -81,6 +82,9 @@ struct ws_gw_result {
 int ws_gw_run(char *const argv[], const char *setenv_, unsigned int timeout_ms, size_t outmax,
 	struct ws_gw_result *r);
 void ws_gw_result_free(struct ws_gw_result *r);
+/* The process group of the helper ws_gw_run() is running, 0 between runs:
+ * for a signal handler (wake's alarm) that must stop it before exiting. */
+extern volatile sig_atomic_t ws_gw_running_pgid;
 /* Closes every descriptor from `from` up (in a child before exec). */
 void ws_gw_close_from(int from);
 

@@ -20,6 +20,8 @@
 
 extern char **environ;
 
+volatile sig_atomic_t ws_gw_running_pgid;
+
 void ws_gw_close_from(int from) {
 	long max = sysconf(_SC_OPEN_MAX);
 	int fd;
@@ -119,6 +121,7 @@ int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, si
 		return -1;
 	}
 	setpgid(pid, pid); /* also here: no window where a kill misses */
+	ws_gw_running_pgid = (sig_atomic_t)pid;
 	{
 		struct pollfd pfd[2] = { { outp[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } };
 		char errbuf[sizeof(r->err)];
@@ -187,6 +190,7 @@ int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, si
 	if (reap(pid, &t0, timeout_ms, &wstatus)) {
 		r->timed_out = !r->too_big && poll_err == 0;
 	}
+	ws_gw_running_pgid = 0;
 	if (!r->timed_out && !r->too_big && poll_err == 0 && WIFEXITED(wstatus)) {
 		r->status = WEXITSTATUS(wstatus);
 	}

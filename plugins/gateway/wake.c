@@ -194,6 +194,7 @@ int gw_ensure_running(struct gw *g, const char *user, const char *name, int star
 				return -1;
 			}
 			created = 1; /* created stopped or running: the next round sees */
+			clock_gettime(CLOCK_MONOTONIC, &t0); /* the wait is for its server */
 			continue;
 		}
 		if (state == GW_STOPPED && !started) {
@@ -208,6 +209,8 @@ int gw_ensure_running(struct gw *g, const char *user, const char *name, int star
 			}
 			gw_clear_stop_reason(g, name);
 			started = 1;
+			/* a slow start must not use up the wait for the banner */
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 			continue;
 		}
 		if (state == GW_RUNNING && banner_ok(addr, *port)) {
@@ -229,7 +232,14 @@ static char alarm_reason[WS_GW_REASON_MAX];
  * that is safe in a signal handler. */
 static void on_alarm(int sig) {
 	ssize_t ignored;
+	pid_t pgid = (pid_t)ws_gw_running_pgid;
 	(void)sig;
+	/* the backend call under way (podman create, start) must not go on
+	 * after the lock is released with this exit: another wake would act
+	 * on the same workspace beside it */
+	if (pgid > 0) {
+		kill(-pgid, SIGKILL);
+	}
 	ignored = send(3, alarm_reason, strlen(alarm_reason), MSG_NOSIGNAL);
 	(void)ignored;
 	_exit(1);
@@ -271,11 +281,13 @@ int gw_wake_main(struct gw *g, const char *user, const char *name) {
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* the flock wait, the backend calls and the banner wait together */
+	/* the flock wait, the backend calls and the banner wait together:
+	 * create and start may each take wake_timeout, and the banner wait
+	 * after them another */
 	snprintf(alarm_reason, sizeof(alarm_reason), "workspace '%s' did not start: "
 		"timed out", ws_gw_name_valid(name) ? name : "?");
 	signal(SIGALRM, on_alarm);
-	alarm(g->cfg.gateway.wake_timeout * 2 + 60);
+	alarm(g->cfg.gateway.wake_timeout * 3 + 60);
 
 	if (!ws_gw_name_valid(name)) {
 		snprintf(reason, sizeof(reason), "'%.64s' is not a workspace name", name);

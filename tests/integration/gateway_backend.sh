@@ -6,6 +6,8 @@
 #   starts                              one line per start (to count them)
 #   mode-hang, mode-garbage, mode-fail  make start hang, status print
 #                                       garbage, start fail
+#   mode-slow-create, mode-late-server  create takes 2 s; the server of a
+#                                       start listens 1.5 s after it returns
 #   NAME/activity                       what `activity NAME` prints
 # DROPBEAR is the server to run.
 set -u
@@ -26,13 +28,15 @@ start)
 	if [ -e "$d/mode-fail" ]; then echo "engine says no" >&2; exit 1; fi
 	if [ -e "$d/mode-hang" ]; then sleep 600; fi
 	running && exit 0
-	"$DROPBEAR" -F -E -p "127.0.0.1:$(cat "$d/$name/port")" -r "$d/$name/hostkey" \
-		</dev/null >>"$d/$name/log" 2>&1 &
+	late=0; [ -e "$d/mode-late-server" ] && late=1.5
+	(sleep "$late"; exec "$DROPBEAR" -F -E -p "127.0.0.1:$(cat "$d/$name/port")" \
+		-r "$d/$name/hostkey") </dev/null >>"$d/$name/log" 2>&1 &
 	echo $! > "$d/$name/pid" ;;
 stop)
 	if running; then kill "$(cat "$d/$name/pid")"; fi
 	rm -f "$d/$name/pid" ;;
 create)
+	if [ -e "$d/mode-slow-create" ]; then sleep 2; fi
 	mkdir "$d/$name" || exit 1
 	cp "$4" "$d/$name/hostkey"
 	cp "$3" "$d/$name/keys"

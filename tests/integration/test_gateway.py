@@ -310,6 +310,52 @@ def test_a_backend_that_hangs_is_cut_off(gw):
     assert "timed out" in refused
 
 
+def test_the_wait_for_the_server_counts_from_its_start(gw):
+    # create takes 2 of the 3 s, the server answers 1.5 s after its start:
+    # the wait for the banner is the 3 s after the start, not what is left
+    gw.write_config(gateway_wake_timeout="3")
+    gw.mode("slow-create")
+    gw.mode("late-server")
+    sock, refused, status = gw.wake("alice", "alice")
+    assert refused is None and status == 0
+    assert banner(sock).startswith(b"SSH-2.0-")
+    sock.close()
+
+
+def test_the_wake_alarm_stops_the_backend_call_under_way(gw):
+    sock, _, _ = gw.wake("alice", "alice")
+    sock.close()
+    gw.control("alice", "stop alice")
+    gw.control("alice", "start alice")  # clears "asked"; now stop it quietly
+    subprocess.run([BACKEND, "stop", "alice"], env=gw.env, check=True)
+    gw.mode("hang")  # start sleeps 600 s
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    proc = subprocess.Popen(
+        [GATEWAY, "--config", gw.config, "wake", "alice", "alice"], env=gw.env,
+        pass_fds=[3, theirs.fileno()], preexec_fn=lambda: os.dup2(theirs.fileno(), 3))
+    theirs.close()
+    try:
+        assert wait_for(lambda: gw.starts().count("alice") == 3, timeout=20)
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            [backend] = [int(p) for p in f.read().split()]
+        os.kill(proc.pid, signal.SIGALRM)  # as when the wake's time is up
+        ours.settimeout(20)
+        assert ours.recv(4096) == b"workspace 'alice' did not start: timed out"
+        assert proc.wait(timeout=20) == 1
+        # the backend's group (the shell and its sleep) went with it
+        def group_gone():
+            try:
+                os.killpg(backend, 0)
+            except ProcessLookupError:
+                return True
+            return False
+        assert wait_for(group_gone, timeout=10)
+    finally:
+        ours.close()
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_a_backend_that_fails_or_prints_garbage(gw):
     sock, _, _ = gw.wake("alice", "alice")
     sock.close()
