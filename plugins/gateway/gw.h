@@ -51,6 +51,12 @@ int gw_user_lock(struct gw *g, const char *user);
 void gw_stop_reason(struct gw *g, const char *name, char *out, size_t outlen);
 int gw_set_stop_reason(struct gw *g, const char *name, const char *reason);
 void gw_clear_stop_reason(struct gw *g, const char *name);
+/* STATE/woken/NAME: written (now) under NAME's lock when a wake or start
+ * hands it over running; read by the keeper under the same lock, so that a
+ * workspace just woken is never stopped before its session shows activity.
+ * gw_woken_ms() is 0 when there is none. */
+int gw_set_woken(struct gw *g, const char *name);
+int64_t gw_woken_ms(struct gw *g, const char *name);
 /* What a user types to reach the gateway: "USER@HOST" or "-p PORT USER@HOST". */
 const char *gw_ssh_to(const struct gw *g, const char *user);
 

@@ -3,8 +3,10 @@
  * gateway_idle_stop, so they cost nothing until the next jump wakes them.
  * Every min(idle_stop/4, 30 s) it asks the backend for the running ones and
  * their last activity.  A workspace that reports none (0) counts from when
- * the keeper first saw it running.  It never waits for a workspace's lock:
- * one being woken or stopped is looked at next round.  Run by the hook
+ * the keeper first saw it running, and none counts from before its last
+ * wake (STATE/woken/NAME).  It never waits for a workspace's lock: one
+ * being woken or stopped is looked at next round; under the lock it reads
+ * the state and activity again before stopping anything.  Run by the hook
  * library, it stops when the listener does (see the lifeline there).
  */
 #include "gw.h"
@@ -57,30 +59,58 @@ static void forget(const char *name) {
 	}
 }
 
+/* The last sign of use: the backend's activity (or, with none, when the
+ * keeper first saw it so), and no earlier than its last wake.  0 with
+ * *last, or -1 (logged). */
+static int last_use(struct gw *g, const char *name, int64_t now, int64_t *last) {
+	char detail[512];
+	int64_t woken;
+
+	*last = 0;
+	if (gw_backend_activity(g, name, last, detail, sizeof(detail)) != 0) {
+		gw_event(g, "gateway_problem", NULL, name, "reason", detail, NULL, 0);
+		return -1;
+	}
+	if (*last <= 0) {
+		*last = first_seen(name, now);
+	} else {
+		forget(name);
+	}
+	/* a wake of a long-idle workspace: its session has shown no activity
+	 * yet, and a seen[] entry from before a stop and start is stale */
+	woken = gw_woken_ms(g, name);
+	if (woken > *last) {
+		*last = woken;
+	}
+	return 0;
+}
+
 static void check_one(void *arg, const char *name, const char *state) {
 	struct gw *g = arg;
-	char detail[512];
-	int64_t last = 0, now = gw_now_ms();
+	char detail[512], addr[300];
+	int64_t last = 0, now = gw_now_ms(), idle_ms = (int64_t)g->cfg.gateway.idle_stop * 1000;
+	enum gw_state st;
+	unsigned int port;
 	int lock;
 
 	if (stopping || strcmp(state, "running") != 0) {
 		forget(name);
 		return;
 	}
-	if (gw_backend_activity(g, name, &last, detail, sizeof(detail)) != 0) {
-		gw_event(g, "gateway_problem", NULL, name, "reason", detail, NULL, 0);
-		return;
-	}
-	if (last <= 0) {
-		last = first_seen(name, now);
-	} else {
-		forget(name);
-	}
-	if (now - last < (int64_t)g->cfg.gateway.idle_stop * 1000) {
+	if (last_use(g, name, now, &last) != 0 || now - last < idle_ms) {
 		return;
 	}
 	if ((lock = gw_lock(g, name, 1)) < 0) {
 		return; /* being woken or stopped right now */
+	}
+	/* what was read before the lock may be old news: a wake may have
+	 * finished between the two (it writes woken/NAME under this lock) */
+	now = gw_now_ms();
+	if (gw_backend_status(g, name, &st, addr, sizeof(addr), &port, detail,
+			sizeof(detail)) != 0 || st != GW_RUNNING
+			|| last_use(g, name, now, &last) != 0 || now - last < idle_ms) {
+		close(lock);
+		return;
 	}
 	if (gw_backend_do(g, "stop", name, detail, sizeof(detail)) == 0) {
 		gw_set_stop_reason(g, name, "idle");

@@ -5,6 +5,8 @@
  *   userlocks/USER  flock()ed while one of USER's workspaces is counted and
  *                   created, so concurrent creates keep gateway_max_per_user
  *   stopped/NAME    why the gateway stopped it: "idle" or "asked"
+ *   woken/NAME      when a wake or start last found it answering (ms since
+ *                   the epoch): the keeper counts idleness from no earlier
  *   keys/NAME       the authorized_keys lines a workspace was created with
  *   hostkeys/NAME   its host key (Dropbear format), NAME.pub the public half
  * Directories are 0700: the host keys are secrets.
@@ -137,6 +139,45 @@ void gw_clear_stop_reason(struct gw *g, const char *name) {
 	}
 }
 
+int gw_set_woken(struct gw *g, const char *name) {
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int fd, ok;
+
+	if (state_path(g, "woken", name, NULL, path, sizeof(path)) != 0
+			|| snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		return -1;
+	}
+	ok = dprintf(fd, "%lld\n", (long long)gw_now_ms()) > 0;
+	close(fd);
+	return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int64_t gw_woken_ms(struct gw *g, const char *name) {
+	char path[PATH_MAX], buf[32], *end;
+	ssize_t n = -1;
+	long long v;
+	int fd;
+
+	if (state_path(g, "woken", name, NULL, path, sizeof(path)) != 0) {
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0) {
+		return 0;
+	}
+	buf[n] = '\0';
+	v = strtoll(buf, &end, 10);
+	return (*end == '\n' || *end == '\0') && v > 0 ? (int64_t)v : 0;
+}
+
 /* dropbearkey: next to this program (build/bin, the install's bindir),
  * else on PATH. */
 static void dropbearkey_path(char *out, size_t outlen) {
@@ -244,7 +285,7 @@ int gw_prepare_files(struct gw *g, const char *user, const char *name, char *key
 }
 
 void gw_remove_files(struct gw *g, const char *name) {
-	static const char *const subs[] = { "keys", "hostkeys", "stopped" };
+	static const char *const subs[] = { "keys", "hostkeys", "stopped", "woken" };
 	char path[PATH_MAX];
 	size_t i;
 

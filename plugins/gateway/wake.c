@@ -215,6 +215,7 @@ int gw_ensure_running(struct gw *g, const char *user, const char *name, int star
 		}
 		if (state == GW_RUNNING && banner_ok(addr, *port)) {
 			gw_clear_stop_reason(g, name);
+			gw_set_woken(g, name);
 			return 0;
 		}
 		if (ms_since(&t0) + POLL_STEP_MS > (long)g->cfg.gateway.wake_timeout * 1000) {

@@ -426,8 +426,11 @@ def test_grants_let_another_user_in_but_not_remove(gw):
 def test_keeper_stops_idle_workspaces_and_a_jump_wakes_them(gw):
     sock, _, _ = gw.wake("alice", "alice")
     sock.close()
+    long_ago = f"{int(time.time() * 1000) - 60000}\n"
     with open(os.path.join(gw.backend_dir, "alice", "activity"), "w") as f:
-        f.write(f"{int(time.time() * 1000) - 60000}\n")
+        f.write(long_ago)
+    with open(os.path.join(gw.state, "woken", "alice"), "w") as f:
+        f.write(long_ago)  # woken long ago too
     gw.write_config(gateway_idle_stop="10")
     keeper = subprocess.Popen([GATEWAY, "--config", gw.config, "keeper"], env=gw.env)
     try:
@@ -441,6 +444,27 @@ def test_keeper_stops_idle_workspaces_and_a_jump_wakes_them(gw):
     sock, refused, _ = gw.wake("alice", "alice")
     assert refused is None and banner(sock).startswith(b"SSH-2.0-")
     sock.close()
+
+
+def test_keeper_leaves_a_workspace_just_woken_alone(gw):
+    # long idle, then a jump wakes it: the session has shown no activity
+    # yet, and the keeper must not stop it under the user
+    sock, _, _ = gw.wake("alice", "alice")
+    sock.close()
+    with open(os.path.join(gw.backend_dir, "alice", "activity"), "w") as f:
+        f.write(f"{int(time.time() * 1000) - 60000}\n")
+    gw.write_config(gateway_idle_stop="10")
+    keeper = subprocess.Popen([GATEWAY, "--config", gw.config, "keeper"], env=gw.env)
+    try:
+        time.sleep(6)  # three rounds
+        assert gw.events("gateway_stop") == []
+        # idle for good now: counted from the wake, not before it
+        assert wait_for(lambda: gw.events("gateway_stop"), timeout=20)
+    finally:
+        keeper.terminate()
+        assert keeper.wait(timeout=10) == 0
+    [stop] = gw.events("gateway_stop")
+    assert 10000 <= stop["idle_ms"] < 30000
 
 
 # --- the hook library's side, as the server calls it (ws_hook.h) ---
