@@ -42,6 +42,10 @@ int gw_backend_activity(struct gw *g, const char *name, int64_t *ms, char *detai
 /* Opens and flocks STATE/locks/NAME (blocking, or not with `try`);
  * returns the descriptor (close() unlocks) or -1. */
 int gw_lock(struct gw *g, const char *name, int try_only);
+/* Unlocks; `gone`: NAME turned out not to exist (and was not created), so
+ * its lock file goes too -- names a user merely tried must not fill the
+ * state directory. */
+void gw_unlock(struct gw *g, const char *name, int fd, int gone);
 /* Opens and flocks STATE/userlocks/USER (blocking), held from counting the
  * user's workspaces to creating one: creates of different names hold
  * different name locks, and would all pass the count.  Always taken after
@@ -75,6 +79,8 @@ void gw_event(struct gw *g, const char *event, const char *user, const char *nam
  * refusal reason (one of docs/gateway.md's phrases). */
 int gw_ensure_running(struct gw *g, const char *user, const char *name, int start_asked,
 	char *addr, size_t addrlen, unsigned int *port, char *reason, size_t rlen);
+/* Whether the last gw_ensure_running() found no workspace and made none. */
+int gw_ensure_found_none(void);
 int gw_wake_main(struct gw *g, const char *user, const char *name);
 /* How many workspaces the user owns (backend list); -1 on error. */
 int gw_count_owned(struct gw *g, const char *user, char *detail, size_t dlen);

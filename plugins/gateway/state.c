@@ -71,17 +71,37 @@ static int lock_in(struct gw *g, const char *sub, const char *name, int try_only
 	if (state_path(g, sub, name, NULL, path, sizeof(path)) != 0) {
 		return -1;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		return -1;
-	}
-	while (flock(fd, LOCK_EX | (try_only ? LOCK_NB : 0)) != 0) {
-		if (errno != EINTR) {
-			close(fd);
+	for (;;) {
+		struct stat held, now;
+
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0) {
 			return -1;
 		}
+		while (flock(fd, LOCK_EX | (try_only ? LOCK_NB : 0)) != 0) {
+			if (errno != EINTR) {
+				close(fd);
+				return -1;
+			}
+		}
+		/* gw_unlock() may have removed the file while we waited: a lock on
+		 * an unlinked file excludes nobody who opens the path now */
+		if (fstat(fd, &held) == 0 && stat(path, &now) == 0
+				&& held.st_dev == now.st_dev && held.st_ino == now.st_ino) {
+			return fd;
+		}
+		close(fd);
 	}
-	return fd;
+}
+
+void gw_unlock(struct gw *g, const char *name, int fd, int gone) {
+	char path[PATH_MAX];
+
+	/* unlinked while still held: whoever waits on it retries (lock_in) */
+	if (gone && state_path(g, "locks", name, NULL, path, sizeof(path)) == 0) {
+		unlink(path);
+	}
+	close(fd);
 }
 
 int gw_lock(struct gw *g, const char *name, int try_only) {

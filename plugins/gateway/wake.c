@@ -169,6 +169,12 @@ static int create(struct gw *g, const char *user, const char *name, char *reason
 	return ret;
 }
 
+static int found_none;
+
+int gw_ensure_found_none(void) {
+	return found_none;
+}
+
 int gw_ensure_running(struct gw *g, const char *user, const char *name, int start_asked,
 		char *addr, size_t addrlen, unsigned int *port, char *reason, size_t rlen) {
 	char detail[512], why[600], stopped[16];
@@ -180,6 +186,7 @@ int gw_ensure_running(struct gw *g, const char *user, const char *name, int star
 		snprintf(reason, rlen, "no workspace '%s' for %s", name, user);
 		return -1;
 	}
+	found_none = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		if (gw_backend_status(g, name, &state, addr, addrlen, port, detail,
@@ -191,6 +198,7 @@ int gw_ensure_running(struct gw *g, const char *user, const char *name, int star
 				return did_not_start(name, "it disappeared while starting", reason, rlen);
 			}
 			if (create(g, user, name, reason, rlen) != 0) {
+				found_none = 1;
 				return -1;
 			}
 			created = 1; /* created stopped or running: the next round sees */
@@ -309,7 +317,7 @@ int gw_wake_main(struct gw *g, const char *user, const char *name) {
 				"it answered, then refused a connection");
 			ok = -1;
 		}
-		close(lock);
+		gw_unlock(g, name, lock, ok != 0 && gw_ensure_found_none());
 	}
 	alarm(0);
 	if (ok == 0 && send_socket(sock) != 0) {

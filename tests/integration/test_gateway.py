@@ -238,6 +238,31 @@ def test_max_per_user_holds_against_concurrent_creates(gw):
     assert len([d for d in os.listdir(gw.backend_dir) if d.startswith("alice-")]) == 3
 
 
+def test_names_that_do_not_exist_leave_no_lock_files(gw):
+    # alice-<anything> is hers to try: trying must not fill the state dir
+    def locks():
+        d = os.path.join(gw.state, "locks")
+        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+    gw.write_config(gateway_create="off")
+    for i in range(5):
+        _, refused, _ = gw.wake("alice", f"alice-x{i}")
+        assert refused == f"no workspace 'alice-x{i}' for alice"
+    assert gw.control("alice", "start alice-y").returncode == 1
+    assert gw.control("alice", "stop alice-y").returncode == 1
+    assert gw.control("alice", "rm alice-y --yes").returncode == 1
+    assert locks() == []
+    # past the maximum, likewise; a workspace that exists keeps its lock
+    gw.write_config(gateway_max_per_user="1")
+    sock, _, _ = gw.wake("alice", "alice")
+    sock.close()
+    for i in range(5):
+        _, refused, _ = gw.wake("alice", f"alice-z{i}")
+        assert refused == "alice has 1 workspaces, the most allowed"
+    assert locks() == ["alice"]
+    assert gw.control("alice", "rm alice --yes").returncode == 0
+    assert locks() == []
+
+
 def test_stopped_by_you_stays_stopped_until_started(gw):
     sock, _, _ = gw.wake("alice", "alice")
     sock.close()
