@@ -36,7 +36,33 @@ static void sleep_ms(long ms) {
 	}
 }
 
-/* A connected TCP socket to addr:port within timeout_ms, or -1. */
+/* The backend may answer a host name: it is resolved once, here, into the
+ * numeric address that both the banner probe and the real connection use.
+ * Resolving it for each would let a name that changes in between (DNS
+ * rebinding) hand the client a connection to a place never probed.
+ * 0, or -1 if it does not resolve. */
+static int resolve_once(char *addr, size_t addrlen) {
+	struct addrinfo hints, *res = NULL;
+	char num[NI_MAXHOST];
+	int ok;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(addr, NULL, &hints, &res) != 0 || res == NULL) {
+		return -1;
+	}
+	ok = getnameinfo(res->ai_addr, res->ai_addrlen, num, sizeof(num), NULL, 0,
+		NI_NUMERICHOST) == 0 && strlen(num) < addrlen;
+	freeaddrinfo(res);
+	if (!ok) {
+		return -1;
+	}
+	strcpy(addr, num);
+	return 0;
+}
+
+/* A connected TCP socket to addr:port (numeric, see resolve_once) within
+ * timeout_ms, or -1. */
 static int connect_to(const char *addr, unsigned int port, int timeout_ms) {
 	struct addrinfo hints, *res = NULL, *ai;
 	char portstr[8];
@@ -44,6 +70,7 @@ static int connect_to(const char *addr, unsigned int port, int timeout_ms) {
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	if (getaddrinfo(addr, portstr, &hints, &res) != 0) {
 		return -1;
@@ -221,7 +248,8 @@ int gw_ensure_running(struct gw *g, const char *user, const char *name, int star
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			continue;
 		}
-		if (state == GW_RUNNING && banner_ok(addr, *port)) {
+		if (state == GW_RUNNING && resolve_once(addr, addrlen) == 0
+				&& banner_ok(addr, *port)) {
 			gw_clear_stop_reason(g, name);
 			gw_set_woken(g, name);
 			return 0;

@@ -8,6 +8,7 @@
 #                                       garbage, start fail
 #   mode-slow-create, mode-late-server  create takes 2 s; the server of a
 #                                       start listens 1.5 s after it returns
+#   mode-hostname                       status names the host rebind.test
 #   NAME/activity                       what `activity NAME` prints
 # DROPBEAR is the server to run.
 set -u
@@ -21,6 +22,7 @@ case $verb in
 status)
 	if [ -e "$d/mode-garbage" ]; then echo "running; rm -rf / 99999"; exit 0; fi
 	if [ ! -d "$d/$name" ]; then echo missing
+	elif running && [ -e "$d/mode-hostname" ]; then echo "running rebind.test $(cat "$d/$name/port")"
 	elif running; then echo "running 127.0.0.1 $(cat "$d/$name/port")"
 	else echo stopped; fi ;;
 start)

@@ -381,6 +381,49 @@ def test_the_wake_alarm_stops_the_backend_call_under_way(gw):
             proc.kill()
 
 
+REBIND_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netdb.h>
+#include <string.h>
+/* rebind.test: 127.0.0.1 the first time it is resolved, 127.0.0.2 (where
+ * nothing listens) after: a name that changes between probe and connect */
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+        struct addrinfo **res) {
+    static int (*real)(const char *, const char *, const struct addrinfo *,
+        struct addrinfo **);
+    static int calls;
+    if (real == NULL) {
+        *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+    }
+    if (node != NULL && strcmp(node, "rebind.test") == 0) {
+        node = calls++ == 0 ? "127.0.0.1" : "127.0.0.2";
+    }
+    return real(node, service, hints, res);
+}
+"""
+
+
+def test_a_host_name_from_the_backend_is_resolved_once(gw):
+    sock, _, _ = gw.wake("alice", "alice")
+    sock.close()
+    shim = os.path.join(gw.root, "rebind.so")
+    src = shim[:-3] + ".c"
+    with open(src, "w") as f:
+        f.write(REBIND_SHIM)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", shim, src, "-ldl"], check=True)
+    gw.mode("hostname")
+    gw.env["LD_PRELOAD"] = shim
+    try:
+        sock, refused, status = gw.wake("alice", "alice")
+    finally:
+        del gw.env["LD_PRELOAD"]
+    assert refused is None and status == 0
+    assert sock.getpeername()[0] == "127.0.0.1"  # where the banner was seen
+    assert banner(sock).startswith(b"SSH-2.0-")
+    sock.close()
+
+
 def test_a_backend_that_fails_or_prints_garbage(gw):
     sock, _, _ = gw.wake("alice", "alice")
     sock.close()
