@@ -15,7 +15,6 @@
 #define GW_CALL_TIMEOUT_MS 30000      /* every backend call but start/create */
 #define GW_OUT_MAX (64 * 1024)        /* a backend's answer */
 #define GW_LIST_MAX (1024 * 1024)     /* `list` of every workspace */
-#define GW_DETAIL_MAX 200             /* a backend's reason, as shown */
 
 struct gw {
 	struct ws_config cfg;

@@ -331,8 +331,7 @@ def test_a_backend_that_hangs_is_cut_off(gw):
     started = time.monotonic()
     _, refused, status = gw.wake("alice", "alice")
     assert time.monotonic() - started < 20
-    assert refused.startswith("workspace 'alice' did not start: ") and status == 1
-    assert "timed out" in refused
+    assert refused == "workspace 'alice' did not start: the backend timed out" and status == 1
 
 
 def test_the_wait_for_the_server_counts_from_its_start(gw):
@@ -436,9 +435,16 @@ def test_a_backend_that_fails_or_prints_garbage(gw):
     os.unlink(os.path.join(gw.state, "stopped", "alice"))
     gw.mode("fail")
     _, refused, _ = gw.wake("alice", "alice")
-    assert refused == "workspace 'alice' did not start: engine says no"
+    # what the backend said may name the engine's sockets and paths: the
+    # log gets it, the user where to look
+    assert refused == "workspace 'alice' did not start: the backend failed (see the gateway log)"
     [*_, wake] = gw.events("gateway_wake")
     assert wake["result"] == refused
+    [*_, problem] = gw.events("gateway_problem")
+    assert problem["workspace"] == "alice"
+    assert problem["reason"] == "backend start: exit status 1: engine says no"
+    r = gw.control("alice", "start alice")
+    assert r.returncode == 1 and "engine says no" not in r.stderr
 
 
 def test_control_lists_configures_and_removes(gw):
