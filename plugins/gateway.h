@@ -19,6 +19,7 @@
 #define WS_GW_KEYS_TIMEOUT_MS 5000    /* gateway_keys_command */
 #define WS_GW_REASON_MAX 256          /* a refusal reason sent to the client */
 #define WS_GW_WAKES_PER_MINUTE 30     /* wake processes one connection may start */
+#define WS_GW_KEEPER_STOP_MS 5000     /* the keeper's time to stop at shutdown */
 #define WS_GW_ENV_CONFIG "WS_GATEWAY_CONFIG" /* the hook config, for sessions */
 #define WS_GW_ENV_LOG_FD "WS_GATEWAY_LOG_FD" /* the server's stderr, for control */
 #define WS_GW_LOG_FD_MIN 1000                /* above the server's select() range */

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "envsources.h"
 #include "plugin.h"
 
 static void route_event(struct ws_plugin *p, const struct ws_conn *c, const char *host,
@@ -118,6 +119,15 @@ int ws_gw_startup(struct ws_plugin *p, char *err, size_t errlen) {
 		snprintf(err, errlen, "gateway_state_dir %s: not a directory", g->state_dir);
 		return -1;
 	}
+	/* it holds every workspace's host key and decides what the keeper
+	 * stops: the rule of the sources that decide who logs in */
+	{
+		char why[600];
+		if (ws_trust_path(g->state_dir, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "gateway_state_dir %s", why);
+			return -1;
+		}
+	}
 	if (p->is_listener && g->idle_stop > 0) {
 		/* The keeper's descriptor 3 is a pipe whose write end only the
 		 * listener holds (close-on-exec: not the connections it
@@ -165,13 +175,32 @@ void ws_gw_connect(struct ws_plugin *p) {
 	forget_keeper(p);
 }
 
+/* SIGTERM, then at most WS_GW_KEEPER_STOP_MS for it to go (it may be in a
+ * backend call), then SIGKILL: a keeper that does not stop must not hold
+ * the listener's exit. */
+static void stop_keeper(pid_t pid) {
+	struct timespec step = { 0, 20 * 1000000L };
+	int waited;
+	pid_t got;
+
+	kill(pid, SIGTERM);
+	for (waited = 0; waited < WS_GW_KEEPER_STOP_MS; waited += 20) {
+		got = waitpid(pid, NULL, WNOHANG);
+		if (got == pid || (got < 0 && errno != EINTR)) {
+			return; /* gone (or reaped by the server's SIGCHLD handler) */
+		}
+		nanosleep(&step, NULL);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+	}
+}
+
 void ws_gw_shutdown(struct ws_plugin *p) {
 	forget_keeper(p);
 	if (p->gw_keeper > 0) {
 		close(p->gw_lifeline);
-		kill((pid_t)p->gw_keeper, SIGTERM);
-		while (waitpid((pid_t)p->gw_keeper, NULL, 0) < 0 && errno == EINTR) {
-		}
+		stop_keeper((pid_t)p->gw_keeper);
 		p->gw_keeper = 0;
 	}
 	if (p->gw_keys != NULL) {
