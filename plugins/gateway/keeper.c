@@ -11,11 +11,13 @@
  */
 #include "gw.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,28 +124,19 @@ static void check_one(void *arg, const char *name, const char *state) {
 	close(lock);
 }
 
-int gw_keeper_main(struct gw *g) {
+static int keep(struct gw *g) {
 	unsigned int every = g->cfg.gateway.idle_stop / 4;
 	char detail[512];
-	struct sigaction sa;
 	struct stat st;
 	/* descriptor 3: the listener's lifeline pipe, when the library ran us */
 	int lifeline = fstat(3, &st) == 0 && S_ISFIFO(st.st_mode) ? 3 : -1;
 
-	if (g->cfg.gateway.idle_stop == 0) {
-		fprintf(stderr, "ws-gateway keeper: gateway_idle_stop is off\n");
-		return 2;
-	}
 	if (every > 30) {
 		every = 30;
 	}
 	if (every == 0) {
 		every = 1;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	while (!stopping) {
 		unsigned int slept;
 		if (gw_backend_list(g, check_one, g, detail, sizeof(detail)) != 0) {
@@ -161,4 +154,64 @@ int gw_keeper_main(struct gw *g) {
 		}
 	}
 	return 0;
+}
+
+/* The rounds run in a child of this process, which waits for it: the
+ * listener reaps its children without looking, so a keeper that crashed
+ * or was killed (out of memory, say) would end unnoticed and workspaces
+ * would never be stopped again.  Here its end is logged.  A stop request
+ * (SIGTERM, SIGINT) is passed on, with KEEPER_STOP_MS to act on it. */
+#define KEEPER_STOP_MS 4000 /* below the library's wait (WS_GW_KEEPER_STOP_MS) */
+
+int gw_keeper_main(struct gw *g) {
+	struct sigaction sa;
+	char why[128];
+	int status = 0, waited = 0;
+	pid_t pid, got;
+
+	if (g->cfg.gateway.idle_stop == 0) {
+		fprintf(stderr, "ws-gateway keeper: gateway_idle_stop is off\n");
+		return 2;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term; /* no SA_RESTART: waitpid() returns to look */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	pid = fork();
+	if (pid == 0) {
+		_exit(keep(g));
+	}
+	if (pid < 0) {
+		return keep(g);
+	}
+	for (;;) {
+		got = waitpid(pid, &status, stopping ? WNOHANG : 0);
+		if (got == pid || (got < 0 && errno != EINTR)) {
+			break;
+		}
+		if (stopping) {
+			struct timespec step = { 0, 50 * 1000000L };
+			if (waited == 0) {
+				kill(pid, SIGTERM);
+			} else if (waited >= KEEPER_STOP_MS) {
+				kill(pid, SIGKILL);
+			}
+			nanosleep(&step, NULL);
+			waited += 50;
+		}
+	}
+	if (got != pid || stopping) {
+		return 0;
+	}
+	if (WIFSIGNALED(status)) {
+		snprintf(why, sizeof(why), "the keeper was killed by signal %d; idle "
+			"workspaces are not stopped until the server restarts", WTERMSIG(status));
+	} else if (WEXITSTATUS(status) != 0) {
+		snprintf(why, sizeof(why), "the keeper ended with exit status %d; idle "
+			"workspaces are not stopped until the server restarts", WEXITSTATUS(status));
+	} else {
+		return 0; /* the listener is gone: nothing to keep */
+	}
+	gw_event(g, "gateway_problem", NULL, NULL, "reason", why, NULL, 0);
+	return 1;
 }

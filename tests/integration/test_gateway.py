@@ -541,6 +541,25 @@ def test_keeper_leaves_a_workspace_just_woken_alone(gw):
     assert 10000 <= stop["idle_ms"] < 30000
 
 
+def test_a_keeper_that_dies_is_logged(gw):
+    # the listener reaps its children without looking: the keeper's own
+    # process watches the one doing the rounds
+    gw.write_config(gateway_idle_stop="10")
+    keeper = subprocess.Popen([GATEWAY, "--config", gw.config, "keeper"], env=gw.env)
+    try:
+        def worker():
+            with open(f"/proc/{keeper.pid}/task/{keeper.pid}/children") as f:
+                return [int(p) for p in f.read().split()]
+        assert wait_for(worker, timeout=10)
+        os.kill(worker()[0], signal.SIGKILL)  # as the out-of-memory killer would
+        assert keeper.wait(timeout=10) == 1
+    finally:
+        if keeper.poll() is None:
+            keeper.kill()
+    [problem] = gw.events("gateway_problem")
+    assert problem["reason"].startswith("the keeper was killed by signal 9")
+
+
 # --- the hook library's side, as the server calls it (ws_hook.h) ---
 
 class WsConn(ctypes.Structure):
