@@ -7,16 +7,19 @@
 #ifndef WS_GATEWAY_H
 #define WS_GATEWAY_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "config.h"
 
 #define WS_GW_NAME_MAX 63             /* one DNS label */
+#define WS_GW_USER_MAX 32             /* a user name: no '-', see ws_gw_user_valid */
 #define WS_GW_KEYS_MAX (64 * 1024)    /* a user's authorized_keys lines */
 #define WS_GW_GRANTS_MAX (1024 * 1024)
 #define WS_GW_KEYS_TIMEOUT_MS 5000    /* gateway_keys_command */
 #define WS_GW_REASON_MAX 256          /* a refusal reason sent to the client */
 #define WS_GW_WAKES_PER_MINUTE 30     /* wake processes one connection may start */
+#define WS_GW_KEEPER_STOP_MS 5000     /* the keeper's time to stop at shutdown */
 #define WS_GW_ENV_CONFIG "WS_GATEWAY_CONFIG" /* the hook config, for sessions */
 #define WS_GW_ENV_LOG_FD "WS_GATEWAY_LOG_FD" /* the server's stderr, for control */
 #define WS_GW_LOG_FD_MIN 1000                /* above the server's select() range */
@@ -39,7 +42,13 @@ const char *ws_gw_program(const struct ws_config *cfg);
 /* names (gateway_names.c) */
 /* A lower-case DNS label: [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?. */
 int ws_gw_name_valid(const char *name);
-/* user owns `name`: it is the user's name or starts with "USER-". */
+/* A user name: [a-z0-9]{1,32}.  No '-': user U owns U-*, so a user named
+ * "bob-ci" would be owned by "bob" (rm, stop, jump, or create it first
+ * with bob's keys).  A workspace name, then, never is a user's but its
+ * owner's or its owner's followed by '-'. */
+int ws_gw_user_valid(const char *user);
+/* user (a valid user name) owns `name`: it is the user's name or starts
+ * with "USER-". */
 int ws_gw_owns(const char *user, const char *name);
 /* The grants text (lines "USER NAME", NAME may be "*"): 1 if it lets user
  * use name, 0 if not, -1 if the text is malformed (why says where). */
@@ -75,6 +84,9 @@ struct ws_gw_result {
 int ws_gw_run(char *const argv[], const char *setenv_, unsigned int timeout_ms, size_t outmax,
 	struct ws_gw_result *r);
 void ws_gw_result_free(struct ws_gw_result *r);
+/* The process group of the helper ws_gw_run() is running, 0 between runs:
+ * for a signal handler (wake's alarm) that must stop it before exiting. */
+extern volatile sig_atomic_t ws_gw_running_pgid;
 /* Closes every descriptor from `from` up (in a child before exec). */
 void ws_gw_close_from(int from);
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "envsources.h"
 #include "plugin.h"
 
 static void route_event(struct ws_plugin *p, const struct ws_conn *c, const char *host,
@@ -117,6 +119,15 @@ int ws_gw_startup(struct ws_plugin *p, char *err, size_t errlen) {
 		snprintf(err, errlen, "gateway_state_dir %s: not a directory", g->state_dir);
 		return -1;
 	}
+	/* it holds every workspace's host key and decides what the keeper
+	 * stops: the rule of the sources that decide who logs in */
+	{
+		char why[600];
+		if (ws_trust_path(g->state_dir, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "gateway_state_dir %s", why);
+			return -1;
+		}
+	}
 	if (p->is_listener && g->idle_stop > 0) {
 		/* The keeper's descriptor 3 is a pipe whose write end only the
 		 * listener holds (close-on-exec: not the connections it
@@ -141,17 +152,55 @@ int ws_gw_startup(struct ws_plugin *p, char *err, size_t errlen) {
 			return -1;
 		}
 		p->gw_keeper = pid;
+		p->gw_keeper_owner = (long)getpid();
 		p->gw_lifeline = lifeline[1];
 	}
 	return 0;
 }
 
+/* A server that cannot re-execute itself (started by a name that open()
+ * cannot find, say via PATH) forks its connections with the listener's
+ * library state: the keeper's pid and the lifeline's write end.  Such a
+ * child must neither stop the keeper when its connection ends nor keep
+ * the lifeline open after the listener is gone. */
+static void forget_keeper(struct ws_plugin *p) {
+	if (p->gw_keeper > 0 && p->gw_keeper_owner != (long)getpid()) {
+		close(p->gw_lifeline);
+		p->gw_lifeline = -1;
+		p->gw_keeper = 0;
+	}
+}
+
+void ws_gw_connect(struct ws_plugin *p) {
+	forget_keeper(p);
+}
+
+/* SIGTERM, then at most WS_GW_KEEPER_STOP_MS for it to go (it may be in a
+ * backend call), then SIGKILL: a keeper that does not stop must not hold
+ * the listener's exit. */
+static void stop_keeper(pid_t pid) {
+	struct timespec step = { 0, 20 * 1000000L };
+	int waited;
+	pid_t got;
+
+	kill(pid, SIGTERM);
+	for (waited = 0; waited < WS_GW_KEEPER_STOP_MS; waited += 20) {
+		got = waitpid(pid, NULL, WNOHANG);
+		if (got == pid || (got < 0 && errno != EINTR)) {
+			return; /* gone (or reaped by the server's SIGCHLD handler) */
+		}
+		nanosleep(&step, NULL);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+	}
+}
+
 void ws_gw_shutdown(struct ws_plugin *p) {
+	forget_keeper(p);
 	if (p->gw_keeper > 0) {
 		close(p->gw_lifeline);
-		kill((pid_t)p->gw_keeper, SIGTERM);
-		while (waitpid((pid_t)p->gw_keeper, NULL, 0) < 0 && errno == EINTR) {
-		}
+		stop_keeper((pid_t)p->gw_keeper);
 		p->gw_keeper = 0;
 	}
 	if (p->gw_keys != NULL) {
@@ -179,7 +228,7 @@ static int load_user(struct ws_plugin *p, const char *user) {
 	if (p->gw_known < 0) {
 		problem_event(p, "user_keys", user, why);
 	}
-	snprintf(p->gw_user, sizeof(p->gw_user), "%s", ws_gw_name_valid(user) ? user : "");
+	snprintf(p->gw_user, sizeof(p->gw_user), "%s", ws_gw_user_valid(user) ? user : "");
 	return p->gw_known;
 }
 
@@ -299,10 +348,33 @@ static int hand_down_log(struct ws_plugin *p, ws_env_set_fn set, void *env_ctx) 
 	return set(env_ctx, WS_GW_ENV_LOG_FD, num) == 0 ? 0 : 1;
 }
 
+/* Is the session the forced ws-gateway control?  A gateway started
+ * without -c would give every user /bin/sh as the gateway's uid: the host
+ * keys in the state directory, the container engine's socket.  So the
+ * library does not rely on the command line: no forced control, no session. */
+static int is_control(struct ws_plugin *p, const struct ws_session *s) {
+	const char *prog = ws_gw_program(&p->cfg);
+	size_t n = strlen(prog);
+
+	if (s->struct_size < offsetof(struct ws_session, key_options) + sizeof(s->key_options)
+			|| !(s->key_options & WS_KEY_FORCED_COMMAND) || s->command == NULL) {
+		return 0;
+	}
+	return strncmp(s->command, prog, n) == 0 && strcmp(s->command + n, " control") == 0;
+}
+
 int ws_gw_session_env(struct ws_plugin *p, const struct ws_session *s,
 		ws_env_set_fn set, void *env_ctx) {
 	/* only ws-gateway control runs here: no sftp, no other subsystem */
 	if (s->kind != NULL && strcmp(s->kind, "subsystem") == 0) {
+		return 1;
+	}
+	if (!is_control(p, s)) {
+		char why[600];
+		snprintf(why, sizeof(why), "a session that is not the forced command "
+			"'%s control' (the server needs -c '%s control')", ws_gw_program(&p->cfg),
+			ws_gw_program(&p->cfg));
+		problem_event(p, "session", s->conn ? s->conn->user : NULL, why);
 		return 1;
 	}
 	if (set(env_ctx, WS_GW_ENV_CONFIG, p->config_path) != 0) {

@@ -114,8 +114,8 @@ int ws_gw_user_keys(const struct ws_config *cfg, const char *user, char **keys, 
 
 	*keys = NULL;
 	*len = 0;
-	if (!ws_gw_name_valid(user)) {
-		return 0; /* never a path or an argument: unknown */
+	if (!ws_gw_user_valid(user)) {
+		return 0; /* never a path or an argument, nor a '-' name: unknown */
 	}
 	if (cfg->gateway.keys_command != NULL) {
 		ret = keys_from_command(cfg, user, keys, len, why, whylen);

@@ -1,7 +1,8 @@
 /*
  * gateway_names.c - workspace names and who may use them.  A name is a
  * lower-case DNS label, so it is safe as a file name, a container name and
- * a host name alike.  User U owns U and U-*; a grants file adds others.
+ * a host name alike.  A user name is a name without '-'; user U owns U
+ * and U-*; a grants file adds others.
  */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include "gateway.h"
@@ -33,10 +34,19 @@ int ws_gw_name_valid(const char *name) {
 	return 1;
 }
 
+int ws_gw_user_valid(const char *user) {
+	size_t n;
+
+	if (user == NULL || (n = strlen(user)) == 0 || n > WS_GW_USER_MAX) {
+		return 0;
+	}
+	return strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789") == n;
+}
+
 int ws_gw_owns(const char *user, const char *name) {
 	size_t n;
 
-	if (!ws_gw_name_valid(user) || !ws_gw_name_valid(name)) {
+	if (!ws_gw_user_valid(user) || !ws_gw_name_valid(name)) {
 		return 0;
 	}
 	n = strlen(user);
@@ -75,10 +85,10 @@ int ws_gw_grants_allow(const char *text, size_t len, const char *user, const cha
 			continue;
 		}
 		fields = sscanf(line, "%64s %64s %1s", u, w, extra);
-		if (fields != 2 || !ws_gw_name_valid(u)
+		if (fields != 2 || !ws_gw_user_valid(u)
 				|| (strcmp(w, "*") != 0 && !ws_gw_name_valid(w))) {
-			snprintf(why, whylen, "line %u: expected 'USER NAME' (NAME a workspace "
-				"name or *)", lineno);
+			snprintf(why, whylen, "line %u: expected 'USER NAME' (USER a user "
+				"name, NAME a workspace name or *)", lineno);
 			return -1;
 		}
 		if (strcmp(u, user) == 0 && (strcmp(w, "*") == 0 || strcmp(w, name) == 0)) {
@@ -175,7 +185,7 @@ int ws_gw_may_use(const struct ws_config *cfg, const char *user, const char *nam
 	size_t len = 0;
 	int ret;
 
-	if (!ws_gw_name_valid(user) || !ws_gw_name_valid(name)) {
+	if (!ws_gw_user_valid(user) || !ws_gw_name_valid(name)) {
 		return 0;
 	}
 	if (ws_gw_owns(user, name)) {

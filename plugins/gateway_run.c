@@ -20,6 +20,11 @@
 
 extern char **environ;
 
+/* How often a call whose pipes stay open is checked for having exited. */
+#define EXIT_CHECK_MS 100
+
+volatile sig_atomic_t ws_gw_running_pgid;
+
 void ws_gw_close_from(int from) {
 	long max = sysconf(_SC_OPEN_MAX);
 	int fd;
@@ -31,9 +36,6 @@ void ws_gw_close_from(int from) {
 	}
 }
 
-/* How often a call whose pipes stay open is checked for having exited. */
-#define EXIT_CHECK_MS 100
-
 static long ms_since(const struct timespec *t0) {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -42,11 +44,18 @@ static long ms_since(const struct timespec *t0) {
 
 static void child(char *const argv[], const char *extra, int out, int err) {
 	int null = open("/dev/null", O_RDONLY);
+	sigset_t none;
+
 	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
 		_exit(127);
 	}
 	ws_gw_close_from(3);
 	setpgid(0, 0);
+	/* as the library's spawn(): the caller's blocked signals (a keeper's,
+	 * a server's) must not make the helper deaf to SIGTERM and the like */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGCHLD, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	if (extra != NULL) {
 		putenv((char *)extra);
@@ -54,6 +63,32 @@ static void child(char *const argv[], const char *extra, int out, int err) {
 	execve(argv[0], argv, environ);
 	dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+/* Reaps pid by the deadline; a helper that closed its output but goes on
+ * running (exec >/dev/null; sleep) must not hold the caller (a login, the
+ * keeper) for good: past the deadline its group is killed.  1 if it had
+ * to be killed. */
+static int reap(pid_t pid, const struct timespec *t0, unsigned int timeout_ms, int *wstatus) {
+	pid_t got;
+
+	for (;;) {
+		got = waitpid(pid, wstatus, WNOHANG);
+		if (got == pid || (got < 0 && errno != EINTR)) {
+			return 0;
+		}
+		if (ms_since(t0) >= (long)timeout_ms) {
+			break;
+		}
+		{
+			struct timespec step = { 0, 10 * 1000000L };
+			nanosleep(&step, NULL);
+		}
+	}
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR) {
+	}
+	return 1;
 }
 
 /* Reads one chunk of pipe i (0 stdout, 1 stderr) into its buffer; 1 if
@@ -83,7 +118,7 @@ static int take(int fd, int i, struct ws_gw_result *r, size_t outmax, char *errb
 
 int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, size_t outmax,
 		struct ws_gw_result *r) {
-	int outp[2], errp[2], wstatus = 0, exited = 0;
+	int outp[2], errp[2], wstatus = 0, exited = 0, poll_err = 0;
 	size_t errlen = 0;
 	struct timespec t0;
 	pid_t pid;
@@ -114,6 +149,7 @@ int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, si
 		return -1;
 	}
 	setpgid(pid, pid); /* also here: no window where a kill misses */
+	ws_gw_running_pgid = (sig_atomic_t)pid;
 	{
 		struct pollfd pfd[2] = { { outp[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } };
 		char errbuf[sizeof(r->err)];
@@ -134,6 +170,11 @@ int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, si
 			n = poll(pfd, 2, exited ? 0 : (int)(left < EXIT_CHECK_MS ? left : EXIT_CHECK_MS));
 			if (n < 0 && errno == EINTR) {
 				continue;
+			}
+			if (n < 0) {
+				/* would fail again at once: stop it rather than spin */
+				poll_err = errno;
+				break;
 			}
 			for (i = 0; i < 2; i++) {
 				if (pfd[i].fd < 0) {
@@ -176,15 +217,19 @@ int ws_gw_run(char *const argv[], const char *extra, unsigned int timeout_ms, si
 		snprintf(r->err, sizeof(r->err), "%s", errbuf);
 	}
 	r->out[r->outlen] = '\0';
-	if (r->timed_out || r->too_big) {
+	if (r->timed_out || r->too_big || poll_err != 0) {
 		kill(-pid, SIGKILL);
 	}
-	while (!exited && waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+	if (!exited && reap(pid, &t0, timeout_ms, &wstatus)) {
+		r->timed_out = !r->too_big && poll_err == 0;
 	}
-	if (!r->timed_out && !r->too_big && WIFEXITED(wstatus)) {
+	ws_gw_running_pgid = 0;
+	if (!r->timed_out && !r->too_big && poll_err == 0 && WIFEXITED(wstatus)) {
 		r->status = WEXITSTATUS(wstatus);
 	}
-	if (r->timed_out) {
+	if (poll_err != 0) {
+		snprintf(r->err, sizeof(r->err), "poll: %s", strerror(poll_err));
+	} else if (r->timed_out) {
 		snprintf(r->err, sizeof(r->err), "timed out after %u ms", timeout_ms);
 	} else if (r->too_big) {
 		snprintf(r->err, sizeof(r->err), "more than %zu bytes of output", outmax);

@@ -61,6 +61,7 @@ static int startup(void **ctx, const char *config_path, int is_listener,
 static void on_connect(void *ctx, const struct ws_conn *c) {
 	struct ws_plugin *p = ctx;
 	clock_gettime(CLOCK_MONOTONIC, &p->connected_at);
+	ws_gw_connect(p);
 	ws_events_connect(p, c);
 	ws_activity_connect(p, c);
 }

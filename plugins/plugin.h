@@ -38,6 +38,7 @@ struct ws_plugin {
 	struct ws_activity_state activity;
 	char *config_path;                /* for the gateway's helpers */
 	long gw_keeper;                   /* ws-gateway keeper's pid; 0 = none */
+	long gw_keeper_owner;             /* the pid that started it: only it stops it */
 	int gw_log_fd;                    /* the log handed to control; 0 = none */
 	int gw_lifeline;                  /* its pipe's write end */
 	char gw_user[64];                 /* whose keys gw_keys holds */
@@ -107,6 +108,8 @@ void ws_activity_disconnect(struct ws_plugin *p);
 /* gateway_hooks.c: the gateway role (docs/gateway.md). */
 int ws_gw_startup(struct ws_plugin *p, char *err, size_t errlen);
 void ws_gw_shutdown(struct ws_plugin *p);
+/* A connection process (forked, not re-executed) lets go of the keeper. */
+void ws_gw_connect(struct ws_plugin *p);
 int ws_gw_user_lookup(struct ws_plugin *p, const struct ws_conn *c, const char *user);
 int ws_gw_authorized_keys(struct ws_plugin *p, const struct ws_conn *c, const char *user);
 int ws_gw_tcp_route(struct ws_plugin *p, const struct ws_conn *c, const char *host,

@@ -163,6 +163,12 @@ const struct ws_hooks *ws_hooks_for_call(void **ctx, struct ws_conn *c) {
 	return hooks;
 }
 
+int ws_hooks_gateway_role(void) {
+	/* not tied to conn.active: a check that fails open before connect or
+	 * after exit would be worse than none */
+	return HAS_HOOK(user_lookup);
+}
+
 void ws_hooks_connect(void) {
 	unsigned char rnd[8];
 	unsigned int i;

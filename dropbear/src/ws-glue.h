@@ -47,6 +47,9 @@ const struct ws_hooks *ws_hooks_for_call(void **ctx, struct ws_conn *c);
 	&& (h)->struct_size >= offsetof(struct ws_hooks, f) + sizeof((h)->f) \
 	&& (h)->f != NULL)
 
+/* The library decides who the users are (user_lookup): the gateway role. */
+int ws_hooks_gateway_role(void);
+
 /* The process is exiting with this message. */
 void ws_hooks_exit(const char *reason);
 

@@ -177,3 +177,11 @@ int ws_gwauth_keys(FILE **file, char **name) {
 	}
 	return DROPBEAR_SUCCESS;
 }
+
+int ws_gwauth_refuse_forwarding(const char *what) {
+	if (!ws_hooks_gateway_role()) {
+		return 0;
+	}
+	dropbear_log(LOG_INFO, "Gateway role: %s refused", what);
+	return 1;
+}

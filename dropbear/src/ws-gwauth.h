@@ -27,4 +27,11 @@ struct passwd *ws_gwauth_passwd(void);
  * in log lines (free with m_free). */
 int ws_gwauth_keys(FILE **file, char **name);
 
+/* The gateway role relays jumps (direct-tcpip, routed by the library) and
+ * nothing else: remote forwarding (tcpip-forward, streamlocal-forward)
+ * would open listeners at the gateway, and direct-streamlocal reaches its
+ * unix sockets (the container engine's).  Whatever -k, -j and the forced
+ * command say: 1 (logged, `what` names the request) to refuse it. */
+int ws_gwauth_refuse_forwarding(const char *what);
+
 #endif

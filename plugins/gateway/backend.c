@@ -11,6 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a failed backend said (its stderr may name socket URLs, paths,
+ * the engine's internals) is for the operator: the event log gets it
+ * whole, the user a detail that says where to look. */
+static void failed(struct gw *g, char *const args[], const char *why, char *detail,
+		size_t dlen) {
+	char text[600];
+	int named = strcmp(args[0], "list") != 0 && args[1] != NULL;
+
+	snprintf(text, sizeof(text), "backend %s: %s", args[0], why[0] ? why : "failed");
+	gw_event(g, "gateway_problem", NULL, named ? args[1] : NULL, "reason", text, NULL, 0);
+	snprintf(detail, dlen, "the backend failed (see the gateway log)");
+}
+
 static int call(struct gw *g, char *const args[], unsigned int timeout_ms, size_t outmax,
 		struct ws_gw_result *r, char *detail, size_t dlen) {
 	char *argv[8], env[4200];
@@ -23,17 +36,21 @@ static int call(struct gw *g, char *const args[], unsigned int timeout_ms, size_
 	argv[i + 1] = NULL;
 	snprintf(env, sizeof(env), "WS_GATEWAY_STATE=%s", g->cfg.gateway.state_dir);
 	if (ws_gw_run(argv, env, timeout_ms, outmax, r) != 0) {
-		snprintf(detail, dlen, "%.*s", GW_DETAIL_MAX, r->err);
+		failed(g, args, r->err, detail, dlen);
 		ws_gw_result_free(r);
 		return -1;
 	}
 	if (r->status != 0) {
-		if (r->status > 0 && r->err[0] != '\0') {
-			snprintf(detail, dlen, "%.*s", GW_DETAIL_MAX, r->err);
-		} else if (r->status > 0) {
-			snprintf(detail, dlen, "backend %s failed (exit status %d)", args[0], r->status);
+		char why[400];
+		if (r->status > 0) {
+			snprintf(why, sizeof(why), "exit status %d%s%s", r->status,
+				r->err[0] ? ": " : "", r->err);
 		} else {
-			snprintf(detail, dlen, "backend %s: %.*s", args[0], GW_DETAIL_MAX, r->err);
+			snprintf(why, sizeof(why), "%s", r->err);
+		}
+		failed(g, args, why, detail, dlen);
+		if (r->timed_out) {
+			snprintf(detail, dlen, "the backend timed out");
 		}
 		ws_gw_result_free(r);
 		return -1;

@@ -130,7 +130,7 @@ static int cmd_start(struct gw *g, const char *user, const char *name) {
 	}
 	ret = gw_ensure_running(g, user, name, 1, addr, sizeof(addr), &port, reason,
 		sizeof(reason));
-	close(lock);
+	gw_unlock(g, name, lock, ret != 0 && gw_ensure_found_none());
 	if (ret != 0) {
 		fprintf(stderr, "%s\n", reason);
 		return 1;
@@ -143,7 +143,7 @@ static int cmd_stop(struct gw *g, const char *user, const char *name) {
 	char detail[512], addr[300], why[600];
 	unsigned int port;
 	enum gw_state state;
-	int lock, ret = 1;
+	int lock, ret = 1, gone = 0;
 
 	if (ws_gw_may_use(&g->cfg, user, name, why, sizeof(why)) != 1) {
 		return no_workspace(user, name);
@@ -157,6 +157,7 @@ static int cmd_stop(struct gw *g, const char *user, const char *name) {
 		fprintf(stderr, "status of '%s': %s\n", name, detail);
 	} else if (state == GW_MISSING) {
 		ret = no_workspace(user, name);
+		gone = 1;
 	} else if (state == GW_RUNNING && gw_backend_do(g, "stop", name, detail,
 			sizeof(detail)) != 0) {
 		fprintf(stderr, "stop '%s': %s\n", name, detail);
@@ -168,7 +169,7 @@ static int cmd_stop(struct gw *g, const char *user, const char *name) {
 			gw_ssh_to(g, user), name);
 		ret = 0;
 	}
-	close(lock);
+	gw_unlock(g, name, lock, gone);
 	return ret;
 }
 
@@ -176,7 +177,7 @@ static int cmd_rm(struct gw *g, const char *user, const char *name, const char *
 	char detail[512], addr[300];
 	unsigned int port;
 	enum gw_state state;
-	int lock, ret = 1;
+	int lock, ret = 1, gone = 0;
 
 	if (!ws_gw_owns(user, name)) {
 		return no_workspace(user, name);
@@ -195,6 +196,7 @@ static int cmd_rm(struct gw *g, const char *user, const char *name, const char *
 		fprintf(stderr, "status of '%s': %s\n", name, detail);
 	} else if (state == GW_MISSING) {
 		ret = no_workspace(user, name);
+		gone = 1;
 	} else if (gw_backend_do(g, "delete", name, detail, sizeof(detail)) != 0) {
 		fprintf(stderr, "rm '%s': %s\n", name, detail);
 	} else {
@@ -202,8 +204,9 @@ static int cmd_rm(struct gw *g, const char *user, const char *name, const char *
 		gw_event(g, "gateway_delete", user, name, NULL, NULL, NULL, 0);
 		printf("%s deleted\n", name);
 		ret = 0;
+		gone = 1;
 	}
-	close(lock);
+	gw_unlock(g, name, lock, gone);
 	return ret;
 }
 
@@ -212,7 +215,7 @@ int gw_control_main(struct gw *g) {
 	char buf[MAX_COMMAND + 1], *words[MAX_WORDS + 1], *save = NULL, *w;
 	int n = 0;
 
-	if (user == NULL || !ws_gw_name_valid(user)) {
+	if (user == NULL || !ws_gw_user_valid(user)) {
 		fprintf(stderr, "ws-gateway control: USER is not a valid user name\n");
 		return 2;
 	}

@@ -15,7 +15,6 @@
 #define GW_CALL_TIMEOUT_MS 30000      /* every backend call but start/create */
 #define GW_OUT_MAX (64 * 1024)        /* a backend's answer */
 #define GW_LIST_MAX (1024 * 1024)     /* `list` of every workspace */
-#define GW_DETAIL_MAX 200             /* a backend's reason, as shown */
 
 struct gw {
 	struct ws_config cfg;
@@ -42,10 +41,25 @@ int gw_backend_activity(struct gw *g, const char *name, int64_t *ms, char *detai
 /* Opens and flocks STATE/locks/NAME (blocking, or not with `try`);
  * returns the descriptor (close() unlocks) or -1. */
 int gw_lock(struct gw *g, const char *name, int try_only);
+/* Unlocks; `gone`: NAME turned out not to exist (and was not created), so
+ * its lock file goes too -- names a user merely tried must not fill the
+ * state directory. */
+void gw_unlock(struct gw *g, const char *name, int fd, int gone);
+/* Opens and flocks STATE/userlocks/USER (blocking), held from counting the
+ * user's workspaces to creating one: creates of different names hold
+ * different name locks, and would all pass the count.  Always taken after
+ * a name lock, never before one, so the two cannot deadlock. */
+int gw_user_lock(struct gw *g, const char *user);
 /* "idle", "asked" or "" (not stopped by the gateway). */
 void gw_stop_reason(struct gw *g, const char *name, char *out, size_t outlen);
 int gw_set_stop_reason(struct gw *g, const char *name, const char *reason);
 void gw_clear_stop_reason(struct gw *g, const char *name);
+/* STATE/woken/NAME: written (now) under NAME's lock when a wake or start
+ * hands it over running; read by the keeper under the same lock, so that a
+ * workspace just woken is never stopped before its session shows activity.
+ * gw_woken_ms() is 0 when there is none. */
+int gw_set_woken(struct gw *g, const char *name);
+int64_t gw_woken_ms(struct gw *g, const char *name);
 /* What a user types to reach the gateway: "USER@HOST" or "-p PORT USER@HOST". */
 const char *gw_ssh_to(const struct gw *g, const char *user);
 
@@ -64,6 +78,8 @@ void gw_event(struct gw *g, const char *event, const char *user, const char *nam
  * refusal reason (one of docs/gateway.md's phrases). */
 int gw_ensure_running(struct gw *g, const char *user, const char *name, int start_asked,
 	char *addr, size_t addrlen, unsigned int *port, char *reason, size_t rlen);
+/* Whether the last gw_ensure_running() found no workspace and made none. */
+int gw_ensure_found_none(void);
 int gw_wake_main(struct gw *g, const char *user, const char *name);
 /* How many workspaces the user owns (backend list); -1 on error. */
 int gw_count_owned(struct gw *g, const char *user, char *detail, size_t dlen);

@@ -3,17 +3,21 @@
  * gateway_idle_stop, so they cost nothing until the next jump wakes them.
  * Every min(idle_stop/4, 30 s) it asks the backend for the running ones and
  * their last activity.  A workspace that reports none (0) counts from when
- * the keeper first saw it running.  It never waits for a workspace's lock:
- * one being woken or stopped is looked at next round.  Run by the hook
+ * the keeper first saw it running, and none counts from before its last
+ * wake (STATE/woken/NAME).  It never waits for a workspace's lock: one
+ * being woken or stopped is looked at next round; under the lock it reads
+ * the state and activity again before stopping anything.  Run by the hook
  * library, it stops when the listener does (see the lifeline there).
  */
 #include "gw.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,30 +61,58 @@ static void forget(const char *name) {
 	}
 }
 
+/* The last sign of use: the backend's activity (or, with none, when the
+ * keeper first saw it so), and no earlier than its last wake.  0 with
+ * *last, or -1 (logged). */
+static int last_use(struct gw *g, const char *name, int64_t now, int64_t *last) {
+	char detail[512];
+	int64_t woken;
+
+	*last = 0;
+	if (gw_backend_activity(g, name, last, detail, sizeof(detail)) != 0) {
+		gw_event(g, "gateway_problem", NULL, name, "reason", detail, NULL, 0);
+		return -1;
+	}
+	if (*last <= 0) {
+		*last = first_seen(name, now);
+	} else {
+		forget(name);
+	}
+	/* a wake of a long-idle workspace: its session has shown no activity
+	 * yet, and a seen[] entry from before a stop and start is stale */
+	woken = gw_woken_ms(g, name);
+	if (woken > *last) {
+		*last = woken;
+	}
+	return 0;
+}
+
 static void check_one(void *arg, const char *name, const char *state) {
 	struct gw *g = arg;
-	char detail[512];
-	int64_t last = 0, now = gw_now_ms();
+	char detail[512], addr[300];
+	int64_t last = 0, now = gw_now_ms(), idle_ms = (int64_t)g->cfg.gateway.idle_stop * 1000;
+	enum gw_state st;
+	unsigned int port;
 	int lock;
 
 	if (stopping || strcmp(state, "running") != 0) {
 		forget(name);
 		return;
 	}
-	if (gw_backend_activity(g, name, &last, detail, sizeof(detail)) != 0) {
-		gw_event(g, "gateway_problem", NULL, name, "reason", detail, NULL, 0);
-		return;
-	}
-	if (last <= 0) {
-		last = first_seen(name, now);
-	} else {
-		forget(name);
-	}
-	if (now - last < (int64_t)g->cfg.gateway.idle_stop * 1000) {
+	if (last_use(g, name, now, &last) != 0 || now - last < idle_ms) {
 		return;
 	}
 	if ((lock = gw_lock(g, name, 1)) < 0) {
 		return; /* being woken or stopped right now */
+	}
+	/* what was read before the lock may be old news: a wake may have
+	 * finished between the two (it writes woken/NAME under this lock) */
+	now = gw_now_ms();
+	if (gw_backend_status(g, name, &st, addr, sizeof(addr), &port, detail,
+			sizeof(detail)) != 0 || st != GW_RUNNING
+			|| last_use(g, name, now, &last) != 0 || now - last < idle_ms) {
+		close(lock);
+		return;
 	}
 	if (gw_backend_do(g, "stop", name, detail, sizeof(detail)) == 0) {
 		gw_set_stop_reason(g, name, "idle");
@@ -92,28 +124,19 @@ static void check_one(void *arg, const char *name, const char *state) {
 	close(lock);
 }
 
-int gw_keeper_main(struct gw *g) {
+static int keep(struct gw *g) {
 	unsigned int every = g->cfg.gateway.idle_stop / 4;
 	char detail[512];
-	struct sigaction sa;
 	struct stat st;
 	/* descriptor 3: the listener's lifeline pipe, when the library ran us */
 	int lifeline = fstat(3, &st) == 0 && S_ISFIFO(st.st_mode) ? 3 : -1;
 
-	if (g->cfg.gateway.idle_stop == 0) {
-		fprintf(stderr, "ws-gateway keeper: gateway_idle_stop is off\n");
-		return 2;
-	}
 	if (every > 30) {
 		every = 30;
 	}
 	if (every == 0) {
 		every = 1;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	while (!stopping) {
 		unsigned int slept;
 		if (gw_backend_list(g, check_one, g, detail, sizeof(detail)) != 0) {
@@ -131,4 +154,64 @@ int gw_keeper_main(struct gw *g) {
 		}
 	}
 	return 0;
+}
+
+/* The rounds run in a child of this process, which waits for it: the
+ * listener reaps its children without looking, so a keeper that crashed
+ * or was killed (out of memory, say) would end unnoticed and workspaces
+ * would never be stopped again.  Here its end is logged.  A stop request
+ * (SIGTERM, SIGINT) is passed on, with KEEPER_STOP_MS to act on it. */
+#define KEEPER_STOP_MS 4000 /* below the library's wait (WS_GW_KEEPER_STOP_MS) */
+
+int gw_keeper_main(struct gw *g) {
+	struct sigaction sa;
+	char why[128];
+	int status = 0, waited = 0;
+	pid_t pid, got;
+
+	if (g->cfg.gateway.idle_stop == 0) {
+		fprintf(stderr, "ws-gateway keeper: gateway_idle_stop is off\n");
+		return 2;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term; /* no SA_RESTART: waitpid() returns to look */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	pid = fork();
+	if (pid == 0) {
+		_exit(keep(g));
+	}
+	if (pid < 0) {
+		return keep(g);
+	}
+	for (;;) {
+		got = waitpid(pid, &status, stopping ? WNOHANG : 0);
+		if (got == pid || (got < 0 && errno != EINTR)) {
+			break;
+		}
+		if (stopping) {
+			struct timespec step = { 0, 50 * 1000000L };
+			if (waited == 0) {
+				kill(pid, SIGTERM);
+			} else if (waited >= KEEPER_STOP_MS) {
+				kill(pid, SIGKILL);
+			}
+			nanosleep(&step, NULL);
+			waited += 50;
+		}
+	}
+	if (got != pid || stopping) {
+		return 0;
+	}
+	if (WIFSIGNALED(status)) {
+		snprintf(why, sizeof(why), "the keeper was killed by signal %d; idle "
+			"workspaces are not stopped until the server restarts", WTERMSIG(status));
+	} else if (WEXITSTATUS(status) != 0) {
+		snprintf(why, sizeof(why), "the keeper ended with exit status %d; idle "
+			"workspaces are not stopped until the server restarts", WEXITSTATUS(status));
+	} else {
+		return 0; /* the listener is gone: nothing to keep */
+	}
+	gw_event(g, "gateway_problem", NULL, NULL, "reason", why, NULL, 0);
+	return 1;
 }

@@ -2,7 +2,11 @@
  * state.c - the gateway's own directory (gateway_state_dir):
  *   locks/NAME      flock()ed while a workspace is woken, started, stopped
  *                   or removed, so concurrent requests do one thing at a time
+ *   userlocks/USER  flock()ed while one of USER's workspaces is counted and
+ *                   created, so concurrent creates keep gateway_max_per_user
  *   stopped/NAME    why the gateway stopped it: "idle" or "asked"
+ *   woken/NAME      when a wake or start last found it answering (ms since
+ *                   the epoch): the keeper counts idleness from no earlier
  *   keys/NAME       the authorized_keys lines a workspace was created with
  *   hostkeys/NAME   its host key (Dropbear format), NAME.pub the public half
  * Directories are 0700: the host keys are secrets.
@@ -60,24 +64,52 @@ static int state_path(struct gw *g, const char *sub, const char *name, const cha
 	return 0;
 }
 
-int gw_lock(struct gw *g, const char *name, int try_only) {
+static int lock_in(struct gw *g, const char *sub, const char *name, int try_only) {
 	char path[PATH_MAX];
 	int fd;
 
-	if (state_path(g, "locks", name, NULL, path, sizeof(path)) != 0) {
+	if (state_path(g, sub, name, NULL, path, sizeof(path)) != 0) {
 		return -1;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		return -1;
-	}
-	while (flock(fd, LOCK_EX | (try_only ? LOCK_NB : 0)) != 0) {
-		if (errno != EINTR) {
-			close(fd);
+	for (;;) {
+		struct stat held, now;
+
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0) {
 			return -1;
 		}
+		while (flock(fd, LOCK_EX | (try_only ? LOCK_NB : 0)) != 0) {
+			if (errno != EINTR) {
+				close(fd);
+				return -1;
+			}
+		}
+		/* gw_unlock() may have removed the file while we waited: a lock on
+		 * an unlinked file excludes nobody who opens the path now */
+		if (fstat(fd, &held) == 0 && stat(path, &now) == 0
+				&& held.st_dev == now.st_dev && held.st_ino == now.st_ino) {
+			return fd;
+		}
+		close(fd);
 	}
-	return fd;
+}
+
+void gw_unlock(struct gw *g, const char *name, int fd, int gone) {
+	char path[PATH_MAX];
+
+	/* unlinked while still held: whoever waits on it retries (lock_in) */
+	if (gone && state_path(g, "locks", name, NULL, path, sizeof(path)) == 0) {
+		unlink(path);
+	}
+	close(fd);
+}
+
+int gw_lock(struct gw *g, const char *name, int try_only) {
+	return lock_in(g, "locks", name, try_only);
+}
+
+int gw_user_lock(struct gw *g, const char *user) {
+	return lock_in(g, "userlocks", user, 0);
 }
 
 void gw_stop_reason(struct gw *g, const char *name, char *out, size_t outlen) {
@@ -125,6 +157,45 @@ void gw_clear_stop_reason(struct gw *g, const char *name) {
 	if (state_path(g, "stopped", name, NULL, path, sizeof(path)) == 0) {
 		unlink(path);
 	}
+}
+
+int gw_set_woken(struct gw *g, const char *name) {
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int fd, ok;
+
+	if (state_path(g, "woken", name, NULL, path, sizeof(path)) != 0
+			|| snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		return -1;
+	}
+	ok = dprintf(fd, "%lld\n", (long long)gw_now_ms()) > 0;
+	close(fd);
+	return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int64_t gw_woken_ms(struct gw *g, const char *name) {
+	char path[PATH_MAX], buf[32], *end;
+	ssize_t n = -1;
+	long long v;
+	int fd;
+
+	if (state_path(g, "woken", name, NULL, path, sizeof(path)) != 0) {
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0) {
+		return 0;
+	}
+	buf[n] = '\0';
+	v = strtoll(buf, &end, 10);
+	return (*end == '\n' || *end == '\0') && v > 0 ? (int64_t)v : 0;
 }
 
 /* dropbearkey: next to this program (build/bin, the install's bindir),
@@ -234,7 +305,7 @@ int gw_prepare_files(struct gw *g, const char *user, const char *name, char *key
 }
 
 void gw_remove_files(struct gw *g, const char *name) {
-	static const char *const subs[] = { "keys", "hostkeys", "stopped" };
+	static const char *const subs[] = { "keys", "hostkeys", "stopped", "woken" };
 	char path[PATH_MAX];
 	size_t i;
 

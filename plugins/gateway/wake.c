@@ -36,7 +36,33 @@ static void sleep_ms(long ms) {
 	}
 }
 
-/* A connected TCP socket to addr:port within timeout_ms, or -1. */
+/* The backend may answer a host name: it is resolved once, here, into the
+ * numeric address that both the banner probe and the real connection use.
+ * Resolving it for each would let a name that changes in between (DNS
+ * rebinding) hand the client a connection to a place never probed.
+ * 0, or -1 if it does not resolve. */
+static int resolve_once(char *addr, size_t addrlen) {
+	struct addrinfo hints, *res = NULL;
+	char num[NI_MAXHOST];
+	int ok;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(addr, NULL, &hints, &res) != 0 || res == NULL) {
+		return -1;
+	}
+	ok = getnameinfo(res->ai_addr, res->ai_addrlen, num, sizeof(num), NULL, 0,
+		NI_NUMERICHOST) == 0 && strlen(num) < addrlen;
+	freeaddrinfo(res);
+	if (!ok) {
+		return -1;
+	}
+	strcpy(addr, num);
+	return 0;
+}
+
+/* A connected TCP socket to addr:port (numeric, see resolve_once) within
+ * timeout_ms, or -1. */
 static int connect_to(const char *addr, unsigned int port, int timeout_ms) {
 	struct addrinfo hints, *res = NULL, *ai;
 	char portstr[8];
@@ -44,6 +70,7 @@ static int connect_to(const char *addr, unsigned int port, int timeout_ms) {
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	if (getaddrinfo(addr, portstr, &hints, &res) != 0) {
 		return -1;
@@ -136,30 +163,43 @@ static int did_not_start(const char *name, const char *detail, char *reason, siz
 	return -1;
 }
 
+/* Called with NAME's lock held; takes USER's lock for the count and the
+ * create together, so that concurrent creates of other names of the same
+ * user see each other's workspaces and the maximum holds. */
 static int create(struct gw *g, const char *user, const char *name, char *reason, size_t rlen) {
 	char keys[4200], hostkey[4200], detail[512];
-	int n;
+	int n, ulock, ret = -1;
 
 	if (!g->cfg.gateway.create || !ws_gw_owns(user, name)) {
 		snprintf(reason, rlen, "no workspace '%s' for %s", name, user);
 		return -1;
 	}
+	if ((ulock = gw_user_lock(g, user)) < 0) {
+		return did_not_start(name, "the gateway cannot lock its user", reason, rlen);
+	}
 	n = gw_count_owned(g, user, detail, sizeof(detail));
 	if (n < 0) {
-		return did_not_start(name, detail, reason, rlen);
-	}
-	if ((unsigned int)n >= g->cfg.gateway.max_per_user) {
+		did_not_start(name, detail, reason, rlen);
+	} else if ((unsigned int)n >= g->cfg.gateway.max_per_user) {
 		snprintf(reason, rlen, "%s has %d workspaces, the most allowed", user, n);
-		return -1;
-	}
-	if (gw_prepare_files(g, user, name, keys, hostkey, sizeof(keys), detail, sizeof(detail)) != 0
+	} else if (gw_prepare_files(g, user, name, keys, hostkey, sizeof(keys), detail,
+				sizeof(detail)) != 0
 			|| gw_backend_create(g, name, keys, hostkey, detail, sizeof(detail)) != 0) {
 		gw_event(g, "gateway_create", user, name, "result", detail, NULL, 0);
-		return did_not_start(name, detail, reason, rlen);
+		did_not_start(name, detail, reason, rlen);
+	} else {
+		gw_clear_stop_reason(g, name);
+		gw_event(g, "gateway_create", user, name, "result", "ok", NULL, 0);
+		ret = 0;
 	}
-	gw_clear_stop_reason(g, name);
-	gw_event(g, "gateway_create", user, name, "result", "ok", NULL, 0);
-	return 0;
+	close(ulock);
+	return ret;
+}
+
+static int found_none;
+
+int gw_ensure_found_none(void) {
+	return found_none;
 }
 
 int gw_ensure_running(struct gw *g, const char *user, const char *name, int start_asked,
@@ -173,6 +213,7 @@ int gw_ensure_running(struct gw *g, const char *user, const char *name, int star
 		snprintf(reason, rlen, "no workspace '%s' for %s", name, user);
 		return -1;
 	}
+	found_none = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		if (gw_backend_status(g, name, &state, addr, addrlen, port, detail,
@@ -184,9 +225,11 @@ int gw_ensure_running(struct gw *g, const char *user, const char *name, int star
 				return did_not_start(name, "it disappeared while starting", reason, rlen);
 			}
 			if (create(g, user, name, reason, rlen) != 0) {
+				found_none = 1;
 				return -1;
 			}
 			created = 1; /* created stopped or running: the next round sees */
+			clock_gettime(CLOCK_MONOTONIC, &t0); /* the wait is for its server */
 			continue;
 		}
 		if (state == GW_STOPPED && !started) {
@@ -201,10 +244,14 @@ int gw_ensure_running(struct gw *g, const char *user, const char *name, int star
 			}
 			gw_clear_stop_reason(g, name);
 			started = 1;
+			/* a slow start must not use up the wait for the banner */
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 			continue;
 		}
-		if (state == GW_RUNNING && banner_ok(addr, *port)) {
+		if (state == GW_RUNNING && resolve_once(addr, addrlen) == 0
+				&& banner_ok(addr, *port)) {
 			gw_clear_stop_reason(g, name);
+			gw_set_woken(g, name);
 			return 0;
 		}
 		if (ms_since(&t0) + POLL_STEP_MS > (long)g->cfg.gateway.wake_timeout * 1000) {
@@ -222,7 +269,14 @@ static char alarm_reason[WS_GW_REASON_MAX];
  * that is safe in a signal handler. */
 static void on_alarm(int sig) {
 	ssize_t ignored;
+	pid_t pgid = (pid_t)ws_gw_running_pgid;
 	(void)sig;
+	/* the backend call under way (podman create, start) must not go on
+	 * after the lock is released with this exit: another wake would act
+	 * on the same workspace beside it */
+	if (pgid > 0) {
+		kill(-pgid, SIGKILL);
+	}
 	ignored = send(3, alarm_reason, strlen(alarm_reason), MSG_NOSIGNAL);
 	(void)ignored;
 	_exit(1);
@@ -264,11 +318,13 @@ int gw_wake_main(struct gw *g, const char *user, const char *name) {
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* the flock wait, the backend calls and the banner wait together */
+	/* the flock wait, the backend calls and the banner wait together:
+	 * create and start may each take wake_timeout, and the banner wait
+	 * after them another */
 	snprintf(alarm_reason, sizeof(alarm_reason), "workspace '%s' did not start: "
 		"timed out", ws_gw_name_valid(name) ? name : "?");
 	signal(SIGALRM, on_alarm);
-	alarm(g->cfg.gateway.wake_timeout * 2 + 60);
+	alarm(g->cfg.gateway.wake_timeout * 3 + 60);
 
 	if (!ws_gw_name_valid(name)) {
 		snprintf(reason, sizeof(reason), "'%.64s' is not a workspace name", name);
@@ -289,7 +345,7 @@ int gw_wake_main(struct gw *g, const char *user, const char *name) {
 				"it answered, then refused a connection");
 			ok = -1;
 		}
-		close(lock);
+		gw_unlock(g, name, lock, ok != 0 && gw_ensure_found_none());
 	}
 	alarm(0);
 	if (ok == 0 && send_socket(sock) != 0) {

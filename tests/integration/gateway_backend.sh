@@ -9,6 +9,9 @@
 #                                       garbage, start fail
 #   mode-slow                           start waits this many seconds first
 #   mode-inherit                        the server it starts keeps its stdout
+#   mode-slow-create, mode-late-server  create takes 2 s; the server of a
+#                                       start listens 1.5 s after it returns
+#   mode-hostname                       status names the host rebind.test
 #   NAME/activity                       what `activity NAME` prints
 # DROPBEAR is the server to run.  With HOOK_LIB set (the end to end tests),
 # a workspace is what a user gets: the server with the hook library, its
@@ -59,6 +62,8 @@ run_server() {
 	# without redirecting it); the call still ends when the backend exits
 	out=$w/log
 	if [ -e "$d/mode-inherit" ]; then out=/dev/stdout; fi
+	late=0  # mode-late-server: only without HOOK_LIB
+	if [ -e "$d/mode-late-server" ]; then late=1.5; fi
 	if [ -n "${HOOK_LIB:-}" ]; then
 		# a session of its own: `stop` ends it whole, connections too,
 		# as stopping a container does
@@ -67,8 +72,8 @@ run_server() {
 			-P "$w/dropbear.pid" --hook="$HOOK_LIB" --hook-config="$w/hooks.conf" \
 			</dev/null >>"$out" 2>>"$w/log" &
 	else
-		"$DROPBEAR" -F -E -p "127.0.0.1:$(cat "$w/port")" -r "$w/hostkey" \
-			</dev/null >>"$out" 2>>"$w/log" &
+		(sleep "$late"; exec "$DROPBEAR" -F -E -p "127.0.0.1:$(cat "$w/port")" \
+			-r "$w/hostkey") </dev/null >>"$out" 2>>"$w/log" &
 	fi
 	echo $! > "$w/pid"
 }
@@ -77,6 +82,7 @@ case $verb in
 status)
 	if [ -e "$d/mode-garbage" ]; then echo "running; rm -rf / 99999"; exit 0; fi
 	if [ ! -d "$d/$name" ]; then echo missing
+	elif running && [ -e "$d/mode-hostname" ]; then echo "running rebind.test $(cat "$d/$name/port")"
 	elif running; then echo "running 127.0.0.1 $(cat "$d/$name/port")"
 	else echo stopped; fi ;;
 start)
@@ -90,6 +96,7 @@ stop)
 	halt
 	rm -f "$d/$name/pid" ;;
 create)
+	if [ -e "$d/mode-slow-create" ]; then sleep 2; fi
 	mkdir "$d/$name" || exit 1
 	cp "$4" "$d/$name/hostkey"
 	cp "$3" "$d/$name/keys"

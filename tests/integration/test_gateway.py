@@ -183,6 +183,17 @@ def test_refusals_name_the_reason(gw):
     assert os.listdir(gw.state) == []
 
 
+def test_a_name_with_a_dash_is_no_user(gw):
+    # alice owns alice-*: a user alice-ci would be hers to remove, or to
+    # create first with her keys so that alice-ci's jumps reach her server
+    gw.add_user("alice-ci", gw.alice_keys)
+    _, refused, status = gw.wake("alice-ci", "alice-ci")
+    assert refused == "no workspace 'alice-ci' for alice-ci" and status == 1
+    r = gw.control("alice-ci", "start alice-ci")
+    assert r.returncode == 2 and "not a valid user name" in r.stderr
+    assert gw.starts() == []
+
+
 def test_create_on_demand_off(gw):
     gw.write_config(gateway_create="off")
     _, refused, _ = gw.wake("alice", "alice")
@@ -270,8 +281,7 @@ def test_a_backend_that_hangs_is_cut_off(gw):
     started = time.monotonic()
     _, refused, status = gw.wake("alice", "alice")
     assert time.monotonic() - started < 20
-    assert refused.startswith("workspace 'alice' did not start: ") and status == 1
-    assert "timed out" in refused
+    assert refused == "workspace 'alice' did not start: the backend timed out" and status == 1
 
 
 def test_a_backend_that_fails_or_prints_garbage(gw):
@@ -286,9 +296,16 @@ def test_a_backend_that_fails_or_prints_garbage(gw):
     os.unlink(os.path.join(gw.state, "stopped", "alice"))
     gw.mode("fail")
     _, refused, _ = gw.wake("alice", "alice")
-    assert refused == "workspace 'alice' did not start: engine says no"
+    # what the backend said may name the engine's sockets and paths: the
+    # log gets it, the user where to look
+    assert refused == "workspace 'alice' did not start: the backend failed (see the gateway log)"
     [*_, wake] = gw.events("gateway_wake")
     assert wake["result"] == refused
+    [*_, problem] = gw.events("gateway_problem")
+    assert problem["workspace"] == "alice"
+    assert problem["reason"] == "backend start: exit status 1: engine says no"
+    r = gw.control("alice", "start alice")
+    assert r.returncode == 1 and "engine says no" not in r.stderr
 
 
 def test_control_lists_configures_and_removes(gw):
@@ -344,8 +361,11 @@ def test_grants_let_another_user_in_but_not_remove(gw):
 def test_keeper_stops_idle_workspaces_and_a_jump_wakes_them(gw):
     sock, _, _ = gw.wake("alice", "alice")
     sock.close()
+    long_ago = f"{int(time.time() * 1000) - 60000}\n"
     with open(os.path.join(gw.backend_dir, "alice", "activity"), "w") as f:
-        f.write(f"{int(time.time() * 1000) - 60000}\n")
+        f.write(long_ago)
+    with open(os.path.join(gw.state, "woken", "alice"), "w") as f:
+        f.write(long_ago)  # woken long ago too
     gw.write_config(gateway_idle_stop="10")
     keeper = subprocess.Popen([GATEWAY, "--config", gw.config, "keeper"], env=gw.env)
     try:

@@ -323,3 +323,89 @@ def test_a_library_built_before_the_gateway_callbacks_is_never_asked(workspace, 
     assert (r.returncode, r.stdout) == (0, "OWN CONNECT\n"), r.stderr
     # the library's callbacks abort(): none ran
     assert gateway.log() == []
+
+
+# --- a gateway relays jumps and nothing else ---
+
+def unix_echo_server(path):
+    """A unix socket that answers like echo_server: what -L to a unix
+    socket at the gateway (the container engine's) would reach."""
+    import socket
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    os.chmod(path, 0o777)  # the server's uid may connect: only the gateway refuses
+    srv.listen(4)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(recv_until(conn.recv, b"\n").upper())
+    threading.Thread(target=serve, daemon=True).start()
+    return srv
+
+
+def test_no_local_forward_to_a_unix_socket_at_the_gateway(gateway, workspace):
+    # this gateway runs without -c, so upstream's forced-command rule does
+    # not refuse it: the gateway role does
+    path = os.path.join(workspace.server_dir, "engine.sock")
+    srv = unix_echo_server(path)
+    lport = free_port()
+    client = subprocess.Popen(gateway.server.ssh_args("alice", gateway.keys["alice"])
+                              + ["-N", "-L", f"{lport}:{path}"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert through_forward(lport) is None
+    finally:
+        stop_process(client)
+        srv.close()
+    assert "open failed: administratively prohibited" in client.stderr.read()
+    assert "Gateway role: direct-streamlocal refused" in gateway.server.output()
+
+
+@pytest.mark.parametrize("listen", ["0:127.0.0.1:22", "SOCKET:127.0.0.1:22"])
+def test_no_remote_forward_at_the_gateway(gateway, workspace, listen):
+    # without -k: the gateway role still opens no listener for a user
+    listen = listen.replace("SOCKET", os.path.join(workspace.server_dir, "listen.sock"))
+    r = gateway.ssh(None, "alice", extra=["-N", "-R", listen],
+                    options=["ExitOnForwardFailure=yes"], timeout=30)
+    assert r.returncode == 255
+    assert "forwarding failed" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(workspace.server_dir, "listen.sock"))
+    assert "Gateway role: " in gateway.server.output()
+
+
+def test_the_gateway_library_runs_only_the_forced_control_command(workspace, start_server):
+    """The real library, in a gateway started without -c: no shell and no
+    command as the gateway's uid (the state directory's host keys, the
+    container engine's socket), whatever the client asks."""
+    from conftest import BUILD
+    users = workspace.path("gateway-users")
+    os.makedirs(users)
+    os.chmod(users, 0o755)
+    with open(workspace.key + ".pub") as src:
+        workspace.write(os.path.join("gateway-users", "alice"), src.read(), 0o644)
+    state = workspace.server_dir
+    backend = workspace.write("gw-backend", "#!/bin/sh\nexit 0\n", 0o755)  # no workspaces
+    program = os.path.join(BUILD, "bin", "ws-gateway")
+    config = workspace.write_config(
+        f"role = gateway\nevent_log = stderr\ngateway_users_dir = {users}\n"
+        f"gateway_backend = {backend}\ngateway_state_dir = {state}\n"
+        f"gateway_program = {program}\n", "gw-real.conf")
+    server = start_server(config=config).wait_ready()
+    for extra, command in (([], "echo shell-ran"), (["-tt"], None)):
+        r = server.ssh(command, user="alice", extra=extra, input="echo shell-ran\nexit\n")
+        assert "shell-ran\n" not in r.stdout.replace("\r", ""), r.stdout
+        assert r.returncode != 0
+    problems = [e for e in server.events() if e["event"] == "gateway_problem"]
+    assert problems and "-c '" + program + " control'" in problems[0]["reason"]
+    # the same server with -c: the control command answers
+    server.stop()
+    server = start_server(config=config,
+                          extra_args=["-c", f"{program} control"]).wait_ready()
+    r = server.ssh("config", user="alice")
+    assert r.returncode == 0 and "ProxyJump alice@" in r.stdout, r.stderr + server.output()

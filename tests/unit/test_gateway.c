@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,31 @@ static void a_user_owns_its_name_and_its_dash_names(void) {
 	CHECK(!ws_gw_owns("", ""));
 }
 
+/* A user name has no '-': bob owns bob-*, so "bob-ci" as a user would be
+ * owned by bob, who could remove it, stop it or create it first with his
+ * keys for bob-ci's jumps to land on. */
+static void user_names_have_no_dash(void) {
+	char long_name[40];
+	CHECK(ws_gw_user_valid("alice"));
+	CHECK(ws_gw_user_valid("bob2"));
+	CHECK(ws_gw_user_valid("0"));
+	CHECK(!ws_gw_user_valid("bob-ci"));
+	CHECK(!ws_gw_user_valid(""));
+	CHECK(!ws_gw_user_valid("Bob"));
+	CHECK(!ws_gw_user_valid("b.c"));
+	CHECK(!ws_gw_user_valid(NULL));
+	memset(long_name, 'a', 32);
+	long_name[32] = '\0';
+	CHECK(ws_gw_user_valid(long_name));
+	long_name[32] = 'a';
+	long_name[33] = '\0';
+	CHECK(!ws_gw_user_valid(long_name));
+	/* nobody owns anything by a '-' user name */
+	CHECK(ws_gw_owns("bob", "bob-ci"));
+	CHECK(!ws_gw_owns("bob-ci", "bob-ci"));
+	CHECK(!ws_gw_owns("bob-ci", "bob-ci-x"));
+}
+
 static int grants(const char *text, const char *user, const char *name, char *why) {
 	return ws_gw_grants_allow(text, strlen(text), user, name, why, 256);
 }
@@ -65,11 +91,13 @@ static void grants_lines(void) {
 	CHECK(grants("", "bob", "alice", why) == 0);
 	/* a broken line refuses the whole file, wherever it is */
 	CHECK(grants("bob alice\nbob\n", "bob", "alice", why) == -1);
-	CHECK_STR(why, "line 2: expected 'USER NAME' (NAME a workspace name or *)");
+	CHECK_STR(why, "line 2: expected 'USER NAME' (USER a user name, NAME a workspace "
+		"name or *)");
 	CHECK(grants("bob alice extra\n", "bob", "alice", why) == -1);
 	CHECK(grants("Bob alice\n", "bob", "alice", why) == -1);
 	CHECK(grants("bob ../etc\n", "bob", "alice", why) == -1);
 	CHECK(grants("* alice\n", "bob", "alice", why) == -1);
+	CHECK(grants("bob-ci alice\n", "bob", "alice", why) == -1); /* not a user */
 }
 
 static void destinations_name_workspaces(void) {
@@ -198,6 +226,7 @@ static void keys_from_the_users_dir(void) {
 	unit_write_file("users/alice", "ssh-ed25519 AAAA alice\n", 0644);
 	unit_write_file("users/mallory", "ssh-ed25519 AAAA mallory\n", 0666);
 	unit_write_file("users/junk", "not a key\n", 0644);
+	unit_write_file("users/bob-ci", "ssh-ed25519 AAAA ci\n", 0644);
 	snprintf(extra, sizeof(extra), "gateway_users_dir = %s\n", dir);
 	gw_config(&cfg, extra);
 	CHECK(ws_gw_user_keys(&cfg, "alice", &keys, &len, why, sizeof(why)) == 1);
@@ -205,6 +234,8 @@ static void keys_from_the_users_dir(void) {
 	free(keys);
 	CHECK(ws_gw_user_keys(&cfg, "bob", &keys, &len, why, sizeof(why)) == 0);
 	CHECK(ws_gw_user_keys(&cfg, "../users/alice", &keys, &len, why, sizeof(why)) == 0);
+	/* a file for a '-' name is no user: bob would own it */
+	CHECK(ws_gw_user_keys(&cfg, "bob-ci", &keys, &len, why, sizeof(why)) == 0);
 	CHECK(ws_gw_user_keys(&cfg, "mallory", &keys, &len, why, sizeof(why)) == -1);
 	CHECK_CONTAINS(why, "writable by group or others; refusing it");
 	CHECK(ws_gw_user_keys(&cfg, "junk", &keys, &len, why, sizeof(why)) == -1);
@@ -304,6 +335,7 @@ static void the_gateway_role_answers_users_keys_and_routes(void) {
 	snprintf(dir, sizeof(dir), "%s/users", unit_tmpdir());
 	mkdir(dir, 0755);
 	unit_write_file("users/alice", "ssh-ed25519 AAAA alice\n", 0644);
+	unit_write_file("users/alice-ci", "ssh-ed25519 AAAA ci\n", 0644);
 	/* the "wake" program: says what it was run with on descriptor 3 */
 	prog = unit_write_file("ws-gateway", "#!/bin/sh\nprintf '%s ' \"$@\" >&3 2>/dev/null\n", 0755);
 	snprintf(conf, sizeof(conf), "role = gateway\nevent_log = %s/events.log\n"
@@ -317,6 +349,8 @@ static void the_gateway_role_answers_users_keys_and_routes(void) {
 	CHECK(h->user_lookup(ctx, &c, "alice") == 1);
 	CHECK(h->user_lookup(ctx, &c, "bob") == 0);
 	CHECK(h->user_lookup(ctx, &c, "Alice") == 0);
+	CHECK(h->user_lookup(ctx, &c, "alice-ci") == 0); /* alice would own it */
+	CHECK(h->authorized_keys(ctx, &c, "alice-ci") == -1);
 	CHECK(h->authorized_keys(ctx, &c, "bob") == -1);
 	fd = h->authorized_keys(ctx, &c, "alice");
 	CHECK(fd >= 0);
@@ -370,6 +404,22 @@ static void the_gateway_role_answers_users_keys_and_routes(void) {
 	CHECK(h->client_env(ctx, &s, "LANG", "C") == 0);
 	CHECK(h->agent_request(ctx, &s) == 0);
 	fake_set_count = 0;
+	/* a gateway started without -c: the client's command, or a shell */
+	s.command = "cat /var/lib/gw/hostkeys/alice";
+	CHECK(h->session_env(ctx, &s, fake_set, NULL) != 0);
+	s.kind = "shell";
+	s.command = NULL;
+	CHECK(h->session_env(ctx, &s, fake_set, NULL) != 0);
+	/* the program's name, but not forced: the client typed it */
+	snprintf(want, sizeof(want), "%s/ws-gateway control", unit_tmpdir());
+	s.kind = "exec";
+	s.command = want;
+	CHECK(h->session_env(ctx, &s, fake_set, NULL) != 0);
+	s.key_options = WS_KEY_FORCED_COMMAND;
+	s.command = "/bin/sh";
+	CHECK(h->session_env(ctx, &s, fake_set, NULL) != 0);
+	CHECK(fake_set_count == 0);
+	s.command = want;
 	CHECK(h->session_env(ctx, &s, fake_set, NULL) == 0);
 	snprintf(want, sizeof(want), "WS_GATEWAY_CONFIG=%s/hooks.conf", unit_tmpdir());
 	CHECK(fake_set_count == 1);
@@ -406,6 +456,63 @@ static void sleep_ms(long ms) {
 	nanosleep(&ts, NULL);
 }
 
+/* Running, not a zombie: the keeper is our child and stays unreaped. */
+static int running(pid_t pid) {
+	char path[64], stat[256], *end;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL) {
+		return 0;
+	}
+	n = fread(stat, 1, sizeof(stat) - 1, f);
+	fclose(f);
+	stat[n] = '\0';
+	end = strrchr(stat, ')');
+	return end != NULL && end[1] == ' ' && end[2] != 'Z';
+}
+
+/* A server that cannot re-execute itself forks its connections with the
+ * listener's library: a connection ending there must not stop the keeper,
+ * and must not hold the keeper's lifeline (the keeper would outlive the
+ * listener for as long as any connection lasts). */
+static void a_forked_connection_leaves_the_keeper_alone(void *ctx, pid_t keeper) {
+	const struct ws_hooks *h = ws_hook_entry();
+	struct ws_conn c = { sizeof(c), "0123456789abcdef", "127.0.0.1", "40000",
+		NULL, NULL, NULL, 0 };
+	char path[64], lifeline[64];
+	ssize_t n;
+	int status = -1;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd/3", (long)keeper);
+	n = readlink(path, lifeline, sizeof(lifeline) - 1);
+	CHECK(n > 0);
+	lifeline[n > 0 ? n : 0] = '\0';
+	pid = fork();
+	if (pid == 0) {
+		char fdpath[64], target[64];
+		int fd, holds = 0;
+
+		c.pid = (long)getpid();
+		h->connect(ctx, &c);
+		for (fd = 0; fd < 1024; fd++) {
+			snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+			n = readlink(fdpath, target, sizeof(target) - 1);
+			if (n > 0 && (target[n] = '\0', strcmp(target, lifeline) == 0)) {
+				holds = 1;
+			}
+		}
+		h->shutdown(ctx);
+		_exit(holds ? 3 : 0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	sleep_ms(100);
+	CHECK(running(keeper));
+}
+
 /* With gateway_idle_stop, the listener runs `ws-gateway keeper` for as
  * long as it runs itself; a connection process does not. */
 static void the_listener_runs_the_keeper(void) {
@@ -413,11 +520,13 @@ static void the_listener_runs_the_keeper(void) {
 	char conf[2048], ran[512], want[600], err[600] = "";
 	const char *prog, *path;
 	void *ctx = NULL;
+	pid_t keeper;
 	int i;
 
 	snprintf(ran, sizeof(ran), "%s/ran", unit_tmpdir());
 	/* records its arguments, then waits to be stopped */
-	prog = unit_write_file("ws-gateway", "#!/bin/sh\necho \"$@\" > \"${0%/*}/ran.tmp\"\n"
+	prog = unit_write_file("ws-gateway", "#!/bin/sh\necho $$ > \"${0%/*}/keeper.pid\"\n"
+		"echo \"$@\" > \"${0%/*}/ran.tmp\"\n"
 		"mv \"${0%/*}/ran.tmp\" \"${0%/*}/ran\"\nexec sleep 60\n", 0755);
 	snprintf(conf, sizeof(conf), "role = gateway\nevent_log = off\n"
 		"gateway_users_dir = /x\ngateway_backend = /bin/true\ngateway_state_dir = %s\n"
@@ -429,8 +538,13 @@ static void the_listener_runs_the_keeper(void) {
 		sleep_ms(10);
 	}
 	CHECK_STR(unit_read_file(ran), want);
-	if (ctx != NULL) {
+	snprintf(want, sizeof(want), "%s/keeper.pid", unit_tmpdir());
+	keeper = (pid_t)atol(unit_read_file(want));
+	CHECK(keeper > 0);
+	if (ctx != NULL && keeper > 0) {
+		a_forked_connection_leaves_the_keeper_alone(ctx, keeper);
 		h->shutdown(ctx); /* stops and reaps it: a hang here fails the test */
+		CHECK(!running(keeper));
 	}
 
 	unlink(ran);
@@ -446,6 +560,7 @@ static void the_listener_runs_the_keeper(void) {
 UNIT_SUITE(gateway_tests) = {
 	{ "gateway: names are DNS labels", names_are_dns_labels },
 	{ "gateway: a user owns its name and NAME-*", a_user_owns_its_name_and_its_dash_names },
+	{ "gateway: user names have no '-'", user_names_have_no_dash },
 	{ "gateway: grants lines", grants_lines },
 	{ "gateway: destinations name workspaces", destinations_name_workspaces },
 	{ "gateway: keys text is checked", keys_text_is_checked },

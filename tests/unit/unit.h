@@ -53,5 +53,7 @@ extern const struct unit_test envtrust_tests[];
 extern const struct unit_test cipher_tests[];
 extern const struct unit_test agent_filter_tests[];
 extern const struct unit_test gateway_tests[];
+extern const struct unit_test gateway_run_tests[];
+extern const struct unit_test gateway_keeper_tests[];
 
 #endif
