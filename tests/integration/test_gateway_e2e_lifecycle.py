@@ -130,9 +130,12 @@ def test_a_backend_that_fails_to_start_and_the_gateway_serves_on(gateway):
     gateway.mode("fail")
     r = gateway.jump("alice.ws", "true")
     assert r.returncode == 255
-    assert refusal("workspace 'alice' did not start: engine says no") in r.stderr, r.stderr
+    # the client learns that it failed, the log what the engine said
+    generic = "workspace 'alice' did not start: the backend failed (see the gateway log)"
+    assert refusal(generic) in r.stderr and "engine says no" not in r.stderr, r.stderr
     [wake] = gateway.events("gateway_wake")
-    assert wake["result"] == "workspace 'alice' did not start: engine says no"
+    assert wake["result"] == generic
+    assert any("engine says no" in p["reason"] for p in gateway.events("gateway_problem"))
     # right after: another user logs in and reaches a running workspace
     r = gateway.jump("bob.ws", "echo bob here", user="bob")
     assert (r.returncode, r.stdout) == (0, "bob here\n"), r.stderr
