@@ -24,8 +24,9 @@
  * /etc/ssl/openssl.cnf, which sets up TLS defaults and providers and
  * nothing these ciphers use: not reading it saves 58 KiB of heap and about
  * 0.3 ms in every connection process (docs/benchmarks-memory.md).  The
- * default provider is used whatever the file says. */
-static void init_libcrypto(void) {
+ * default provider is used whatever the file says.  Every libcrypto
+ * cipher and MAC of ours (ws-evp-ctr.c, ws-evp-hmac.c too) calls this first. */
+void ws_evp_init(void) {
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 }
 
@@ -36,7 +37,7 @@ int ws_gcm_init(struct ws_gcm *st, const unsigned char *key, size_t keylen,
 	const EVP_CIPHER *cipher;
 
 	memset(st, 0, sizeof(*st));
-	init_libcrypto();
+	ws_evp_init();
 	cipher = keylen == 16 ? EVP_aes_128_gcm() : keylen == 32 ? EVP_aes_256_gcm() : NULL;
 	if (cipher == NULL || (st->ctx = EVP_CIPHER_CTX_new()) == NULL) {
 		return -1;
@@ -129,7 +130,7 @@ int ws_chachapoly_init(struct ws_chachapoly *st, const unsigned char *key) {
 	EVP_MAC *mac;
 
 	memset(st, 0, sizeof(*st));
-	init_libcrypto();
+	ws_evp_init();
 	st->main = chacha_new(key);
 	st->header = chacha_new(key + CHACHA_KEY_LEN);
 	mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);

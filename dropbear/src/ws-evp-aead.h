@@ -40,6 +40,10 @@ struct ws_chachapoly {
 	struct evp_mac_ctx_st *poly;
 };
 
+/* Initialises libcrypto without reading openssl.cnf; called by every
+ * ws_*_init of the libcrypto backend before its first EVP call. */
+void ws_evp_init(void);
+
 /* keylen 16 or 32 selects AES-128 or AES-256. */
 int ws_gcm_init(struct ws_gcm *st, const unsigned char *key, size_t keylen,
 		const unsigned char iv[WS_GCM_IV_LEN]);

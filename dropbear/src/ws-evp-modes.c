@@ -1,10 +1,13 @@
 /*
- * ws-evp-modes.c - Dropbear cipher modes (struct dropbear_cipher_mode) for
- * the AEAD ciphers on libcrypto, in place of gcm.c and chachapoly.c when
- * ./configure enabled the libcrypto cipher backend (patch 0020 selects
- * them in sshciphers[]; patch 0009 frees a state when a rekey replaces it).
- * The SSH framing is in ws-evp-aead.c; this only maps Dropbear's calling
- * convention (libtomcrypt's CRYPT_OK, LTC_ENCRYPT) onto it.
+ * ws-evp-modes.c - Dropbear's side of the libcrypto cipher backend, when
+ * ./configure enabled it: cipher modes (struct dropbear_cipher_mode) for
+ * the AEAD ciphers and AES-CTR, in place of gcm.c, chachapoly.c and
+ * libtomcrypt's ctr_* (patch 0020 selects them in sshciphers[]; patch 0009
+ * frees a state when a rekey replaces it), and the HMAC-SHA2 packet MACs
+ * (patch 0024 keys them in gen_new_keys() and uses them in make_mac()).
+ * The SSH constructions are in ws-evp-aead.c, ws-evp-ctr.c and
+ * ws-evp-hmac.c; this only maps Dropbear's calling convention
+ * (libtomcrypt's CRYPT_OK, LTC_ENCRYPT, key_context_directional) onto them.
  */
 #include "includes.h"
 #include "algo.h"
@@ -76,6 +79,58 @@ static int chachapoly_getlength(unsigned int seq, const unsigned char *in,
 
 static void chachapoly_cleanup(void *state) {
 	ws_chachapoly_free(state);
+}
+
+/* aes128-ctr, aes256-ctr: a stream, so encrypt and decrypt are one call. */
+static int aesctr_start(int UNUSED(cipher), const unsigned char *iv, const unsigned char *key,
+		int keylen, int UNUSED(num_rounds), void *state) {
+	return ws_ctr_init(state, key, (size_t)keylen, iv) == 0 ? CRYPT_OK : CRYPT_ERROR;
+}
+
+static int aesctr_crypt(const unsigned char *in, unsigned char *out, unsigned long len,
+		void *state) {
+	return ws_ctr_crypt(state, in, out, len) == 0 ? CRYPT_OK : CRYPT_ERROR;
+}
+
+static void aesctr_cleanup(void *state) {
+	ws_ctr_free(state);
+}
+
+const struct dropbear_cipher_mode ws_evp_mode_ctr = {
+	aesctr_start, aesctr_crypt, aesctr_crypt, NULL, NULL, NULL, aesctr_cleanup
+};
+
+/* The MACs libcrypto does: HMAC-SHA256 and HMAC-SHA512 untruncated (plain
+ * and -etm share the hash); any other stays on libtomcrypt. */
+int ws_mac_start(struct key_context_directional *dir) {
+	const struct dropbear_hash *mac = dir->algo_mac;
+	const char *digest;
+
+	memset(&dir->ws_mac, 0, sizeof(dir->ws_mac));
+	if (mac == NULL || mac->hash_desc == NULL) {
+		return DROPBEAR_SUCCESS;
+	}
+	if (mac->hash_desc == &sha256_desc && mac->hashsize == 32) {
+		digest = "SHA256";
+	} else if (mac->hash_desc == &sha512_desc && mac->hashsize == 64) {
+		digest = "SHA512";
+	} else {
+		return DROPBEAR_SUCCESS;
+	}
+	if (ws_hmac_init(&dir->ws_mac, digest, dir->mackey, mac->keysize) != 0) {
+		return DROPBEAR_FAILURE;
+	}
+	if (dir->ws_mac.len != mac->hashsize) {
+		ws_hmac_free(&dir->ws_mac);
+		return DROPBEAR_FAILURE;
+	}
+	return DROPBEAR_SUCCESS;
+}
+
+void ws_mac_cleanup(struct key_context_directional *dir) {
+	if (dir->ws_mac.ctx != NULL) {
+		ws_hmac_free(&dir->ws_mac);
+	}
 }
 
 const struct dropbear_cipher_mode ws_evp_mode_gcm = {

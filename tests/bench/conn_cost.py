@@ -5,12 +5,15 @@ each server variant: ours with and without the hook library, ours built
 upstream Dropbear (make upstream) and Debian's sshd.
 
     tests/bench/conn_cost.py [--conns N] [--timing N] [--only NAME,...] [--smaps-dir DIR]
+                             [--ssh-option OPT ...]
 
 Each server runs alone, as bench.py starts it; N idle connections
 (`ssh -f -N`, default 10) are opened one at a time, then each connection
 process's /proc/PID/smaps is summed per mapped file.  Pss depends on how
 many processes share a page, Private_Dirty does not: it is what each further
-connection costs at the least.  A measurement, not a test.
+connection costs at the least.  --ssh-option passes -o OPT to every client
+(e.g. Ciphers=aes128-ctr: what a connection on that cipher costs).  A
+measurement, not a test.
 """
 import argparse
 import json
@@ -104,7 +107,7 @@ def total(maps):
     return {k: sum(m[k] for m in maps.values()) for k in FIELDS}
 
 
-def measure(peer, conns, smaps_dir):
+def measure(peer, conns, smaps_dir, options=()):
     """Opens `conns` idle connections; the per-mapping sum over the
     processes of the last connection, and the totals of every process."""
     before = set(peer.pids())
@@ -114,7 +117,7 @@ def measure(peer, conns, smaps_dir):
     try:
         for _ in range(conns):
             seen = set(peer.pids())
-            r = subprocess.run(peer.ssh("-f", "-N", options=[tag]), stdin=subprocess.DEVNULL,
+            r = subprocess.run(peer.ssh("-f", "-N", options=[tag] + list(options)), stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
             if r.returncode != 0:
                 sys.exit(f"{peer.name}: login failed: {r.stderr.decode()}")
@@ -205,6 +208,7 @@ def main():
     ap.add_argument("--conns", type=int, default=10)
     ap.add_argument("--only", default="")
     ap.add_argument("--smaps-dir")
+    ap.add_argument("--ssh-option", action="append", default=[], metavar="OPT")
     ap.add_argument("--timing", type=int, default=0, metavar="N",
                     help="also the median of N ident latencies and logins, and server CPU per login")
     ap.add_argument("--out", default=os.path.join(BUILD, "bench", "conn-cost.json"))
@@ -222,7 +226,7 @@ def main():
                 continue
             peer = make().start()
             try:
-                results[name] = measure(peer, a.conns, a.smaps_dir) if a.conns else {}
+                results[name] = measure(peer, a.conns, a.smaps_dir, a.ssh_option) if a.conns else {}
                 if a.timing:
                     results[name]["timing"] = timing(peer, a.timing)
             finally:

@@ -17,9 +17,9 @@ FUZZ_SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit
 FUZZ_CFLAGS = -g -O1 $(FUZZ_SANITIZE)
 
 # --- our parsers: one target per tests/fuzz/fuzz_NAME.c ---
-# The AEAD target needs the libcrypto cipher backend (./configure).
+# The AEAD and CTR/MAC targets need the libcrypto cipher backend (./configure).
 FUZZ_OURS = config dotenv lines json http envdir client_env eventlog agent_filter \
-	$(if $(WS_CIPHER_LIBS),aead)
+	$(if $(WS_CIPHER_LIBS),aead ctr_mac)
 FUZZ_OUR_BINS = $(addprefix $(FUZZ_BIN)/fuzz_,$(FUZZ_OURS))
 # The hook library's and the proxy's sources, instrumented for coverage,
 # in one archive each target takes what it needs from.
@@ -52,6 +52,13 @@ $(FUZZ_BIN)/fuzz_aead: tests/fuzz/fuzz_aead.c tests/fuzz/fuzz.h dropbear/src/ws-
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(WS_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(WS_CIPHER_CPPFLAGS) -Idropbear/src \
 		-o $@ $< dropbear/src/ws-evp-aead.c $(WS_CIPHER_LIBS)
+
+# checked against libtomcrypt, as upstream's CTR and HMAC
+$(FUZZ_BIN)/fuzz_ctr_mac: tests/fuzz/fuzz_ctr_mac.c tests/fuzz/fuzz.h $(WS_EVP_SRCS) \
+		$(WS_EVP_SRCS:.c=.h) | fuzz-compiler
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(WS_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(WS_CIPHER_CPPFLAGS) -Idropbear/src \
+		-o $@ $< $(WS_EVP_SRCS) $(WS_CIPHER_LIBS) -ltomcrypt
 
 # --- upstream's fuzzers, built from the patched tree with our options ---
 # A tree of its own: --enable-fuzz changes config.h and every object.

@@ -126,6 +126,10 @@ EMPTY=
     for choice, name in ((0, "gcm128"), (1, "gcm256"), (2, "chachapoly"), (6, "chachapoly-inplace")):
         write("fuzz_aead", name, bytes([choice]) + struct.pack(">I", 3) + struct.pack(">I", 28)
               + b"\x04" + noise(name, 23) + noise("tag", 16))
+    for choice, name in ((0, "ctr128-sha256"), (1, "ctr256-sha256"), (2, "ctr128-sha512"),
+                         (0x53, "ctr256-sha512-cut")):
+        write("fuzz_ctr_mac", name, bytes([choice]) + struct.pack(">I", 0xffffffff)
+              + noise(name, 32) + b"\xff" * 15 + b"\xf0" + noise("packet", 100))
 
 
 # --- upstream's server fuzzers ---

@@ -37,6 +37,12 @@ TOOLS = {
     "sftp": ("sftp", [], "aes128-gcm@openssh.com"),
     "scp": ("scp", [], "chacha20-poly1305@openssh.com"),
     "scp-legacy": ("scp", ["-O"], "aes256-gcm@openssh.com"),
+    # what paramiko picks (a separate cipher and MAC), across rekeys: 256 MiB
+    # carries 16 of them
+    "sftp-ctr": ("sftp", ["-o", "MACs=hmac-sha2-256-etm@openssh.com", "-o", "RekeyLimit=16M"],
+                 "aes128-ctr"),
+    "scp-ctr": ("scp", ["-o", "MACs=hmac-sha2-512-etm@openssh.com", "-o", "RekeyLimit=16M"],
+                "aes256-ctr"),
 }
 MODERN_CIPHERS = ["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
                   "aes128-gcm@openssh.com", "aes256-ctr", "aes128-ctr"]
@@ -136,7 +142,7 @@ def transfer_args(server, ws, tool, direction, local, remote_name, extra=()):
     if program == "sftp":
         cmd = f"put {local} {remote_name}" if direction == "upload" \
             else f"get {remote_name} {local}"
-        return sftp_batch(server, ws, cipher, [cmd], extra)
+        return sftp_batch(server, ws, cipher, [cmd], options + list(extra))
     remote = f"{USER}@127.0.0.1:{remote_name}"
     ends = [local, remote] if direction == "upload" else [remote, local]
     return client(server, program, cipher, options + list(extra)) + ends

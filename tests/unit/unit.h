@@ -51,6 +51,7 @@ extern const struct unit_test env_tests[];
 extern const struct unit_test envsource_tests[];
 extern const struct unit_test envtrust_tests[];
 extern const struct unit_test cipher_tests[];
+extern const struct unit_test ctr_mac_tests[];
 extern const struct unit_test agent_filter_tests[];
 extern const struct unit_test gateway_tests[];
 extern const struct unit_test gateway_run_tests[];
