@@ -107,6 +107,7 @@ int ws_route_direct(struct Channel *channel, const char *host, unsigned int host
 		pending[npending].channel = channel;
 		pending[npending].fd = fd;
 		npending++;
+		channel->ws_open_pending = 1; /* no keepalive on it until answered */
 		ses.maxfd = MAX(ses.maxfd, fd);
 		return SSH_OPEN_IN_PROGRESS;
 	default:
@@ -226,6 +227,7 @@ static void take_answer(unsigned int i) {
 	}
 	nfds = n < 0 ? 0 : received_fds(&msg, fds, WS_ROUTE_MAX_FDS);
 	drop(i);
+	channel->ws_open_pending = 0; /* confirmed or refused just below */
 
 	if (nfds == 1 && !(msg.msg_flags & MSG_CTRUNC) && usable_socket(fds[0])) {
 		(void)fcntl(fds[0], F_SETFD, FD_CLOEXEC);

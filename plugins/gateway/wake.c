@@ -107,14 +107,22 @@ static int connect_to(const char *addr, unsigned int port, int timeout_ms) {
 
 /* Does a server answer at addr:port with "SSH-2.0-" (maybe after other
  * lines, RFC 4253 4.2)?  This connection is closed: the client must see
- * the banner of the one it gets. */
+ * the banner of the one it gets.  The probe says its own identification
+ * first, as ssh-keyscan does not: a server that waits for a first byte
+ * before spending a process on a connection (ours parks silent ones for
+ * half a second) answers at once. */
 static int banner_ok(const char *addr, unsigned int port) {
+	static const char ident[] = "SSH-2.0-ws-gateway-probe\r\n";
 	char buf[1024];
 	size_t used = 0;
 	struct timespec t0;
 	int fd = connect_to(addr, port, PROBE_MS), ok = 0;
 
 	if (fd < 0) {
+		return 0;
+	}
+	if (send(fd, ident, sizeof(ident) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(ident) - 1) {
+		close(fd);
 		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);

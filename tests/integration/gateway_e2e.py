@@ -21,7 +21,7 @@ TIMEOUT = 60
 
 
 class Gateway:
-    def __init__(self, ws, start_server, **keys):
+    def __init__(self, ws, start_server, server_args=(), **keys):
         self.ws = ws
         self.root = ws.path("gw")
         self.users = os.path.join(self.root, "users")
@@ -46,7 +46,8 @@ class Gateway:
             + f"exec {shlex.quote(BACKEND)} \"$@\"\n", 0o755)
         self.config = self.write_config(**keys)
         self.server = start_server(config=self.config,
-                                   extra_args=["-k", "-c", f"{GATEWAY} control"]).wait_ready()
+                                   extra_args=["-k", "-c", f"{GATEWAY} control",
+                                               *server_args]).wait_ready()
         self.client_configs = {}
 
     def add_user(self, name, keys):

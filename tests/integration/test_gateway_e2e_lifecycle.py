@@ -180,6 +180,20 @@ def test_a_slow_wake_under_client_keepalives(gateway):
 
 
 
+def test_the_gateways_own_keepalives_wait_for_a_woken_channel(gateway_factory):
+    """The gateway's keepalives (-K 1 here; 30 s by default) go on an open
+    channel, but never on the jump's channel while its workspace wakes: the
+    client has no id for that channel yet, and OpenSSH ends the whole
+    connection at a request on it.  This client sends no keepalives."""
+    gateway = gateway_factory(server_args=["-K", "1"])
+    gateway.control("alice", "start alice")
+    gateway.ssh_config("alice")
+    gateway.stop_behind_its_back("alice")
+    gateway.mode("slow", "4")
+    r = gateway.jump("alice.ws", "echo woke")
+    assert (r.returncode, r.stdout) == (0, "woke\n"), r.stderr
+
+
 def test_a_backend_whose_server_keeps_its_stdout_answers_when_it_exits(gateway_factory):
     """`start` exits at once but leaves the workspace's server holding its
     stdout (as a daemon started without redirecting it does): the call is
