@@ -63,10 +63,18 @@ int64_t gw_woken_ms(struct gw *g, const char *name);
 /* What a user types to reach the gateway: "USER@HOST" or "-p PORT USER@HOST". */
 const char *gw_ssh_to(const struct gw *g, const char *user);
 
-/* Writes STATE/keys/NAME (the user's keys) and makes STATE/hostkeys/NAME
+/* Writes STATE/keys/NAME (gw_write_keys) and makes STATE/hostkeys/NAME
  * and NAME.pub if missing.  0, or -1 with why. */
-int gw_prepare_files(struct gw *g, const char *user, const char *name, char *keys_path,
+int gw_prepare_files(struct gw *g, const char *name, char *keys_path,
 	char *hostkey_path, size_t pathlen, char *why, size_t whylen);
+/* (Re)writes STATE/keys/NAME with the workspace's keys as they are now
+ * (keys.c); its path in keys_path.  0, or -1 with why. */
+int gw_write_keys(struct gw *g, const char *name, char *keys_path, size_t pathlen,
+	char *why, size_t whylen);
+/* keys.c: the authorized_keys lines of NAME's owner and of the users the
+ * grants file lets in.  0 with *text (free() it, wiped), or -1 with why. */
+int gw_workspace_keys(struct gw *g, const char *name, char **text, size_t *len,
+	char *why, size_t whylen);
 void gw_remove_files(struct gw *g, const char *name);
 /* STATE/hostkeys/NAME.pub's "TYPE BASE64", or "" */
 void gw_host_public_key(struct gw *g, const char *name, char *out, size_t outlen);

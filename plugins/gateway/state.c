@@ -277,28 +277,32 @@ static int make_host_key(const char *path, char *why, size_t whylen) {
 	return ret;
 }
 
-int gw_prepare_files(struct gw *g, const char *user, const char *name, char *keys_path,
-		char *hostkey_path, size_t pathlen, char *why, size_t whylen) {
+int gw_write_keys(struct gw *g, const char *name, char *keys_path, size_t pathlen,
+		char *why, size_t whylen) {
 	char *keys = NULL;
 	size_t len = 0;
 	int ret;
 
-	if (state_path(g, "keys", name, NULL, keys_path, pathlen) != 0
-			|| state_path(g, "hostkeys", name, NULL, hostkey_path, pathlen) != 0) {
+	if (state_path(g, "keys", name, NULL, keys_path, pathlen) != 0) {
 		snprintf(why, whylen, "gateway_state_dir %s: cannot use it", g->cfg.gateway.state_dir);
 		return -1;
 	}
-	ret = ws_gw_user_keys(&g->cfg, user, &keys, &len, why, whylen);
-	if (ret != 1) {
-		if (ret == 0) {
-			snprintf(why, whylen, "no keys for %s", user);
-		}
+	if (gw_workspace_keys(g, name, &keys, &len, why, whylen) != 0) {
 		return -1;
 	}
 	ret = write_file(keys_path, keys, len, why, whylen);
 	explicit_bzero(keys, len);
 	free(keys);
-	if (ret != 0) {
+	return ret;
+}
+
+int gw_prepare_files(struct gw *g, const char *name, char *keys_path,
+		char *hostkey_path, size_t pathlen, char *why, size_t whylen) {
+	if (state_path(g, "hostkeys", name, NULL, hostkey_path, pathlen) != 0) {
+		snprintf(why, whylen, "gateway_state_dir %s: cannot use it", g->cfg.gateway.state_dir);
+		return -1;
+	}
+	if (gw_write_keys(g, name, keys_path, pathlen, why, whylen) != 0) {
 		return -1;
 	}
 	return make_host_key(hostkey_path, why, whylen);

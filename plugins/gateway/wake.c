@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -190,7 +191,7 @@ static int create(struct gw *g, const char *user, const char *name, char *reason
 		did_not_start(name, detail, reason, rlen);
 	} else if ((unsigned int)n >= g->cfg.gateway.max_per_user) {
 		snprintf(reason, rlen, "%s has %d workspaces, the most allowed", user, n);
-	} else if (gw_prepare_files(g, user, name, keys, hostkey, sizeof(keys), detail,
+	} else if (gw_prepare_files(g, name, keys, hostkey, sizeof(keys), detail,
 				sizeof(detail)) != 0
 			|| gw_backend_create(g, name, keys, hostkey, detail, sizeof(detail)) != 0) {
 		gw_event(g, "gateway_create", user, name, "result", detail, NULL, 0);
@@ -212,7 +213,7 @@ int gw_ensure_found_none(void) {
 
 int gw_ensure_running(struct gw *g, const char *user, const char *name, int start_asked,
 		char *addr, size_t addrlen, unsigned int *port, char *reason, size_t rlen) {
-	char detail[512], why[600], stopped[16];
+	char detail[512], why[600], stopped[16], keys[PATH_MAX];
 	enum gw_state state;
 	struct timespec t0;
 	int created = 0, started = 0;
@@ -247,7 +248,10 @@ int gw_ensure_running(struct gw *g, const char *user, const char *name, int star
 					gw_ssh_to(g, user), name);
 				return -1;
 			}
-			if (gw_backend_do(g, "start", name, detail, sizeof(detail)) != 0) {
+			/* the keys as they are now: a key taken out of the gateway
+			 * must not open the workspace again */
+			if (gw_write_keys(g, name, keys, sizeof(keys), detail, sizeof(detail)) != 0
+					|| gw_backend_do(g, "start", name, detail, sizeof(detail)) != 0) {
 				return did_not_start(name, detail, reason, rlen);
 			}
 			gw_clear_stop_reason(g, name);

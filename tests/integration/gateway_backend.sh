@@ -91,6 +91,14 @@ start)
 	if [ -e "$d/mode-hang" ]; then sleep 600; fi
 	if [ -e "$d/mode-slow" ]; then sleep "$(cat "$d/mode-slow")"; fi
 	running && exit 0
+	# the keys the gateway wrote for this start, as a container engine's
+	# backend hands them to the workspace (ws-gateway-podman does)
+	if [ -n "${WS_GATEWAY_STATE:-}" ] && [ -f "$WS_GATEWAY_STATE/keys/$name" ]; then
+		cp "$WS_GATEWAY_STATE/keys/$name" "$d/$name/keys"
+		if [ -d "$d/$name/home/.ssh" ]; then
+			cp "$d/$name/keys" "$d/$name/home/.ssh/authorized_keys"
+		fi
+	fi
 	run_server ;;
 stop)
 	halt
