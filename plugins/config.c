@@ -194,6 +194,7 @@ static const struct ws_config_key keys[] = {
 	{ "role", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_role, "workspace", NULL },
 	{ "gateway_users_dir", WS_CONFIG_PATH, AT(gateway.users_dir), 0, 0, NULL, NULL, "off" },
 	{ "gateway_keys_command", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_keys_command, NULL, "off" },
+	{ "gateway_keys_socket", WS_CONFIG_PATH, AT(gateway.keys_socket), 0, 0, NULL, NULL, "off" },
 	{ "gateway_suffix", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_suffix, NULL, "`.ws`" },
 	{ "gateway_grants", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_grants, NULL, "off" },
 	{ "gateway_create", WS_CONFIG_BOOL, AT(gateway.create), 0, 0, NULL, "no", NULL },

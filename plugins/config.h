@@ -55,6 +55,7 @@ struct ws_gateway_config {
 	int enabled;              /* role = gateway */
 	char *users_dir;          /* DIR/USER: a user's authorized_keys lines */
 	char *keys_command;       /* or CMD USER prints them */
+	char *keys_socket;        /* or GET /v1/keys?user=USER on this Unix socket */
 	char *suffix;             /* ".ws"; NULL = the default */
 	char *grants;             /* "USER NAME" lines; NULL = none */
 	int create;               /* a jump to an unknown owned name creates it */

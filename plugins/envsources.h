@@ -55,6 +55,11 @@ int ws_trust_path(const char *path, char *err, size_t errlen);
  * Returns 0, or -1 with err set ("larger than N bytes", "timed out", ...). */
 int ws_read_all(int fd, size_t cap, const struct timespec *deadline,
 	char **out, size_t *len, char *err, size_t errlen);
+/* Deadlines on the monotonic clock, for the bounded reads and requests. */
+void ws_deadline_in(struct timespec *t, unsigned int ms);
+int ws_deadline_passed(const struct timespec *t);
+void ws_sleep_us(long us);
+
 /* Frees a buffer from ws_read_all, wiping it first (it may hold secrets). */
 void ws_free_secret(char *buf, size_t len);
 /* What a parser emits goes through the rules into list. */

@@ -167,7 +167,7 @@ int ws_gw_config_check(const struct ws_config *cfg, char *why, size_t whylen) {
 	if (!g->enabled) {
 		/* a gateway key in a workspace's config is a mistake worth
 		 * hearing about: the author meant a gateway */
-		if (g->users_dir || g->keys_command || g->suffix || g->grants || g->backend
+		if (g->users_dir || g->keys_command || g->keys_socket || g->suffix || g->grants || g->backend
 				|| g->state_dir || g->program || g->host || g->create
 				|| g->idle_stop || g->max_per_user != 5 || g->wake_timeout != 120) {
 			snprintf(why, whylen, "gateway_* keys need role = gateway");
@@ -175,9 +175,9 @@ int ws_gw_config_check(const struct ws_config *cfg, char *why, size_t whylen) {
 		}
 		return 0;
 	}
-	if ((g->users_dir == NULL) == (g->keys_command == NULL)) {
-		snprintf(why, whylen, "role = gateway needs one of gateway_users_dir "
-			"and gateway_keys_command");
+	if ((g->users_dir != NULL) + (g->keys_command != NULL) + (g->keys_socket != NULL) != 1) {
+		snprintf(why, whylen, "role = gateway needs one of gateway_users_dir, "
+			"gateway_keys_command and gateway_keys_socket");
 		return -1;
 	}
 	if (g->backend == NULL || g->state_dir == NULL) {

@@ -108,6 +108,39 @@ static int keys_from_command(const struct ws_config *cfg, const char *user, char
 	return 1;
 }
 
+/* GET /v1/keys?user=USER from the HTTP server on gateway_keys_socket (the
+ * shape of the env_socket source): 200 with the lines as the body = known,
+ * 404 = unknown, anything else = refused.  USER is [a-z0-9]: nothing to
+ * encode. */
+static int keys_from_socket(const struct ws_config *cfg, const char *user, char **keys,
+		size_t *len, char *why, size_t whylen) {
+	char path[64 + WS_GW_NAME_MAX], err[256];
+	char *resp = NULL;
+	const char *body;
+	size_t rlen = 0, blen;
+	int status, ret = -1;
+
+	snprintf(path, sizeof(path), "/v1/keys?user=%s", user);
+	if (ws_http_get_unix(cfg->gateway.keys_socket, path, "text/plain", WS_GW_KEYS_TIMEOUT_MS,
+			WS_GW_KEYS_MAX, &resp, &rlen, err, sizeof(err)) != 0) {
+		snprintf(why, whylen, "gateway_keys_socket %s", err);
+	} else if ((status = ws_http_status(resp, rlen)) == 404) {
+		ret = 0;
+	} else if (ws_http_body(resp, rlen, &body, &blen, err, sizeof(err)) != 0) {
+		snprintf(why, whylen, "gateway_keys_socket %s: %s", cfg->gateway.keys_socket, err);
+	} else if (blen > WS_GW_KEYS_MAX || (*keys = malloc(blen + 1)) == NULL) {
+		snprintf(why, whylen, "gateway_keys_socket %s: more than %d bytes of keys",
+			cfg->gateway.keys_socket, WS_GW_KEYS_MAX);
+	} else {
+		memcpy(*keys, body, blen);
+		(*keys)[blen] = '\0';
+		*len = blen;
+		ret = 1;
+	}
+	ws_free_secret(resp, rlen);
+	return ret;
+}
+
 int ws_gw_user_keys(const struct ws_config *cfg, const char *user, char **keys, size_t *len,
 		char *why, size_t whylen) {
 	int ret;
@@ -119,6 +152,8 @@ int ws_gw_user_keys(const struct ws_config *cfg, const char *user, char **keys, 
 	}
 	if (cfg->gateway.keys_command != NULL) {
 		ret = keys_from_command(cfg, user, keys, len, why, whylen);
+	} else if (cfg->gateway.keys_socket != NULL) {
+		ret = keys_from_socket(cfg, user, keys, len, why, whylen);
 	} else if (cfg->gateway.users_dir != NULL) {
 		ret = keys_from_dir(cfg, user, keys, len, why, whylen);
 	} else {

@@ -178,10 +178,11 @@ static void config_mistakes(void) {
 	CHECK_STR(parse(&cfg, "role = gw\n"), "hooks.conf:1: role: expected workspace or gateway");
 	CHECK_STR(parse(&cfg, "gateway_create = on\n"),
 		"hooks.conf: gateway_* keys need role = gateway");
-	CHECK_STR(parse(&cfg, "role = gateway\n"), "hooks.conf: role = gateway needs one of "
-		"gateway_users_dir and gateway_keys_command");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_keys_command = /usr/bin/keys\n"),
-		"hooks.conf: role = gateway needs one of gateway_users_dir and gateway_keys_command");
+#define ONE_SOURCE "hooks.conf: role = gateway needs one of gateway_users_dir, " \
+	"gateway_keys_command and gateway_keys_socket"
+	CHECK_STR(parse(&cfg, "role = gateway\n"), ONE_SOURCE);
+	CHECK_STR(parse(&cfg, GW_MIN "gateway_keys_command = /usr/bin/keys\n"), ONE_SOURCE);
+	CHECK_STR(parse(&cfg, GW_MIN "gateway_keys_socket = /run/keys.sock\n"), ONE_SOURCE);
 	CHECK_STR(parse(&cfg, "role = gateway\ngateway_users_dir = /u\n"),
 		"hooks.conf: role = gateway needs gateway_backend and gateway_state_dir");
 	CHECK_STR(parse(&cfg, GW_MIN "gateway_suffix = ws\n"),
