@@ -407,5 +407,6 @@ def test_the_gateway_library_runs_only_the_forced_control_command(workspace, sta
     server.stop()
     server = start_server(config=config,
                           extra_args=["-c", f"{program} control"]).wait_ready()
-    r = server.ssh("config", user="alice")
+    control = "config"  # a control command of the gateway's, not a program
+    r = server.ssh(control, user="alice")
     assert r.returncode == 0 and "ProxyJump alice@" in r.stdout, r.stderr + server.output()
