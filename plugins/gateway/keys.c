@@ -28,8 +28,8 @@ static void add_holder(struct holders *h, const char *user) {
 			return;
 		}
 	}
-	if (h->n < MAX_HOLDERS) {
-		snprintf(h->names[h->n++], sizeof(h->names[0]), "%s", user);
+	if (h->n < MAX_HOLDERS && strlen(user) < sizeof(h->names[0])) {
+		memcpy(h->names[h->n++], user, strlen(user) + 1);
 	}
 }
 
