@@ -112,26 +112,37 @@ int gw_user_lock(struct gw *g, const char *user) {
 	return lock_in(g, "userlocks", user, 0);
 }
 
-void gw_stop_reason(struct gw *g, const char *name, char *out, size_t outlen) {
-	char path[PATH_MAX], buf[16];
+/* The first line of a small state file (up to one read of buflen - 1 bytes,
+ * cut at the first of stop), into buf; 0, or -1 if there is none. */
+static int read_line(struct gw *g, const char *sub, const char *name, const char *ext,
+		const char *stop, char *buf, size_t buflen) {
+	char path[PATH_MAX];
 	ssize_t n = -1;
 	int fd;
 
-	out[0] = '\0';
-	if (state_path(g, "stopped", name, NULL, path, sizeof(path)) != 0) {
-		return;
+	if (state_path(g, sub, name, ext, path, sizeof(path)) != 0) {
+		return -1;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
+		n = read(fd, buf, buflen - 1);
 		close(fd);
 	}
-	if (n > 0) {
-		buf[n] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		if (strcmp(buf, "idle") == 0 || strcmp(buf, "asked") == 0) {
-			snprintf(out, outlen, "%s", buf);
-		}
+	if (n <= 0) {
+		return -1;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, stop)] = '\0';
+	return 0;
+}
+
+void gw_stop_reason(struct gw *g, const char *name, char *out, size_t outlen) {
+	char buf[16];
+
+	out[0] = '\0';
+	if (read_line(g, "stopped", name, NULL, "\n", buf, sizeof(buf)) == 0
+			&& (strcmp(buf, "idle") == 0 || strcmp(buf, "asked") == 0)) {
+		snprintf(out, outlen, "%s", buf);
 	}
 }
 
@@ -324,22 +335,10 @@ void gw_remove_files(struct gw *g, const char *name) {
 }
 
 void gw_host_public_key(struct gw *g, const char *name, char *out, size_t outlen) {
-	char path[PATH_MAX], buf[1200];
-	ssize_t n = -1;
-	int fd;
+	char buf[1200];
 
 	out[0] = '\0';
-	if (state_path(g, "hostkeys", name, ".pub", path, sizeof(path)) != 0) {
-		return;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n > 0) {
-		buf[n] = '\0';
-		buf[strcspn(buf, "\r\n")] = '\0';
+	if (read_line(g, "hostkeys", name, ".pub", "\r\n", buf, sizeof(buf)) == 0) {
 		snprintf(out, outlen, "%s", buf);
 	}
 }
