@@ -17,17 +17,6 @@
 #define WS_GATEWAY_DEFAULT_PROGRAM "/usr/bin/ws-gateway"
 #endif
 
-static int copy_to(char **slot, const char *value, char *why, size_t whylen) {
-	char *copy = strdup(value);
-	if (copy == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return -1;
-	}
-	free(*slot);
-	*slot = copy;
-	return 0;
-}
-
 int ws_gw_set_role(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
 	if (strcmp(value, "workspace") == 0 || strcmp(value, "gateway") == 0) {
 		cfg->gateway.enabled = value[0] == 'g';
@@ -64,7 +53,7 @@ int ws_gw_set_suffix(struct ws_config *cfg, const char *value, char *why, size_t
 		}
 		p += n;
 	}
-	return copy_to(&cfg->gateway.suffix, value, why, whylen);
+	return ws_config_set_string(&cfg->gateway.suffix, value, why, whylen);
 }
 
 static int path_or_off(char **slot, const char *value, char *why, size_t whylen) {
@@ -77,7 +66,7 @@ static int path_or_off(char **slot, const char *value, char *why, size_t whylen)
 		snprintf(why, whylen, "expected off or an absolute path");
 		return -1;
 	}
-	return copy_to(slot, value, why, whylen);
+	return ws_config_set_string(slot, value, why, whylen);
 }
 
 int ws_gw_set_grants(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
@@ -158,7 +147,7 @@ int ws_gw_set_host(struct ws_config *cfg, const char *value, char *why, size_t w
 			return -1;
 		}
 	}
-	return copy_to(&cfg->gateway.host, value, why, whylen);
+	return ws_config_set_string(&cfg->gateway.host, value, why, whylen);
 }
 
 int ws_gw_config_check(const struct ws_config *cfg, char *why, size_t whylen) {
