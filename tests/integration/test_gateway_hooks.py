@@ -20,7 +20,7 @@ import paramiko
 import pytest
 
 from conftest import REPO, free_port, keygen, stop_process, wait_for
-from interop_helpers import echo_server, recv_until, through_forward
+from interop_helpers import echo_server, recv_until, serve_upper, through_forward
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gateway_test_hooks.c")
 DELAY_MS = 3000
@@ -335,16 +335,7 @@ def unix_echo_server(path):
     srv.bind(path)
     os.chmod(path, 0o777)  # the server's uid may connect: only the gateway refuses
     srv.listen(4)
-
-    def serve():
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            with conn:
-                conn.sendall(recv_until(conn.recv, b"\n").upper())
-    threading.Thread(target=serve, daemon=True).start()
+    serve_upper(srv)
     return srv
 
 
