@@ -167,12 +167,17 @@ def test_a_refused_route_tells_the_client_why(gateway):
     assert gateway.logged("route nope:22 alice")
 
 
+def local_forward(gateway, spec):
+    """ssh -N -L SPEC as alice to the gateway, its stderr (text) piped."""
+    return subprocess.Popen(gateway.server.ssh_args("alice", gateway.keys["alice"])
+                            + ["-N", "-L", spec],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def test_a_refused_route_through_a_local_forward(gateway):
     lport = free_port()
-    client = subprocess.Popen(gateway.server.ssh_args("alice", gateway.keys["alice"])
-                              + ["-N", "-L", f"{lport}:nope:22"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    client = local_forward(gateway, f"{lport}:nope:22")
     try:
         assert through_forward(lport) is None
         assert wait_for(lambda: gateway.logged("route nope:22"))
@@ -345,10 +350,7 @@ def test_no_local_forward_to_a_unix_socket_at_the_gateway(gateway, workspace):
     path = os.path.join(workspace.server_dir, "engine.sock")
     srv = unix_echo_server(path)
     lport = free_port()
-    client = subprocess.Popen(gateway.server.ssh_args("alice", gateway.keys["alice"])
-                              + ["-N", "-L", f"{lport}:{path}"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    client = local_forward(gateway, f"{lport}:{path}")
     try:
         assert through_forward(lport) is None
     finally:
