@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (IMAGE, PODMAN_CONF, REPO, free_port, keygen, listening, mounted_file, podman,
-                      wait_for)
+                      podman_service_proc, stop_process, wait_for)
 
 BUILD = os.path.realpath(os.environ.get("WS_BUILD", os.path.join(REPO, "build")))
 GATEWAY = os.path.join(BUILD, "bin", "ws-gateway")
@@ -386,21 +386,12 @@ def podman_service(tmp_root):
     d = os.path.join(tmp_root, "podman")
     os.mkdir(d, 0o700)
     sock = os.path.join(d, "podman.sock")
-    env = dict(os.environ)
-    if PODMAN_CONF:
-        env["CONTAINERS_CONF"] = PODMAN_CONF
-    proc = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = podman_service_proc(sock)
     try:
         assert wait_for(lambda: os.path.exists(sock), 20), "the podman service did not start"
         yield sock
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_image_runs_as_a_gateway_of_podman_workspaces(tmp_root, keys, podman_service):
