@@ -55,19 +55,26 @@ def control(env, command):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_podman_backend_creates_wakes_stops_and_removes(gateway):
-    root, user, key, config, env = gateway
+def wake(env, config, user, name):
+    """ws-gateway wake USER NAME as the library runs it; the connected
+    socket it hands back is checked for the server's banner."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    proc = subprocess.Popen([GATEWAY, "--config", config, "wake", user, user], env=env,
+    proc = subprocess.Popen([GATEWAY, "--config", config, "wake", user, name], env=env,
                             pass_fds=[3, theirs.fileno()],
                             preexec_fn=lambda: os.dup2(theirs.fileno(), 3))
     theirs.close()
     ours.settimeout(150)
     msg, fds, _, _ = socket.recv_fds(ours, 4096, 1)
+    ours.close()
     assert proc.wait(timeout=30) == 0 and fds, msg
     with socket.socket(fileno=fds[0]) as sock:
         sock.settimeout(10)
         assert sock.recv(8) == b"SSH-2.0-"
+
+
+def test_podman_backend_creates_wakes_stops_and_removes(gateway):
+    root, user, key, config, env = gateway
+    wake(env, config, user, user)
 
     state, addr, port = backend(env, "status", user).stdout.split()
     assert state == "running" and port == "2222"
@@ -94,24 +101,6 @@ def test_podman_backend_creates_wakes_stops_and_removes(gateway):
     assert backend(env, "status", user).stdout == "missing\n"
     assert podman("volume", "exists", f"ws-home-{user}", check=False).returncode != 0
     assert podman("network", "exists", f"ws-net-{user}", check=False).returncode != 0
-
-
-
-def wake(env, config, user, name):
-    """ws-gateway wake USER NAME as the library runs it; the connected
-    socket it hands back is checked for the server's banner."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    proc = subprocess.Popen([GATEWAY, "--config", config, "wake", user, name], env=env,
-                            pass_fds=[3, theirs.fileno()],
-                            preexec_fn=lambda: os.dup2(theirs.fileno(), 3))
-    theirs.close()
-    ours.settimeout(150)
-    msg, fds, _, _ = socket.recv_fds(ours, 4096, 1)
-    ours.close()
-    assert proc.wait(timeout=30) == 0 and fds, msg
-    with socket.socket(fileno=fds[0]) as sock:
-        sock.settimeout(10)
-        assert sock.recv(8) == b"SSH-2.0-"
 
 
 def test_activity_reads_only_a_few_small_regular_files_of_the_users_directory(gateway):
