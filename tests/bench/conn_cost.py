@@ -28,7 +28,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from bench import SSHD, UPSTREAM, Peer  # noqa: E402
+from bench import UPSTREAM, Peer, sshd_peer  # noqa: E402
 from conftest import BUILD, DROPBEAR, HOOK_LIB, Workspace, free_port, wait_for  # noqa: E402
 
 NOLC = os.path.join(BUILD, "nolc")
@@ -46,23 +46,6 @@ def variants(ws):
                 ("nolc", [nolc_db] + listen)]
     out.append(("upstream", [UPSTREAM] + listen))
     return [(name, lambda argv=argv, name=name: Peer(ws, name, argv, ws.hostpub)) for name, argv in out]
-
-
-def sshd_peer(ws):
-    key = ws.path("server", "sshd_host_ed25519")
-    if not os.path.exists(key):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-        ws.chown(key, key + ".pub")
-    with open(key + ".pub") as f:
-        pub = " ".join(f.read().split()[:2])
-    config = ws.path("server", "sshd_config")
-    with open(config, "w") as f:
-        f.write(f"HostKey {key}\nPidFile {ws.path('server', 'sshd.pid')}\n"
-                f"AuthorizedKeysFile {ws.home}/.ssh/authorized_keys\nUsePAM no\n"
-                "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-                "MaxStartups 300\nMaxSessions 300\n")
-    return Peer(ws, "openssh", [SSHD, "-D", "-e", "-f", config, "-o", "ListenAddress=127.0.0.1",
-                                "-p", "{PORT}"], pub)
 
 
 def smaps(pid):
