@@ -145,6 +145,16 @@ class Peer:
         self.log.close()
 
 
+def save(res, text, stem):
+    """OUT/STEM.json (res, indented) and OUT/STEM.txt (text), and text on
+    stdout."""
+    with open(os.path.join(OUT, stem + ".json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(OUT, stem + ".txt"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+
+
 def make_peers(ws):
     hostpub = ws.hostpub
     ours = Peer(ws, "ours", [DROPBEAR, "-F", "-E", "-p", "127.0.0.1:{PORT}", "-r", ws.hostkey,
@@ -410,12 +420,7 @@ def main():
         for p in peers:
             p.stop()
         ws.cleanup()
-    with open(os.path.join(OUT, "results.json"), "w") as f:
-        json.dump(res, f, indent=1)
-    text = report(res)
-    with open(os.path.join(OUT, "results.txt"), "w") as f:
-        f.write(text + "\n")
-    print(text)
+    save(res, report(res), "results")
     svg = plot(res, os.path.join(OUT, "ratios.svg"))
     print(f"\nresults: {OUT}/results.json, results.txt" + (f", plot {svg}" if svg else ""))
 
