@@ -48,20 +48,33 @@ def variants(ws):
     return [(name, lambda argv=argv, name=name: Peer(ws, name, argv, ws.hostpub)) for name, argv in out]
 
 
+def mappings(pid):
+    """Each mapping in /proc/PID/smaps: the words of its first line and the
+    FIELDS it lists ({field: KiB})."""
+    head, fields = None, {}
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            words = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                if head is not None:
+                    yield head, fields
+                head, fields = words, {}
+            elif head is not None and words and words[0].rstrip(":") in FIELDS:
+                fields[words[0].rstrip(":")] = int(words[1])
+    if head is not None:
+        yield head, fields
+
+
 def smaps(pid):
     """{mapping name: {field: KiB}} of one process; anonymous mappings are
     "[anon]", a file's mappings (text, rodata, relro, data) are summed."""
     out = {}
-    name = None
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            head = line.split()
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                name = head[5] if len(head) > 5 else "[anon]"
-                name = os.path.basename(name) if name.startswith("/") else name
-                out.setdefault(name, dict.fromkeys(FIELDS, 0))
-            elif head and head[0].rstrip(":") in FIELDS:
-                out[name][head[0].rstrip(":")] += int(head[1])
+    for head, fields in mappings(pid):
+        name = head[5] if len(head) > 5 else "[anon]"
+        name = os.path.basename(name) if name.startswith("/") else name
+        sums = out.setdefault(name, dict.fromkeys(FIELDS, 0))
+        for k, v in fields.items():
+            sums[k] += v
     return out
 
 
@@ -69,20 +82,12 @@ def smaps_by_section(pid, wanted):
     """Per mapping (perms, offset) of the files in `wanted`: which part of a
     library (text, relro, .data/.bss) holds the dirty pages."""
     rows = []
-    cur = None
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            head = line.split()
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                path = head[5] if len(head) > 5 else ""
-                cur = None
-                if os.path.basename(path) in wanted:
-                    lo, hi = (int(x, 16) for x in head[0].split("-"))
-                    cur = {"file": os.path.basename(path), "perms": head[1], "offset": head[2],
-                           "size": (hi - lo) // 1024}
-                    rows.append(cur)
-            elif cur is not None and head and head[0].rstrip(":") in FIELDS:
-                cur[head[0].rstrip(":")] = int(head[1])
+    for head, fields in mappings(pid):
+        path = head[5] if len(head) > 5 else ""
+        if os.path.basename(path) in wanted:
+            lo, hi = (int(x, 16) for x in head[0].split("-"))
+            rows.append(dict({"file": os.path.basename(path), "perms": head[1], "offset": head[2],
+                              "size": (hi - lo) // 1024}, **fields))
     return rows
 
 
