@@ -146,11 +146,13 @@ void gw_stop_reason(struct gw *g, const char *name, char *out, size_t outlen) {
 	}
 }
 
-int gw_set_stop_reason(struct gw *g, const char *name, const char *reason) {
+/* Replaces a state file with one line (through SUB/NAME.tmp, renamed over
+ * it, so that a reader sees the old line or the new).  0, or -1. */
+static int write_line(struct gw *g, const char *sub, const char *name, const char *line) {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	int fd, ok;
 
-	if (state_path(g, "stopped", name, NULL, path, sizeof(path)) != 0
+	if (state_path(g, sub, name, NULL, path, sizeof(path)) != 0
 			|| snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
 		return -1;
 	}
@@ -158,9 +160,13 @@ int gw_set_stop_reason(struct gw *g, const char *name, const char *reason) {
 	if (fd < 0) {
 		return -1;
 	}
-	ok = dprintf(fd, "%s\n", reason) > 0;
+	ok = dprintf(fd, "%s\n", line) > 0;
 	close(fd);
 	return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int gw_set_stop_reason(struct gw *g, const char *name, const char *reason) {
+	return write_line(g, "stopped", name, reason);
 }
 
 void gw_clear_stop_reason(struct gw *g, const char *name) {
@@ -171,42 +177,21 @@ void gw_clear_stop_reason(struct gw *g, const char *name) {
 }
 
 int gw_set_woken(struct gw *g, const char *name) {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	int fd, ok;
+	char now[32];
 
-	if (state_path(g, "woken", name, NULL, path, sizeof(path)) != 0
-			|| snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		return -1;
-	}
-	ok = dprintf(fd, "%lld\n", (long long)gw_now_ms()) > 0;
-	close(fd);
-	return ok && rename(tmp, path) == 0 ? 0 : -1;
+	snprintf(now, sizeof(now), "%lld", (long long)gw_now_ms());
+	return write_line(g, "woken", name, now);
 }
 
 int64_t gw_woken_ms(struct gw *g, const char *name) {
-	char path[PATH_MAX], buf[32], *end;
-	ssize_t n = -1;
+	char buf[32], *end;
 	long long v;
-	int fd;
 
-	if (state_path(g, "woken", name, NULL, path, sizeof(path)) != 0) {
+	if (read_line(g, "woken", name, NULL, "\n", buf, sizeof(buf)) != 0) {
 		return 0;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n <= 0) {
-		return 0;
-	}
-	buf[n] = '\0';
 	v = strtoll(buf, &end, 10);
-	return (*end == '\n' || *end == '\0') && v > 0 ? (int64_t)v : 0;
+	return *end == '\0' && v > 0 ? (int64_t)v : 0;
 }
 
 /* dropbearkey: next to this program (build/bin, the install's bindir),
