@@ -119,13 +119,7 @@ static int set_activity_dir(struct ws_config *cfg, const char *value, char *why,
 	return ws_config_set_string(&cfg->activity_dir, value, why, whylen);
 }
 
-struct unit {
-	const char *suffix;
-	unsigned long factor;
-};
-
-/* A decimal number followed by one of `units` (a list ending in NULL). */
-static int parse_scaled(const char *value, const struct unit *units, unsigned long *out) {
+int ws_config_parse_scaled(const char *value, const struct ws_config_unit *units, unsigned long *out) {
 	char *end;
 	unsigned long n;
 
@@ -147,10 +141,10 @@ static int parse_scaled(const char *value, const struct unit *units, unsigned lo
 }
 
 /* A duration needs its unit: which one would "5" be? */
-static const struct unit duration_units[] = { { "ms", 1 }, { "s", 1000 }, { NULL, 0 } };
-static const struct unit size_units[] = {
+static const struct ws_config_unit duration_units[] = { { "ms", 1 }, { "s", 1000 }, { NULL, 0 } };
+static const struct ws_config_unit size_units[] = {
 	{ "", 1 }, { "K", 1024 }, { "M", 1024 * 1024 }, { NULL, 0 } };
-static const struct unit count_units[] = { { "", 1 }, { NULL, 0 } };
+static const struct ws_config_unit count_units[] = { { "", 1 }, { NULL, 0 } };
 
 #define AT(field) offsetof(struct ws_config, field)
 
@@ -234,19 +228,19 @@ static int set_key(struct ws_config *cfg, const struct ws_config_key *key, const
 		}
 		return ws_config_set_string(field, value, why, whylen);
 	case WS_CONFIG_DURATION:
-		if (parse_scaled(value, duration_units, &n) != 0) {
+		if (ws_config_parse_scaled(value, duration_units, &n) != 0) {
 			snprintf(why, whylen, "expected a duration such as 500ms or 2s");
 			return -1;
 		}
 		break;
 	case WS_CONFIG_SIZE:
-		if (parse_scaled(value, size_units, &n) != 0) {
+		if (ws_config_parse_scaled(value, size_units, &n) != 0) {
 			snprintf(why, whylen, "expected a size such as 4096, 64K or 1M");
 			return -1;
 		}
 		break;
 	case WS_CONFIG_COUNT:
-		if (parse_scaled(value, count_units, &n) != 0) {
+		if (ws_config_parse_scaled(value, count_units, &n) != 0) {
 			snprintf(why, whylen, "expected a number");
 			return -1;
 		}

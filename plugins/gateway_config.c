@@ -7,8 +7,6 @@
 #include "gateway.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,38 +76,13 @@ int ws_gw_set_keys_command(struct ws_config *cfg, const char *value, char *why, 
 }
 
 /* Seconds: "90", "90s", "30m", "2h". */
-static int parse_seconds(const char *value, unsigned long *out) {
-	char *end;
-	unsigned long n, factor;
-
-	if (!isdigit((unsigned char)value[0])) {
-		return -1;
-	}
-	errno = 0;
-	n = strtoul(value, &end, 10);
-	if (errno != 0) {
-		return -1;
-	}
-	if (strcmp(end, "") == 0 || strcmp(end, "s") == 0) {
-		factor = 1;
-	} else if (strcmp(end, "m") == 0) {
-		factor = 60;
-	} else if (strcmp(end, "h") == 0) {
-		factor = 3600;
-	} else {
-		return -1;
-	}
-	if (n > ULONG_MAX / factor) {
-		return -1;
-	}
-	*out = n * factor;
-	return 0;
-}
+static const struct ws_config_unit second_units[] = {
+	{ "", 1 }, { "s", 1 }, { "m", 60 }, { "h", 3600 }, { NULL, 0 } };
 
 static int set_seconds(unsigned int *slot, const char *value, unsigned long min,
 		unsigned long max, char *why, size_t whylen) {
 	unsigned long n;
-	if (parse_seconds(value, &n) != 0) {
+	if (ws_config_parse_scaled(value, second_units, &n) != 0) {
 		snprintf(why, whylen, "expected seconds, such as 90, 90s, 30m or 2h");
 		return -1;
 	}
