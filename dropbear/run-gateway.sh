@@ -34,14 +34,9 @@ backend=$top/plugins/gateway/ws-gateway-podman
 gwuser=gateway
 
 die() { echo "make run-gateway: $*" >&2; exit 1; }
+. "$top/dropbear/run-lib.sh"
 
-nss_wrapper=$(ls /usr/lib/*/libnss_wrapper.so /usr/lib/libnss_wrapper.so 2>/dev/null | head -n 1 || true)
-missing=""
-[ -n "$nss_wrapper" ] || missing="$missing libnss-wrapper"
-command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
-command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
-command -v podman >/dev/null 2>&1 || missing="$missing podman"
-[ -z "$missing" ] || die "missing:$missing. Install with: apt-get install -y$missing"
+run_need podman podman
 for f in "$build/bin/dropbear" "$build/bin/dropbearkey" "$build/bin/ws-gateway" \
 	"$build/lib/ssh-workspace-hooks.so"; do
 	[ -x "$f" ] || [ -f "$f" ] || die "$f is not built: run 'make' first"
@@ -55,19 +50,7 @@ case $port in '' | *[!0-9]*) die "WS_GATEWAY_PORT must be a port number" ;; esac
 podman_conf=${WS_PODMAN_CONF-$top/container-image/host-containers.conf}
 pm() { if [ -n "$podman_conf" ]; then CONTAINERS_CONF=$podman_conf podman "$@"; else podman "$@"; fi; }
 
-if [ "$(id -u)" -ne 0 ]; then
-	uid=$(id -u); gid=$(id -g); as_root=no
-else
-	uid=${WS_RUN_UID:-${SUDO_UID:-}} gid=""
-	[ -n "${WS_RUN_UID:-}" ] || [ -z "${SUDO_UID:-}" ] || gid=${SUDO_GID:-}
-	if [ -z "$uid" ] || [ "$uid" = 0 ]; then
-		uid=1000
-		while getent passwd "$uid" >/dev/null; do uid=$((uid + 1)); done
-	fi
-	[ -n "$gid" ] && [ "$gid" != 0 ] || gid=$uid
-	as_root=yes
-	echo "make run-gateway: running as root, so the gateway runs as unprivileged uid $uid (gid $gid), not root."
-fi
+run_ids "make run-gateway" gateway
 pm image exists "$image" || die "no image $image: build it with 'make image' (or set WS_GATEWAY_IMAGE)"
 
 mkdir -p "$run/home" "$run/state" "$run/users" "$run/podman"
@@ -77,11 +60,7 @@ chmod 0700 "$run/home" "$run/state"
 # anything else in the socket's place
 chown 0:0 "$run/podman" 2>/dev/null || true
 chmod 0711 "$run/podman"
-rm -f "$run/passwd" "$run/group"
-{ printf '%s:x:%s:%s:ssh-workspace gateway:%s:/bin/sh\n' "$gwuser" "$uid" "$gid" "$run/home"
-  grep -v "^$gwuser:" /etc/passwd || true; } > "$run/passwd"
-{ printf '%s:x:%s:\n' "$gwuser" "$gid"; grep -v "^$gwuser:" /etc/group || true; } > "$run/group"
-chmod 0644 "$run/passwd" "$run/group"
+run_passwd "$gwuser" "ssh-workspace gateway" /bin/sh
 [ -f "$run/hostkey_ed25519" ] || "$build/bin/dropbearkey" -t ed25519 -f "$run/hostkey_ed25519" >/dev/null 2>&1
 # a key pair per user; the users directory holds each one's public key (the
 # layout of a Secret with one key per user), owned by whoever runs this
@@ -167,12 +146,6 @@ if [ $as_root = yes ]; then
 	chown -R "$uid:$gid" "$run/home" "$run/state" "$run/hostkey_ed25519"
 fi
 
-shell_quote() {
-	case $1 in
-	*[!A-Za-z0-9_./:@=,+-]*) printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
-	*) printf '%s' "$1" ;;
-	esac
-}
 cfg=$(shell_quote "$run/ssh_config")
 echo
 echo "  ssh-workspace gateway: 127.0.0.1:$port, podman backend, workspace image $image"

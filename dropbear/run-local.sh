@@ -26,45 +26,20 @@ port=${WS_PORT:-2222}
 user=${WS_USER:-developer}
 
 die() { echo "make run: $*" >&2; exit 1; }
+. "$top/dropbear/run-lib.sh"
 
-nss_wrapper=$(ls /usr/lib/*/libnss_wrapper.so /usr/lib/libnss_wrapper.so 2>/dev/null | head -n 1 || true)
-missing=""
-[ -n "$nss_wrapper" ] || missing="$missing libnss-wrapper"
-command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
-command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
-[ -z "$missing" ] || die "missing:$missing. Install with: apt-get install -y$missing"
+run_need
 for f in "$build/bin/dropbear" "$build/bin/dropbearkey" "$build/lib/ssh-workspace-hooks.so"; do
 	[ -x "$f" ] || [ -f "$f" ] || die "$f is not built: run 'make' first"
 done
 case $user in *[!a-z0-9_-]*|"") die "WS_USER must be a plain lower-case name" ;; esac
 
-if [ "$(id -u)" -ne 0 ]; then
-	uid=$(id -u); gid=$(id -g); as_root=no
-else
-	uid=${WS_RUN_UID:-${SUDO_UID:-}} gid=""
-	# sudo's group goes with sudo's uid only
-	[ -n "${WS_RUN_UID:-}" ] || [ -z "${SUDO_UID:-}" ] || gid=${SUDO_GID:-}
-	if [ -z "$uid" ] || [ "$uid" = 0 ]; then
-		uid=1000
-		while getent passwd "$uid" >/dev/null; do uid=$((uid + 1)); done
-	fi
-	[ -n "$gid" ] && [ "$gid" != 0 ] || gid=$uid
-	as_root=yes
-	echo "make run: running as root, so the server runs as unprivileged uid $uid (gid $gid), not root."
-fi
+run_ids "make run" server
 
 mkdir -p "$run/home/.ssh" "$run/server"
 chmod 0755 "$run"
 chmod 0700 "$run/home" "$run/home/.ssh"
-# The machine's entries with the workspace user's first, so that its uid's
-# name is the workspace user's (getpwuid takes the first match).  Written
-# anew, so that as root they are root's even where a normal user's run left
-# its own.
-rm -f "$run/passwd" "$run/group"
-{ printf '%s:x:%s:%s:workspace user:%s:/bin/bash\n' "$user" "$uid" "$gid" "$run/home"
-  grep -v "^$user:" /etc/passwd || true; } > "$run/passwd"
-{ printf '%s:x:%s:\n' "$user" "$gid"; grep -v "^$user:" /etc/group || true; } > "$run/group"
-chmod 0644 "$run/passwd" "$run/group"
+run_passwd "$user" "workspace user" /bin/bash
 [ -f "$run/hostkey_ed25519" ] || "$build/bin/dropbearkey" -t ed25519 -f "$run/hostkey_ed25519" >/dev/null
 # (ssh-keygen wants a name for its uid, which a normal user may not have)
 [ -f "$run/id_ed25519" ] || LD_PRELOAD="$nss_wrapper" NSS_WRAPPER_PASSWD="$run/passwd" \
@@ -78,14 +53,8 @@ if [ $as_root = yes ]; then
 	chown -R "$uid:$gid" "$run/home" "$run/server" "$run/hostkey_ed25519" "$run/hooks.conf"
 fi
 
-# The ssh line as the shell reads it back, also for a path with blanks or
-# quotes (and ssh_config reads blanks in UserKnownHostsFile as a list).
-shell_quote() {
-	case $1 in
-	*[!A-Za-z0-9_./:@=,+-]*) printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
-	*) printf '%s' "$1" ;;
-	esac
-}
+# The ssh line as the shell reads it back (shell_quote; and ssh_config
+# reads blanks in UserKnownHostsFile as a list).
 known=$run/known_hosts
 case $known in *[[:space:]]*) known="\"$known\"" ;; esac
 login="ssh -i $(shell_quote "$run/id_ed25519") -o $(shell_quote "UserKnownHostsFile=$known") -p $port $user@127.0.0.1"

@@ -34,8 +34,7 @@ static int parse_bool(const char *value, int *out) {
 	return -1;
 }
 
-/* Replaces *slot with a copy of value. */
-static int set_string(char **slot, const char *value, char *why, size_t whylen) {
+int ws_config_set_string(char **slot, const char *value, char *why, size_t whylen) {
 	char *copy = strdup(value);
 	if (copy == NULL) {
 		snprintf(why, whylen, "out of memory");
@@ -52,7 +51,7 @@ static int set_event_log(struct ws_config *cfg, const char *value, char *why, si
 	} else if (strcmp(value, "off") == 0) {
 		cfg->event_log = WS_EVENT_LOG_OFF;
 	} else if (value[0] == '/') {
-		if (set_string(&cfg->event_log_path, value, why, whylen) != 0) {
+		if (ws_config_set_string(&cfg->event_log_path, value, why, whylen) != 0) {
 			return -1;
 		}
 		cfg->event_log = WS_EVENT_LOG_FILE;
@@ -93,7 +92,7 @@ static int set_socket_url(struct ws_config *cfg, const char *value, char *why, s
 			p++;
 		}
 	}
-	return set_string(&cfg->env.socket_url, value, why, whylen);
+	return ws_config_set_string(&cfg->env.socket_url, value, why, whylen);
 }
 
 static int set_client_allow(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
@@ -104,7 +103,7 @@ static int set_client_allow(struct ws_config *cfg, const char *value, char *why,
 			return -1;
 		}
 	}
-	return set_string(&cfg->env.client_allow, value, why, whylen);
+	return ws_config_set_string(&cfg->env.client_allow, value, why, whylen);
 }
 
 static int set_activity_dir(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
@@ -117,16 +116,10 @@ static int set_activity_dir(struct ws_config *cfg, const char *value, char *why,
 		snprintf(why, whylen, "expected off or an absolute directory path");
 		return -1;
 	}
-	return set_string(&cfg->activity_dir, value, why, whylen);
+	return ws_config_set_string(&cfg->activity_dir, value, why, whylen);
 }
 
-struct unit {
-	const char *suffix;
-	unsigned long factor;
-};
-
-/* A decimal number followed by one of `units` (a list ending in NULL). */
-static int parse_scaled(const char *value, const struct unit *units, unsigned long *out) {
+int ws_config_parse_scaled(const char *value, const struct ws_config_unit *units, unsigned long *out) {
 	char *end;
 	unsigned long n;
 
@@ -148,10 +141,10 @@ static int parse_scaled(const char *value, const struct unit *units, unsigned lo
 }
 
 /* A duration needs its unit: which one would "5" be? */
-static const struct unit duration_units[] = { { "ms", 1 }, { "s", 1000 }, { NULL, 0 } };
-static const struct unit size_units[] = {
+static const struct ws_config_unit duration_units[] = { { "ms", 1 }, { "s", 1000 }, { NULL, 0 } };
+static const struct ws_config_unit size_units[] = {
 	{ "", 1 }, { "K", 1024 }, { "M", 1024 * 1024 }, { NULL, 0 } };
-static const struct unit count_units[] = { { "", 1 }, { NULL, 0 } };
+static const struct ws_config_unit count_units[] = { { "", 1 }, { NULL, 0 } };
 
 #define AT(field) offsetof(struct ws_config, field)
 
@@ -233,21 +226,21 @@ static int set_key(struct ws_config *cfg, const struct ws_config_key *key, const
 			snprintf(why, whylen, "expected an absolute path");
 			return -1;
 		}
-		return set_string(field, value, why, whylen);
+		return ws_config_set_string(field, value, why, whylen);
 	case WS_CONFIG_DURATION:
-		if (parse_scaled(value, duration_units, &n) != 0) {
+		if (ws_config_parse_scaled(value, duration_units, &n) != 0) {
 			snprintf(why, whylen, "expected a duration such as 500ms or 2s");
 			return -1;
 		}
 		break;
 	case WS_CONFIG_SIZE:
-		if (parse_scaled(value, size_units, &n) != 0) {
+		if (ws_config_parse_scaled(value, size_units, &n) != 0) {
 			snprintf(why, whylen, "expected a size such as 4096, 64K or 1M");
 			return -1;
 		}
 		break;
 	case WS_CONFIG_COUNT:
-		if (parse_scaled(value, count_units, &n) != 0) {
+		if (ws_config_parse_scaled(value, count_units, &n) != 0) {
 			snprintf(why, whylen, "expected a number");
 			return -1;
 		}

@@ -101,6 +101,21 @@ int ws_config_parse(struct ws_config *cfg, const char *name, const char *text,
 
 void ws_config_free(struct ws_config *cfg);
 
+/* For a key's setter: replaces *slot (freed) with a copy of value.  0, or
+ * -1 with "out of memory" in why. */
+int ws_config_set_string(char **slot, const char *value, char *why, size_t whylen);
+
+struct ws_config_unit {
+	const char *suffix;
+	unsigned long factor;
+};
+
+/* For a key's setter: a decimal number followed by one of `units` (a list
+ * ending in a NULL suffix), times that unit's factor, into *out.  0, or -1
+ * (no digit first, no such unit, or too large). */
+int ws_config_parse_scaled(const char *value, const struct ws_config_unit *units,
+	unsigned long *out);
+
 /* The keys, one row each (config.c): what the parser accepts, each key's
  * default and its range.  Exported read-only so that a test holds
  * docs/hook-config.md to them. */

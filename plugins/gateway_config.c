@@ -7,8 +7,6 @@
 #include "gateway.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +14,6 @@
 #ifndef WS_GATEWAY_DEFAULT_PROGRAM
 #define WS_GATEWAY_DEFAULT_PROGRAM "/usr/bin/ws-gateway"
 #endif
-
-static int copy_to(char **slot, const char *value, char *why, size_t whylen) {
-	char *copy = strdup(value);
-	if (copy == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return -1;
-	}
-	free(*slot);
-	*slot = copy;
-	return 0;
-}
 
 int ws_gw_set_role(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
 	if (strcmp(value, "workspace") == 0 || strcmp(value, "gateway") == 0) {
@@ -64,7 +51,7 @@ int ws_gw_set_suffix(struct ws_config *cfg, const char *value, char *why, size_t
 		}
 		p += n;
 	}
-	return copy_to(&cfg->gateway.suffix, value, why, whylen);
+	return ws_config_set_string(&cfg->gateway.suffix, value, why, whylen);
 }
 
 static int path_or_off(char **slot, const char *value, char *why, size_t whylen) {
@@ -77,7 +64,7 @@ static int path_or_off(char **slot, const char *value, char *why, size_t whylen)
 		snprintf(why, whylen, "expected off or an absolute path");
 		return -1;
 	}
-	return copy_to(slot, value, why, whylen);
+	return ws_config_set_string(slot, value, why, whylen);
 }
 
 int ws_gw_set_grants(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
@@ -89,38 +76,13 @@ int ws_gw_set_keys_command(struct ws_config *cfg, const char *value, char *why, 
 }
 
 /* Seconds: "90", "90s", "30m", "2h". */
-static int parse_seconds(const char *value, unsigned long *out) {
-	char *end;
-	unsigned long n, factor;
-
-	if (!isdigit((unsigned char)value[0])) {
-		return -1;
-	}
-	errno = 0;
-	n = strtoul(value, &end, 10);
-	if (errno != 0) {
-		return -1;
-	}
-	if (strcmp(end, "") == 0 || strcmp(end, "s") == 0) {
-		factor = 1;
-	} else if (strcmp(end, "m") == 0) {
-		factor = 60;
-	} else if (strcmp(end, "h") == 0) {
-		factor = 3600;
-	} else {
-		return -1;
-	}
-	if (n > ULONG_MAX / factor) {
-		return -1;
-	}
-	*out = n * factor;
-	return 0;
-}
+static const struct ws_config_unit second_units[] = {
+	{ "", 1 }, { "s", 1 }, { "m", 60 }, { "h", 3600 }, { NULL, 0 } };
 
 static int set_seconds(unsigned int *slot, const char *value, unsigned long min,
 		unsigned long max, char *why, size_t whylen) {
 	unsigned long n;
-	if (parse_seconds(value, &n) != 0) {
+	if (ws_config_parse_scaled(value, second_units, &n) != 0) {
 		snprintf(why, whylen, "expected seconds, such as 90, 90s, 30m or 2h");
 		return -1;
 	}
@@ -158,7 +120,7 @@ int ws_gw_set_host(struct ws_config *cfg, const char *value, char *why, size_t w
 			return -1;
 		}
 	}
-	return copy_to(&cfg->gateway.host, value, why, whylen);
+	return ws_config_set_string(&cfg->gateway.host, value, why, whylen);
 }
 
 int ws_gw_config_check(const struct ws_config *cfg, char *why, size_t whylen) {

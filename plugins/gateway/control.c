@@ -139,26 +139,46 @@ static int cmd_start(struct gw *g, const char *user, const char *name) {
 	return 0;
 }
 
-static int cmd_stop(struct gw *g, const char *user, const char *name) {
-	char detail[512], addr[300], why[600];
+/* Takes name's lock and finds name at the backend: the lock, with *state
+ * set, if it is there; else -1, the lock let go and the failure said, with
+ * *ret the command's exit status.  *ret is 1 either way. */
+static int lock_existing(struct gw *g, const char *user, const char *name,
+		enum gw_state *state, int *ret) {
+	char detail[512], addr[300];
 	unsigned int port;
+	int lock;
+
+	*ret = 1;
+	if ((lock = gw_lock(g, name, 0)) < 0) {
+		fprintf(stderr, "cannot lock '%s'\n", name);
+		return -1;
+	}
+	if (gw_backend_status(g, name, state, addr, sizeof(addr), &port, detail,
+			sizeof(detail)) != 0) {
+		fprintf(stderr, "status of '%s': %s\n", name, detail);
+		gw_unlock(g, name, lock, 0);
+		return -1;
+	}
+	if (*state == GW_MISSING) {
+		*ret = no_workspace(user, name);
+		gw_unlock(g, name, lock, 1);
+		return -1;
+	}
+	return lock;
+}
+
+static int cmd_stop(struct gw *g, const char *user, const char *name) {
+	char detail[512], why[600];
 	enum gw_state state;
-	int lock, ret = 1, gone = 0;
+	int lock, ret;
 
 	if (ws_gw_may_use(&g->cfg, user, name, why, sizeof(why)) != 1) {
 		return no_workspace(user, name);
 	}
-	if ((lock = gw_lock(g, name, 0)) < 0) {
-		fprintf(stderr, "cannot lock '%s'\n", name);
-		return 1;
+	if ((lock = lock_existing(g, user, name, &state, &ret)) < 0) {
+		return ret;
 	}
-	if (gw_backend_status(g, name, &state, addr, sizeof(addr), &port, detail,
-			sizeof(detail)) != 0) {
-		fprintf(stderr, "status of '%s': %s\n", name, detail);
-	} else if (state == GW_MISSING) {
-		ret = no_workspace(user, name);
-		gone = 1;
-	} else if (state == GW_RUNNING && gw_backend_do(g, "stop", name, detail,
+	if (state == GW_RUNNING && gw_backend_do(g, "stop", name, detail,
 			sizeof(detail)) != 0) {
 		fprintf(stderr, "stop '%s': %s\n", name, detail);
 	} else {
@@ -169,15 +189,14 @@ static int cmd_stop(struct gw *g, const char *user, const char *name) {
 			gw_ssh_to(g, user), name);
 		ret = 0;
 	}
-	gw_unlock(g, name, lock, gone);
+	gw_unlock(g, name, lock, 0);
 	return ret;
 }
 
 static int cmd_rm(struct gw *g, const char *user, const char *name, const char *yes) {
-	char detail[512], addr[300];
-	unsigned int port;
+	char detail[512];
 	enum gw_state state;
-	int lock, ret = 1, gone = 0;
+	int lock, ret, gone = 0;
 
 	if (!ws_gw_owns(user, name)) {
 		return no_workspace(user, name);
@@ -187,17 +206,10 @@ static int cmd_rm(struct gw *g, const char *user, const char *name, const char *
 			"ssh %s rm %s --yes\n", name, gw_ssh_to(g, user), name);
 		return 1;
 	}
-	if ((lock = gw_lock(g, name, 0)) < 0) {
-		fprintf(stderr, "cannot lock '%s'\n", name);
-		return 1;
+	if ((lock = lock_existing(g, user, name, &state, &ret)) < 0) {
+		return ret;
 	}
-	if (gw_backend_status(g, name, &state, addr, sizeof(addr), &port, detail,
-			sizeof(detail)) != 0) {
-		fprintf(stderr, "status of '%s': %s\n", name, detail);
-	} else if (state == GW_MISSING) {
-		ret = no_workspace(user, name);
-		gone = 1;
-	} else if (gw_backend_do(g, "delete", name, detail, sizeof(detail)) != 0) {
+	if (gw_backend_do(g, "delete", name, detail, sizeof(detail)) != 0) {
 		fprintf(stderr, "rm '%s': %s\n", name, detail);
 	} else {
 		gw_remove_files(g, name);

@@ -112,34 +112,47 @@ int gw_user_lock(struct gw *g, const char *user) {
 	return lock_in(g, "userlocks", user, 0);
 }
 
-void gw_stop_reason(struct gw *g, const char *name, char *out, size_t outlen) {
-	char path[PATH_MAX], buf[16];
+/* The first line of a small state file (up to one read of buflen - 1 bytes,
+ * cut at the first of stop), into buf; 0, or -1 if there is none. */
+static int read_line(struct gw *g, const char *sub, const char *name, const char *ext,
+		const char *stop, char *buf, size_t buflen) {
+	char path[PATH_MAX];
 	ssize_t n = -1;
 	int fd;
 
-	out[0] = '\0';
-	if (state_path(g, "stopped", name, NULL, path, sizeof(path)) != 0) {
-		return;
+	if (state_path(g, sub, name, ext, path, sizeof(path)) != 0) {
+		return -1;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
+		n = read(fd, buf, buflen - 1);
 		close(fd);
 	}
-	if (n > 0) {
-		buf[n] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		if (strcmp(buf, "idle") == 0 || strcmp(buf, "asked") == 0) {
-			snprintf(out, outlen, "%s", buf);
-		}
+	if (n <= 0) {
+		return -1;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, stop)] = '\0';
+	return 0;
+}
+
+void gw_stop_reason(struct gw *g, const char *name, char *out, size_t outlen) {
+	char buf[16];
+
+	out[0] = '\0';
+	if (read_line(g, "stopped", name, NULL, "\n", buf, sizeof(buf)) == 0
+			&& (strcmp(buf, "idle") == 0 || strcmp(buf, "asked") == 0)) {
+		snprintf(out, outlen, "%s", buf);
 	}
 }
 
-int gw_set_stop_reason(struct gw *g, const char *name, const char *reason) {
+/* Replaces a state file with one line (through SUB/NAME.tmp, renamed over
+ * it, so that a reader sees the old line or the new).  0, or -1. */
+static int write_line(struct gw *g, const char *sub, const char *name, const char *line) {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	int fd, ok;
 
-	if (state_path(g, "stopped", name, NULL, path, sizeof(path)) != 0
+	if (state_path(g, sub, name, NULL, path, sizeof(path)) != 0
 			|| snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
 		return -1;
 	}
@@ -147,9 +160,13 @@ int gw_set_stop_reason(struct gw *g, const char *name, const char *reason) {
 	if (fd < 0) {
 		return -1;
 	}
-	ok = dprintf(fd, "%s\n", reason) > 0;
+	ok = dprintf(fd, "%s\n", line) > 0;
 	close(fd);
 	return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int gw_set_stop_reason(struct gw *g, const char *name, const char *reason) {
+	return write_line(g, "stopped", name, reason);
 }
 
 void gw_clear_stop_reason(struct gw *g, const char *name) {
@@ -160,42 +177,21 @@ void gw_clear_stop_reason(struct gw *g, const char *name) {
 }
 
 int gw_set_woken(struct gw *g, const char *name) {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	int fd, ok;
+	char now[32];
 
-	if (state_path(g, "woken", name, NULL, path, sizeof(path)) != 0
-			|| snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		return -1;
-	}
-	ok = dprintf(fd, "%lld\n", (long long)gw_now_ms()) > 0;
-	close(fd);
-	return ok && rename(tmp, path) == 0 ? 0 : -1;
+	snprintf(now, sizeof(now), "%lld", (long long)gw_now_ms());
+	return write_line(g, "woken", name, now);
 }
 
 int64_t gw_woken_ms(struct gw *g, const char *name) {
-	char path[PATH_MAX], buf[32], *end;
-	ssize_t n = -1;
+	char buf[32], *end;
 	long long v;
-	int fd;
 
-	if (state_path(g, "woken", name, NULL, path, sizeof(path)) != 0) {
+	if (read_line(g, "woken", name, NULL, "\n", buf, sizeof(buf)) != 0) {
 		return 0;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n <= 0) {
-		return 0;
-	}
-	buf[n] = '\0';
 	v = strtoll(buf, &end, 10);
-	return (*end == '\n' || *end == '\0') && v > 0 ? (int64_t)v : 0;
+	return *end == '\0' && v > 0 ? (int64_t)v : 0;
 }
 
 /* dropbearkey: next to this program (build/bin, the install's bindir),
@@ -324,22 +320,10 @@ void gw_remove_files(struct gw *g, const char *name) {
 }
 
 void gw_host_public_key(struct gw *g, const char *name, char *out, size_t outlen) {
-	char path[PATH_MAX], buf[1200];
-	ssize_t n = -1;
-	int fd;
+	char buf[1200];
 
 	out[0] = '\0';
-	if (state_path(g, "hostkeys", name, ".pub", path, sizeof(path)) != 0) {
-		return;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n > 0) {
-		buf[n] = '\0';
-		buf[strcspn(buf, "\r\n")] = '\0';
+	if (read_line(g, "hostkeys", name, ".pub", "\r\n", buf, sizeof(buf)) == 0) {
 		snprintf(out, outlen, "%s", buf);
 	}
 }

@@ -145,26 +145,43 @@ class Peer:
         self.log.close()
 
 
+def save(res, text, stem):
+    """OUT/STEM.json (res, indented) and OUT/STEM.txt (text), and text on
+    stdout."""
+    with open(os.path.join(OUT, stem + ".json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(OUT, stem + ".txt"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+
+
 def make_peers(ws):
     hostpub = ws.hostpub
     ours = Peer(ws, "ours", [DROPBEAR, "-F", "-E", "-p", "127.0.0.1:{PORT}", "-r", ws.hostkey,
                              f"--hook={HOOK_LIB}"], hostpub)
     upstream = Peer(ws, "upstream", [UPSTREAM, "-F", "-E", "-p", "127.0.0.1:{PORT}",
                                      "-r", ws.hostkey], hostpub)
-    sshd_key = ws.path("server", "sshd_host_ed25519")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", sshd_key], check=True)
-    ws.chown(sshd_key, sshd_key + ".pub")
-    with open(sshd_key + ".pub") as f:
-        sshd_pub = " ".join(f.read().split()[:2])
+    openssh = sshd_peer(ws)
+    return [ours.start(), upstream.start(), openssh.start()]
+
+
+def sshd_peer(ws):
+    """Debian's sshd as a peer (not started), on a host key of its own made
+    once per workspace."""
+    key = ws.path("server", "sshd_host_ed25519")
+    if not os.path.exists(key):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+        ws.chown(key, key + ".pub")
+    with open(key + ".pub") as f:
+        pub = " ".join(f.read().split()[:2])
     config = ws.path("server", "sshd_config")
     with open(config, "w") as f:
-        f.write(f"HostKey {sshd_key}\nPidFile {ws.path('server', 'sshd.pid')}\n"
+        f.write(f"HostKey {key}\nPidFile {ws.path('server', 'sshd.pid')}\n"
                 f"AuthorizedKeysFile {ws.home}/.ssh/authorized_keys\nUsePAM no\n"
                 "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
                 "MaxStartups 300\nMaxSessions 300\n")
-    openssh = Peer(ws, "openssh", [SSHD, "-D", "-e", "-f", config, "-o", "ListenAddress=127.0.0.1",
-                                   "-p", "{PORT}"], sshd_pub)
-    return [ours.start(), upstream.start(), openssh.start()]
+    return Peer(ws, "openssh", [SSHD, "-D", "-e", "-f", config, "-o", "ListenAddress=127.0.0.1",
+                                "-p", "{PORT}"], pub)
 
 
 def run(args, **kw):
@@ -403,12 +420,7 @@ def main():
         for p in peers:
             p.stop()
         ws.cleanup()
-    with open(os.path.join(OUT, "results.json"), "w") as f:
-        json.dump(res, f, indent=1)
-    text = report(res)
-    with open(os.path.join(OUT, "results.txt"), "w") as f:
-        f.write(text + "\n")
-    print(text)
+    save(res, report(res), "results")
     svg = plot(res, os.path.join(OUT, "ratios.svg"))
     print(f"\nresults: {OUT}/results.json, results.txt" + (f", plot {svg}" if svg else ""))
 

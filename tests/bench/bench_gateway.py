@@ -37,7 +37,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from bench import (CLIENT_CPU, OUT, Peer, cpu_ms, machine, pss_kib, ratio, run,  # noqa: E402
-                   throughput, tree)
+                   save, throughput, tree)
 from conftest import (BUILD, DROPBEAR, HOOK_LIB, REPO, Workspace,  # noqa: E402
                       wait_for)
 sys.path.insert(0, os.path.join(REPO, "tests"))
@@ -454,12 +454,7 @@ def main():
             podman["service"].terminate()
             podman["service"].wait(timeout=30)
         ws.cleanup()
-    with open(os.path.join(OUT, "gateway.json"), "w") as f:
-        json.dump(res, f, indent=1)
-    text = report(res)
-    with open(os.path.join(OUT, "gateway.txt"), "w") as f:
-        f.write(text + "\n")
-    print(text)
+    save(res, report(res), "gateway")
     print(f"\nresults: {OUT}/gateway.json, gateway.txt")
 
 

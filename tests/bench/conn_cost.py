@@ -28,7 +28,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from bench import SSHD, UPSTREAM, Peer  # noqa: E402
+from bench import UPSTREAM, Peer, sshd_peer  # noqa: E402
 from conftest import BUILD, DROPBEAR, HOOK_LIB, Workspace, free_port, wait_for  # noqa: E402
 
 NOLC = os.path.join(BUILD, "nolc")
@@ -48,37 +48,33 @@ def variants(ws):
     return [(name, lambda argv=argv, name=name: Peer(ws, name, argv, ws.hostpub)) for name, argv in out]
 
 
-def sshd_peer(ws):
-    key = ws.path("server", "sshd_host_ed25519")
-    if not os.path.exists(key):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-        ws.chown(key, key + ".pub")
-    with open(key + ".pub") as f:
-        pub = " ".join(f.read().split()[:2])
-    config = ws.path("server", "sshd_config")
-    with open(config, "w") as f:
-        f.write(f"HostKey {key}\nPidFile {ws.path('server', 'sshd.pid')}\n"
-                f"AuthorizedKeysFile {ws.home}/.ssh/authorized_keys\nUsePAM no\n"
-                "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-                "MaxStartups 300\nMaxSessions 300\n")
-    return Peer(ws, "openssh", [SSHD, "-D", "-e", "-f", config, "-o", "ListenAddress=127.0.0.1",
-                                "-p", "{PORT}"], pub)
+def mappings(pid):
+    """Each mapping in /proc/PID/smaps: the words of its first line and the
+    FIELDS it lists ({field: KiB})."""
+    head, fields = None, {}
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            words = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                if head is not None:
+                    yield head, fields
+                head, fields = words, {}
+            elif head is not None and words and words[0].rstrip(":") in FIELDS:
+                fields[words[0].rstrip(":")] = int(words[1])
+    if head is not None:
+        yield head, fields
 
 
 def smaps(pid):
     """{mapping name: {field: KiB}} of one process; anonymous mappings are
     "[anon]", a file's mappings (text, rodata, relro, data) are summed."""
     out = {}
-    name = None
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            head = line.split()
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                name = head[5] if len(head) > 5 else "[anon]"
-                name = os.path.basename(name) if name.startswith("/") else name
-                out.setdefault(name, dict.fromkeys(FIELDS, 0))
-            elif head and head[0].rstrip(":") in FIELDS:
-                out[name][head[0].rstrip(":")] += int(head[1])
+    for head, fields in mappings(pid):
+        name = head[5] if len(head) > 5 else "[anon]"
+        name = os.path.basename(name) if name.startswith("/") else name
+        sums = out.setdefault(name, dict.fromkeys(FIELDS, 0))
+        for k, v in fields.items():
+            sums[k] += v
     return out
 
 
@@ -86,20 +82,12 @@ def smaps_by_section(pid, wanted):
     """Per mapping (perms, offset) of the files in `wanted`: which part of a
     library (text, relro, .data/.bss) holds the dirty pages."""
     rows = []
-    cur = None
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            head = line.split()
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                path = head[5] if len(head) > 5 else ""
-                cur = None
-                if os.path.basename(path) in wanted:
-                    lo, hi = (int(x, 16) for x in head[0].split("-"))
-                    cur = {"file": os.path.basename(path), "perms": head[1], "offset": head[2],
-                           "size": (hi - lo) // 1024}
-                    rows.append(cur)
-            elif cur is not None and head and head[0].rstrip(":") in FIELDS:
-                cur[head[0].rstrip(":")] = int(head[1])
+    for head, fields in mappings(pid):
+        path = head[5] if len(head) > 5 else ""
+        if os.path.basename(path) in wanted:
+            lo, hi = (int(x, 16) for x in head[0].split("-"))
+            rows.append(dict({"file": os.path.basename(path), "perms": head[1], "offset": head[2],
+                              "size": (hi - lo) // 1024}, **fields))
     return rows
 
 

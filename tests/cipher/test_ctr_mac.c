@@ -12,6 +12,7 @@
  * wrap-around and every sequence number edge.
  */
 #include "unit.h"
+#include "hex.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,21 +25,6 @@
 #ifndef WS_LIBCRYPTO_CIPHERS
 #define WS_LIBCRYPTO_CIPHERS 0
 #endif
-
-static size_t unhex(const char *hex, unsigned char *out, size_t max) {
-	size_t n = 0;
-	unsigned int byte;
-	while (hex[0] && hex[1] && n < max && sscanf(hex, "%2x", &byte) == 1) {
-		out[n++] = (unsigned char)byte;
-		hex += 2;
-	}
-	return n;
-}
-
-static int same_hex(const unsigned char *got, size_t len, const char *want_hex) {
-	unsigned char want[256];
-	return unhex(want_hex, want, sizeof(want)) == len && memcmp(got, want, len) == 0;
-}
 
 /* Deterministic pseudo-random bytes (xorshift32): reproducible failures. */
 static void fill(unsigned char *p, size_t len, uint32_t seed) {

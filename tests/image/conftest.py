@@ -30,6 +30,7 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 free_port, listening, wait_for, keygen = (helpers.free_port, helpers.listening,
                                           helpers.wait_for, helpers.keygen)
+stop_process = helpers.stop_process
 DROPBEARKEY = helpers.DROPBEARKEY
 
 # Shared with the chart's end-to-end tests: podman() with the same
@@ -39,6 +40,7 @@ _spec = importlib.util.spec_from_file_location(
 _podman_cli = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_podman_cli)
 podman, IMAGE, PODMAN_CONF = _podman_cli.podman, _podman_cli.IMAGE, _podman_cli.PODMAN_CONF
+podman_service_proc = _podman_cli.service
 
 SECCOMP = os.path.join(REPO, "container-image", "seccomp-podman.json")
 # What a restricted pod gets: see the Helm chart (helm/ssh-workspace).

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (IMAGE, PODMAN_CONF, REPO, free_port, keygen, listening, mounted_file, podman,
-                      wait_for)
+                      podman_service_proc, stop_process, wait_for)
 
 BUILD = os.path.realpath(os.environ.get("WS_BUILD", os.path.join(REPO, "build")))
 GATEWAY = os.path.join(BUILD, "bin", "ws-gateway")
@@ -55,19 +55,26 @@ def control(env, command):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_podman_backend_creates_wakes_stops_and_removes(gateway):
-    root, user, key, config, env = gateway
+def wake(env, config, user, name):
+    """ws-gateway wake USER NAME as the library runs it; the connected
+    socket it hands back is checked for the server's banner."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    proc = subprocess.Popen([GATEWAY, "--config", config, "wake", user, user], env=env,
+    proc = subprocess.Popen([GATEWAY, "--config", config, "wake", user, name], env=env,
                             pass_fds=[3, theirs.fileno()],
                             preexec_fn=lambda: os.dup2(theirs.fileno(), 3))
     theirs.close()
     ours.settimeout(150)
     msg, fds, _, _ = socket.recv_fds(ours, 4096, 1)
+    ours.close()
     assert proc.wait(timeout=30) == 0 and fds, msg
     with socket.socket(fileno=fds[0]) as sock:
         sock.settimeout(10)
         assert sock.recv(8) == b"SSH-2.0-"
+
+
+def test_podman_backend_creates_wakes_stops_and_removes(gateway):
+    root, user, key, config, env = gateway
+    wake(env, config, user, user)
 
     state, addr, port = backend(env, "status", user).stdout.split()
     assert state == "running" and port == "2222"
@@ -94,24 +101,6 @@ def test_podman_backend_creates_wakes_stops_and_removes(gateway):
     assert backend(env, "status", user).stdout == "missing\n"
     assert podman("volume", "exists", f"ws-home-{user}", check=False).returncode != 0
     assert podman("network", "exists", f"ws-net-{user}", check=False).returncode != 0
-
-
-
-def wake(env, config, user, name):
-    """ws-gateway wake USER NAME as the library runs it; the connected
-    socket it hands back is checked for the server's banner."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    proc = subprocess.Popen([GATEWAY, "--config", config, "wake", user, name], env=env,
-                            pass_fds=[3, theirs.fileno()],
-                            preexec_fn=lambda: os.dup2(theirs.fileno(), 3))
-    theirs.close()
-    ours.settimeout(150)
-    msg, fds, _, _ = socket.recv_fds(ours, 4096, 1)
-    ours.close()
-    assert proc.wait(timeout=30) == 0 and fds, msg
-    with socket.socket(fileno=fds[0]) as sock:
-        sock.settimeout(10)
-        assert sock.recv(8) == b"SSH-2.0-"
 
 
 def test_activity_reads_only_a_few_small_regular_files_of_the_users_directory(gateway):
@@ -386,21 +375,12 @@ def podman_service(tmp_root):
     d = os.path.join(tmp_root, "podman")
     os.mkdir(d, 0o700)
     sock = os.path.join(d, "podman.sock")
-    env = dict(os.environ)
-    if PODMAN_CONF:
-        env["CONTAINERS_CONF"] = PODMAN_CONF
-    proc = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = podman_service_proc(sock)
     try:
         assert wait_for(lambda: os.path.exists(sock), 20), "the podman service did not start"
         yield sock
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_image_runs_as_a_gateway_of_podman_workspaces(tmp_root, keys, podman_service):

@@ -98,6 +98,26 @@ def keygen(path):
     return path
 
 
+class BackendFiles:
+    """What the test backend (gateway_backend.sh) keeps in self.backend_dir:
+    the names it started, in order, and the modes a test sets it in."""
+
+    def starts(self):
+        try:
+            with open(os.path.join(self.backend_dir, "starts")) as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return []
+
+    def mode(self, name, value="", on=True):
+        path = os.path.join(self.backend_dir, "mode-" + name)
+        if on:
+            with open(path, "w") as f:
+                f.write(value)
+        elif os.path.exists(path):
+            os.unlink(path)
+
+
 class Workspace:
     """A directory holding everything one server needs: host key, client key,
     the workspace user's home and passwd entries, the hook config, the log."""

@@ -12,7 +12,7 @@ import shlex
 import signal
 import subprocess
 
-from conftest import BUILD, DROPBEAR, HOOK_LIB, keygen, nss_wrapper, wait_for
+from conftest import BUILD, DROPBEAR, BackendFiles, HOOK_LIB, keygen, nss_wrapper, wait_for
 
 GATEWAY = os.path.join(BUILD, "bin", "ws-gateway")
 BACKEND = os.path.join(os.path.dirname(os.path.realpath(__file__)), "gateway_backend.sh")
@@ -20,7 +20,7 @@ HOST = "gw-e2e"  # gateway_host: what `config` puts after ProxyJump alice@
 TIMEOUT = 60
 
 
-class Gateway:
+class Gateway(BackendFiles):
     def __init__(self, ws, start_server, server_args=(), **keys):
         self.ws = ws
         self.root = ws.path("gw")
@@ -132,21 +132,6 @@ class Gateway:
 
     def workspace_dir(self, name, *parts):
         return os.path.join(self.backend_dir, name, *parts)
-
-    def starts(self):
-        try:
-            with open(os.path.join(self.backend_dir, "starts")) as f:
-                return f.read().split()
-        except FileNotFoundError:
-            return []
-
-    def mode(self, name, value="", on=True):
-        path = os.path.join(self.backend_dir, "mode-" + name)
-        if on:
-            with open(path, "w") as f:
-                f.write(value)
-        elif os.path.exists(path):
-            os.unlink(path)
 
     def running(self, name):
         pid = self.workspace_dir(name, "pid")

@@ -78,15 +78,9 @@ def run(args, env=None, input=None, timeout=TIMEOUT):
     return Result(r.returncode, (r.stdout + r.stderr).decode(errors="replace"))
 
 
-@contextlib.contextmanager
-def echo_server():
-    """A TCP server on 127.0.0.1 that echoes one line back upper-cased:
-    the target of every local-forward test."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(TIMEOUT)
-
+def serve_upper(srv):
+    """Answers each connection to the listening socket srv, on a thread of
+    its own until srv is closed, with its first line upper-cased."""
     def serve():
         while True:
             try:
@@ -95,8 +89,18 @@ def echo_server():
                 return
             with conn:
                 conn.sendall(recv_until(conn.recv, b"\n").upper())
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
+    threading.Thread(target=serve, daemon=True).start()
+
+
+@contextlib.contextmanager
+def echo_server():
+    """A TCP server on 127.0.0.1 that echoes one line back upper-cased:
+    the target of every local-forward test."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(TIMEOUT)
+    serve_upper(srv)
     try:
         yield srv.getsockname()[1]
     finally:

@@ -14,13 +14,13 @@ import time
 
 import pytest
 
-from conftest import BUILD, DROPBEAR, keygen, wait_for
+from conftest import BUILD, DROPBEAR, BackendFiles, keygen, wait_for
 
 GATEWAY = os.path.join(BUILD, "bin", "ws-gateway")
 BACKEND = os.path.join(os.path.dirname(os.path.realpath(__file__)), "gateway_backend.sh")
 
 
-class Gateway:
+class Gateway(BackendFiles):
     def __init__(self, root, **keys):
         self.root = root
         self.state = os.path.join(root, "state")
@@ -74,20 +74,6 @@ class Gateway:
                    WS_GATEWAY_CONFIG=self.config)
         return subprocess.run([GATEWAY, "control"], env=env, capture_output=True, text=True,
                               timeout=60)
-
-    def starts(self):
-        try:
-            with open(os.path.join(self.backend_dir, "starts")) as f:
-                return f.read().split()
-        except FileNotFoundError:
-            return []
-
-    def mode(self, name, on=True):
-        path = os.path.join(self.backend_dir, "mode-" + name)
-        if on:
-            open(path, "w").close()
-        elif os.path.exists(path):
-            os.unlink(path)
 
     def events(self, name):
         if not os.path.exists(self.log):
@@ -291,7 +277,7 @@ def test_a_backend_that_fails_or_prints_garbage(gw):
     _, refused, _ = gw.wake("alice", "alice")
     assert refused == ("workspace 'alice' did not start: "
                        "the backend's status answer is not understood")
-    gw.mode("garbage", False)
+    gw.mode("garbage", on=False)
     gw.control("alice", "stop alice")
     os.unlink(os.path.join(gw.state, "stopped", "alice"))
     gw.mode("fail")

@@ -20,7 +20,7 @@ import paramiko
 import pytest
 
 from conftest import REPO, free_port, keygen, stop_process, wait_for
-from interop_helpers import echo_server, recv_until, through_forward
+from interop_helpers import echo_server, recv_until, serve_upper, through_forward
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gateway_test_hooks.c")
 DELAY_MS = 3000
@@ -167,12 +167,17 @@ def test_a_refused_route_tells_the_client_why(gateway):
     assert gateway.logged("route nope:22 alice")
 
 
+def local_forward(gateway, spec):
+    """ssh -N -L SPEC as alice to the gateway, its stderr (text) piped."""
+    return subprocess.Popen(gateway.server.ssh_args("alice", gateway.keys["alice"])
+                            + ["-N", "-L", spec],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def test_a_refused_route_through_a_local_forward(gateway):
     lport = free_port()
-    client = subprocess.Popen(gateway.server.ssh_args("alice", gateway.keys["alice"])
-                              + ["-N", "-L", f"{lport}:nope:22"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    client = local_forward(gateway, f"{lport}:nope:22")
     try:
         assert through_forward(lport) is None
         assert wait_for(lambda: gateway.logged("route nope:22"))
@@ -335,16 +340,7 @@ def unix_echo_server(path):
     srv.bind(path)
     os.chmod(path, 0o777)  # the server's uid may connect: only the gateway refuses
     srv.listen(4)
-
-    def serve():
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            with conn:
-                conn.sendall(recv_until(conn.recv, b"\n").upper())
-    threading.Thread(target=serve, daemon=True).start()
+    serve_upper(srv)
     return srv
 
 
@@ -354,10 +350,7 @@ def test_no_local_forward_to_a_unix_socket_at_the_gateway(gateway, workspace):
     path = os.path.join(workspace.server_dir, "engine.sock")
     srv = unix_echo_server(path)
     lport = free_port()
-    client = subprocess.Popen(gateway.server.ssh_args("alice", gateway.keys["alice"])
-                              + ["-N", "-L", f"{lport}:{path}"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    client = local_forward(gateway, f"{lport}:{path}")
     try:
         assert through_forward(lport) is None
     finally:

@@ -16,7 +16,7 @@ import pytest
 from conftest import (BUILD, REPO, free_port, listening, stop_process, unique, unused_uid,
                       wait_for)
 
-SCRIPTS = ("run-local.sh", "as-workspace-user.sh")
+SCRIPTS = ("run-local.sh", "run-lib.sh", "as-workspace-user.sh")
 
 
 @pytest.fixture
