@@ -399,7 +399,7 @@ def main():
                       f'#!/bin/sh\nexec {DROPBEAR} --hook={HOOK_LIB} "$@"\n', 0o755)
     cmd_env = {"GW_TEST_DIR": backend_dir, "DROPBEAR": ws_server}
     gateways, podman = [], {}
-    res = {"machine": machine(), "quick": quick, "mib": mib, "rounds": rounds, "cold_start": {}}
+    res = {"machine": machine({"debian12": ["ssh"]}), "quick": quick, "mib": mib, "rounds": rounds, "cold_start": {}}
     try:
         gw = Gateway(ws, "command", TEST_BACKEND, cmd_env)
         gateways.append(gw)
