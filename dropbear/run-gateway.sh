@@ -33,7 +33,7 @@ idle=${WS_GATEWAY_IDLE_STOP:-30m}
 backend=$top/plugins/gateway/ws-gateway-podman
 gwuser=gateway
 
-die() { echo "make run-gateway: $*" >&2; exit 1; }
+me="make run-gateway"
 . "$top/dropbear/run-lib.sh"
 
 run_need podman podman

@@ -1,5 +1,8 @@
 # Shared by run-local.sh and run-gateway.sh (sourced, after they set top,
-# build, run and die): what both need before they start a server.
+# build, run and me): what both need before they start a server.
+
+# Stops with a message that names the command the user typed ($me).
+die() { echo "$me: $*" >&2; exit 1; }
 
 # nss_wrapper's path, or a stop naming the Debian packages missing: always
 # libnss-wrapper, openssh-client and util-linux, then each PACKAGE whose

@@ -25,7 +25,7 @@ run=$(realpath -m "${WS_RUN_DIR:-$top/.run}")
 port=${WS_PORT:-2222}
 user=${WS_USER:-developer}
 
-die() { echo "make run: $*" >&2; exit 1; }
+me="make run"
 . "$top/dropbear/run-lib.sh"
 
 run_need

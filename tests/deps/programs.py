@@ -83,10 +83,10 @@ class Shell:
     # variable and list; case's subject; a case pattern.
     CMD, ARG, PROBE, PREFIX, VARIABLE, FOR, CASE, PATTERN = range(8)
 
-    def __init__(self, text, line=1):
+    def __init__(self, text, line=1, functions=()):
         self.s, self.i, self.line = text, 0, line
         self.starts = [m.end() for m in re.finditer("\n", text)]
-        self.functions = set(re.findall(r"(?m)^\s*([A-Za-z_][\w-]*)\s*\(\)", text))
+        self.functions = set(functions) | shell_functions(text)
         self.heredocs, self.found, self.backticks = [], [], 0
 
     def lineno(self, i):
@@ -263,9 +263,28 @@ def matching(s, i):
     return i
 
 
-def shell_commands(text, line=1):
+def shell_functions(text):
+    return set(re.findall(r"(?m)^\s*([A-Za-z_][\w-]*)\s*\(\)", text))
+
+
+def sourced_functions(text, rel):
+    """The functions of the repository's shell files that a script sources
+    (`. "$top/dropbear/run-lib.sh"`, `. "$here/x.sh"`): called there, run
+    here."""
+    found = set()
+    for m in re.finditer(r'(?m)^\s*(?:\.|source)\s+"?\$\{?\w+\}?/([\w./-]+)"?\s*$', text):
+        for path in (m.group(1), os.path.join(os.path.dirname(rel), m.group(1))):
+            full = os.path.join(REPO, path)
+            if os.path.isfile(full):
+                with open(full, encoding="utf-8") as f:
+                    found |= shell_functions(f.read())
+                break
+    return found
+
+
+def shell_commands(text, line=1, functions=()):
     """[(program, line)] that a shell script runs."""
-    return Shell(text, line).run()
+    return Shell(text, line, functions).run()
 
 
 # --- make ---
@@ -453,7 +472,8 @@ def programs():
             found = [(w, n, purpose) for w, n in
                      python_commands(text, rel.startswith(HOST_SESSIONS))]
         else:
-            found = [(w, n, purpose) for w, n in shell_commands(text)]
+            found = [(w, n, purpose) for w, n in
+                     shell_commands(text, functions=sourced_functions(text, rel))]
         verb = "needed by" if kind == "autoconf" else "run by"
         for w, n, p in found:
             uses.setdefault(w, []).append((p, f"{verb} {rel}:{n}"))
