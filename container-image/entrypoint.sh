@@ -143,6 +143,7 @@ gateway_role() {
 	nl='
 '
 	for v in "$users_dir" "$state" "$WS_PODMAN_URL" "$WS_GATEWAY_IMAGE" "${WS_GATEWAY_HOST:-}" \
+		"${WS_GATEWAY_BACKEND:-}" \
 		"${WS_GATEWAY_CREATE:-}" "${WS_GATEWAY_IDLE_STOP:-}" "${WS_GATEWAY_MAX_PER_USER:-}" \
 		"${WS_GATEWAY_WAKE_TIMEOUT:-}" "${WS_GATEWAY_GRANTS:-}" "${WS_GATEWAY_SUFFIX:-}"; do
 		case $v in *"$nl"* | *"#"*) die "a WS_GATEWAY_* setting holds a line break or '#': '$v'" ;; esac
@@ -158,7 +159,20 @@ gateway_role() {
 	[ -d "$state" ] && [ -w "$state" ] ||
 		die "gateway state $state is missing or not writable by uid $uid gid $gid: mount a volume there (locks, stop reasons, the workspaces' keys and host keys)"
 	chmod 0700 "$state" 2>/dev/null || true
-	case $WS_PODMAN_URL in
+	backend=${WS_GATEWAY_BACKEND:-podman}
+	case $backend in
+	podman) backend_prog=/usr/bin/ws-gateway-podman engine="podman $WS_PODMAN_URL, workspace image $WS_GATEWAY_IMAGE" ;;
+	kube)
+		backend_prog=/usr/bin/ws-gateway-kube
+		engine="Kubernetes API ${WS_KUBE_API:-https://${KUBERNETES_SERVICE_HOST:-?}:${KUBERNETES_SERVICE_PORT:-?}}"
+		token=${WS_KUBE_TOKEN_FILE:-/var/run/secrets/kubernetes.io/serviceaccount/token}
+		[ -r "$token" ] ||
+			die "no ServiceAccount token at $token: the kube backend needs one (automountServiceAccountToken: true on the gateway's pod) or WS_KUBE_TOKEN_FILE"
+		[ -n "${WS_KUBE_MANAGED:-}" ] ||
+			die "WS_KUBE_MANAGED is not set: the label value that marks this gateway's workspaces (the chart sets it)" ;;
+	*) die "WS_GATEWAY_BACKEND='$backend' is neither podman nor kube" ;;
+	esac
+	[ "$backend" = kube ] || case $WS_PODMAN_URL in
 	unix://*)
 		sock=${WS_PODMAN_URL#unix://}
 		[ -S "$sock" ] ||
@@ -184,7 +198,7 @@ gateway_role() {
 			echo "event_log = stderr"
 			echo "gateway_users_dir = $users_dir"
 			echo "gateway_state_dir = $state"
-			echo "gateway_backend = /usr/bin/ws-gateway-podman"
+			echo "gateway_backend = $backend_prog"
 			echo "gateway_program = /usr/bin/ws-gateway"
 			echo "gateway_create = ${WS_GATEWAY_CREATE:-off}"
 			echo "gateway_idle_stop = ${WS_GATEWAY_IDLE_STOP:-off}"
@@ -197,7 +211,7 @@ gateway_role() {
 		chmod 0644 "$run/gateway.conf.tmp"
 		mv -f "$run/gateway.conf.tmp" "$hook_config"
 	fi
-	say "gateway (uid $uid), users from $users_dir, state $state, podman $WS_PODMAN_URL, workspace image $WS_GATEWAY_IMAGE"
+	say "gateway (uid $uid), users from $users_dir, state $state, $engine"
 	cd "$home"
 	# -k: no remote forwarding; -c: every session is the control command;
 	# -e: sessions (the control command and the backend it runs) get

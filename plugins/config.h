@@ -58,7 +58,8 @@ struct ws_gateway_config {
 	char *keys_socket;        /* or GET /v1/keys?user=USER on this Unix socket */
 	char *suffix;             /* ".ws"; NULL = the default */
 	char *grants;             /* "USER NAME" lines; NULL = none */
-	int create;               /* a jump to an unknown owned name creates it */
+	int create;               /* WS_GW_CREATE_*: which unknown owned names a jump creates */
+	char *user_limits;        /* "USER create=... max=N" lines; NULL = none */
 	unsigned int max_per_user;
 	unsigned int idle_stop;   /* 0 = off */
 	unsigned int wake_timeout;

@@ -31,6 +31,13 @@ int ws_gw_set_grants(struct ws_config *cfg, const char *value, char *why, size_t
 int ws_gw_set_idle_stop(struct ws_config *cfg, const char *value, char *why, size_t whylen);
 int ws_gw_set_wake_timeout(struct ws_config *cfg, const char *value, char *why, size_t whylen);
 int ws_gw_set_host(struct ws_config *cfg, const char *value, char *why, size_t whylen);
+/* gateway_create's values */
+#define WS_GW_CREATE_OFF 0
+#define WS_GW_CREATE_ON 1             /* the name USER and every USER-* */
+#define WS_GW_CREATE_OWN 2            /* the name USER only */
+int ws_gw_parse_create(const char *value, int *mode);
+int ws_gw_set_create(struct ws_config *cfg, const char *value, char *why, size_t whylen);
+int ws_gw_set_user_limits(struct ws_config *cfg, const char *value, char *why, size_t whylen);
 int ws_gw_set_keys_command(struct ws_config *cfg, const char *value, char *why, size_t whylen);
 /* After the whole file: the keys that only make sense together.  0, or -1
  * with the reason in why. */
@@ -66,6 +73,16 @@ int ws_gw_parse_host(const char *host, const char *suffix, char *out, size_t out
  * 0 with *text (NUL-terminated, free()), 1 if it does not exist, -1 with why. */
 int ws_gw_read_trusted(const char *path, size_t max, char **text, size_t *len,
 	char *why, size_t whylen);
+
+/* gateway_user_limits (gateway_limits.c): USER's create mode and maximum,
+ * the config's unless a line of the file names USER.  0, or -1 with why
+ * (a malformed file is refused whole, as the grants file is). */
+int ws_gw_limits_parse(const char *text, size_t len, const char *user, int *create,
+	unsigned int *max, char *why, size_t whylen);
+int ws_gw_user_limits(const struct ws_config *cfg, const char *user, int *create,
+	unsigned int *max, char *why, size_t whylen);
+/* May USER create NAME under create mode `create`? */
+int ws_gw_may_create(int create, const char *user, const char *name);
 
 /* running programs (gateway_run.c) */
 struct ws_gw_result {

@@ -71,6 +71,35 @@ int ws_gw_set_grants(struct ws_config *cfg, const char *value, char *why, size_t
 	return path_or_off(&cfg->gateway.grants, value, why, whylen);
 }
 
+int ws_gw_set_user_limits(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
+	return path_or_off(&cfg->gateway.user_limits, value, why, whylen);
+}
+
+/* yes/no and their synonyms, or own: only the workspace named exactly as
+ * its user (each user's first, made on first use; the rest stay the
+ * operator's or nobody's) */
+int ws_gw_parse_create(const char *value, int *mode) {
+	static const char *const words[][2] = { { "own", "2" }, { "yes", "1" }, { "on", "1" },
+		{ "true", "1" }, { "1", "1" }, { "no", "0" }, { "off", "0" }, { "false", "0" },
+		{ "0", "0" } };
+	size_t i;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strcmp(value, words[i][0]) == 0) {
+			*mode = words[i][1][0] - '0';
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int ws_gw_set_create(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
+	if (ws_gw_parse_create(value, &cfg->gateway.create) != 0) {
+		snprintf(why, whylen, "expected yes, no or own");
+		return -1;
+	}
+	return 0;
+}
+
 int ws_gw_set_keys_command(struct ws_config *cfg, const char *value, char *why, size_t whylen) {
 	return path_or_off(&cfg->gateway.keys_command, value, why, whylen);
 }
@@ -130,7 +159,7 @@ int ws_gw_config_check(const struct ws_config *cfg, char *why, size_t whylen) {
 		/* a gateway key in a workspace's config is a mistake worth
 		 * hearing about: the author meant a gateway */
 		if (g->users_dir || g->keys_command || g->keys_socket || g->suffix || g->grants || g->backend
-				|| g->state_dir || g->program || g->host || g->create
+				|| g->state_dir || g->program || g->host || g->create || g->user_limits
 				|| g->idle_stop || g->max_per_user != 5 || g->wake_timeout != 120) {
 			snprintf(why, whylen, "gateway_* keys need role = gateway");
 			return -1;
@@ -155,8 +184,9 @@ void ws_gw_config_free(struct ws_config *cfg) {
 	free(cfg->gateway.suffix);
 	free(cfg->gateway.grants);
 	free(cfg->gateway.host);
+	free(cfg->gateway.user_limits);
 	cfg->gateway.keys_command = cfg->gateway.suffix = NULL;
-	cfg->gateway.grants = cfg->gateway.host = NULL;
+	cfg->gateway.grants = cfg->gateway.host = cfg->gateway.user_limits = NULL;
 }
 
 const char *ws_gw_program(const struct ws_config *cfg) {

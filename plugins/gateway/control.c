@@ -61,11 +61,17 @@ static int cmd_list(struct gw *g, const char *user) {
 		return 1;
 	}
 	if (l.count == 0) {
+		int create;
+		unsigned int max;
+		if (ws_gw_user_limits(&g->cfg, user, &create, &max, detail, sizeof(detail)) != 0) {
+			create = WS_GW_CREATE_OFF; /* the wake logs the refused file */
+		}
 		printf("no workspaces for %s%s\n", user,
-			g->cfg.gateway.create ? "; one is created on first use: ssh "
-			"NAME" : "");
-		if (g->cfg.gateway.create) {
+			create != WS_GW_CREATE_OFF ? "; one is created on first use: ssh NAME" : "");
+		if (create == WS_GW_CREATE_ON) {
 			printf("  (NAME = %s or %s-SOMETHING, then %s)\n", user, user, suffix(g));
+		} else if (create == WS_GW_CREATE_OWN) {
+			printf("  (NAME = %s%s)\n", user, suffix(g));
 		}
 		return 0;
 	}

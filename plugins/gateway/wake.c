@@ -177,9 +177,15 @@ static int did_not_start(const char *name, const char *detail, char *reason, siz
  * user see each other's workspaces and the maximum holds. */
 static int create(struct gw *g, const char *user, const char *name, char *reason, size_t rlen) {
 	char keys[4200], hostkey[4200], detail[512];
-	int n, ulock, ret = -1;
+	int n, ulock, ret = -1, mode;
+	unsigned int max;
 
-	if (!g->cfg.gateway.create || !ws_gw_owns(user, name)) {
+	if (ws_gw_user_limits(&g->cfg, user, &mode, &max, detail, sizeof(detail)) != 0) {
+		gw_event(g, "gateway_problem", user, name, "reason", detail, NULL, 0);
+		return did_not_start(name, "the gateway's user limits are refused (see the gateway log)",
+			reason, rlen);
+	}
+	if (!ws_gw_may_create(mode, user, name)) {
 		snprintf(reason, rlen, "no workspace '%s' for %s", name, user);
 		return -1;
 	}
@@ -189,7 +195,7 @@ static int create(struct gw *g, const char *user, const char *name, char *reason
 	n = gw_count_owned(g, user, detail, sizeof(detail));
 	if (n < 0) {
 		did_not_start(name, detail, reason, rlen);
-	} else if ((unsigned int)n >= g->cfg.gateway.max_per_user) {
+	} else if ((unsigned int)n >= max) {
 		snprintf(reason, rlen, "%s has %d workspaces, the most allowed", user, n);
 	} else if (gw_prepare_files(g, name, keys, hostkey, sizeof(keys), detail,
 				sizeof(detail)) != 0

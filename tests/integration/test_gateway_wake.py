@@ -191,3 +191,45 @@ def test_a_keeper_that_dies_is_logged(gw):
             keeper.kill()
     [problem] = gw.events("gateway_problem")
     assert problem["reason"].startswith("the keeper was killed by signal 9")
+
+
+def test_create_own_makes_only_the_users_own_workspace(gw):
+    gw.write_config(gateway_create="own")
+    _, refused, _ = gw.wake("alice", "alice-dev")
+    assert refused == "no workspace 'alice-dev' for alice"
+    sock, refused, _ = gw.wake("alice", "alice")
+    assert refused is None
+    sock.close()
+    assert [d for d in os.listdir(gw.backend_dir) if d.startswith("alice")] == ["alice"]
+    out = gw.control("bob", "list").stdout
+    assert "no workspaces for bob; one is created on first use: ssh NAME" in out
+    assert "(NAME = bob.ws)" in out
+
+
+def test_user_limits_override_create_and_the_maximum_per_user(gw):
+    limits = os.path.join(gw.root, "limits")
+    with open(limits, "w") as f:
+        f.write("# exceptions\nalice create=yes max=2\nbob create=no\n")
+    gw.write_config(gateway_create="own", gateway_user_limits=limits)
+    for name in ("alice", "alice-dev"):
+        sock, refused, _ = gw.wake("alice", name)
+        assert refused is None, refused
+        sock.close()
+    _, refused, _ = gw.wake("alice", "alice-3")
+    assert refused == "alice has 2 workspaces, the most allowed"
+    _, refused, _ = gw.wake("bob", "bob")
+    assert refused == "no workspace 'bob' for bob"
+    # read at each create: bob is let in without a restart
+    with open(limits, "w") as f:
+        f.write("bob max=1\n")
+    sock, refused, _ = gw.wake("bob", "bob")
+    assert refused is None
+    sock.close()
+    # a broken file refuses creating, says so in the log, not to the user
+    with open(limits, "w") as f:
+        f.write("bob max=lots\n")
+    _, refused, _ = gw.wake("bob", "bob-2")
+    assert refused == ("workspace 'bob-2' did not start: the gateway's user limits are "
+                       "refused (see the gateway log)")
+    problems = [e["reason"] for e in gw.events("gateway_problem")]
+    assert any("gateway_user_limits" in p and "line 1" in p for p in problems), problems

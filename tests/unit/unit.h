@@ -56,5 +56,6 @@ extern const struct unit_test agent_filter_tests[];
 extern const struct unit_test gateway_tests[];
 extern const struct unit_test gateway_run_tests[];
 extern const struct unit_test gateway_keeper_tests[];
+extern const struct unit_test gateway_limits_tests[];
 
 #endif
