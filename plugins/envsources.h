@@ -49,6 +49,9 @@ int ws_envsrc_socket(const struct ws_env_config *cfg, const struct ws_env_reques
 int ws_trust_fd(int fd, const char *path, char *err, size_t errlen);
 int ws_trust_parents(const char *path, char *err, size_t errlen);
 int ws_trust_path(const char *path, char *err, size_t errlen);
+/* ws_trust_path, but writable by the server's own group too (a Kubernetes
+ * volume with fsGroup = the server's gid): the gateway's state directory. */
+int ws_trust_own_volume(const char *path, char *err, size_t errlen);
 
 /* Shared by the sources: reads fd to EOF into a malloc'd, NUL-terminated
  * buffer of at most `cap` bytes.  `deadline` (CLOCK_MONOTONIC) may be NULL.

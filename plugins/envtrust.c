@@ -32,15 +32,23 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+/* Group write by this group is allowed (ws_trust_own_volume); NO_GROUP:
+ * by none. */
+#define NO_GROUP ((gid_t)-1)
+
 /* Is this the stat of something only root or we can change?  `rdonly`:
  * it is on a read-only mount.  0, or -1 with why (no path in it). */
-static int stat_trusted(const struct stat *st, int rdonly, char *why, size_t whylen) {
+static int stat_trusted(const struct stat *st, int rdonly, gid_t group_ok, char *why,
+		size_t whylen) {
+	mode_t others = (group_ok != NO_GROUP && st->st_gid == group_ok) ? S_IWOTH
+		: (S_IWGRP | S_IWOTH);
+
 	if (st->st_uid != 0 && st->st_uid != geteuid()) {
 		snprintf(why, whylen, "owned by uid %lu, not root or the server's",
 			(unsigned long)st->st_uid);
 		return -1;
 	}
-	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0 && !rdonly
+	if ((st->st_mode & others) != 0 && !rdonly
 			&& !(S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX) != 0)) {
 		snprintf(why, whylen, "writable by group or others");
 		return -1;
@@ -58,7 +66,7 @@ int ws_trust_fd(int fd, const char *path, char *err, size_t errlen) {
 		return -1;
 	}
 	if (stat_trusted(&st, fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY) != 0,
-			why, sizeof(why)) != 0) {
+			NO_GROUP, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: %s; refusing it", path, why);
 		return -1;
 	}
@@ -68,7 +76,8 @@ int ws_trust_fd(int fd, const char *path, char *err, size_t errlen) {
 /* Every directory above `path` (absolute), "/" first, as written: a
  * symlink among them must be ours or root's (lstat), a directory must pass
  * the rule.  `what` is the source's path, for the message. */
-static int check_above(const char *path, const char *what, char *err, size_t errlen) {
+static int check_above(const char *path, const char *what, gid_t group_ok, char *err,
+		size_t errlen) {
 	char prefix[PATH_MAX];
 	size_t len = strlen(path), end;
 
@@ -96,7 +105,7 @@ static int check_above(const char *path, const char *what, char *err, size_t err
 			st.st_mode &= ~(mode_t)(S_IWGRP | S_IWOTH);
 		}
 		if (stat_trusted(&st, statvfs(prefix, &vfs) == 0 && (vfs.f_flag & ST_RDONLY) != 0,
-				why, sizeof(why)) != 0) {
+				group_ok, why, sizeof(why)) != 0) {
 			snprintf(err, errlen, "%s: %s is %s; refusing it", what, prefix, why);
 			return -1;
 		}
@@ -104,13 +113,13 @@ static int check_above(const char *path, const char *what, char *err, size_t err
 	return 0;
 }
 
-int ws_trust_parents(const char *path, char *err, size_t errlen) {
+static int trust_parents(const char *path, gid_t group_ok, char *err, size_t errlen) {
 	char parent[PATH_MAX], resolved[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	struct stat lst;
 	size_t n;
 
-	if (check_above(path, path, err, errlen) != 0) {
+	if (check_above(path, path, group_ok, err, errlen) != 0) {
 		return -1;
 	}
 	/* path itself as a symlink: whoever made it chose what we read */
@@ -123,7 +132,7 @@ int ws_trust_parents(const char *path, char *err, size_t errlen) {
 	/* and the directories of what it resolves to: a link into a directory
 	 * others may write is no better than that directory */
 	if (realpath(path, resolved) != NULL) {
-		return check_above(resolved, path, err, errlen);
+		return check_above(resolved, path, group_ok, err, errlen);
 	}
 	/* missing (a per-user file not created yet): the directory it would be
 	 * created in, resolved */
@@ -142,15 +151,19 @@ int ws_trust_parents(const char *path, char *err, size_t errlen) {
 	/* check_above() looks at the directories above its argument: give it
 	 * a child of `resolved`, so that `resolved` itself is checked too */
 	memcpy(resolved + n, n == 1 ? "x" : "/x", n == 1 ? 2 : 3);
-	return check_above(resolved, path, err, errlen);
+	return check_above(resolved, path, group_ok, err, errlen);
 }
 
-int ws_trust_path(const char *path, char *err, size_t errlen) {
+int ws_trust_parents(const char *path, char *err, size_t errlen) {
+	return trust_parents(path, NO_GROUP, err, errlen);
+}
+
+static int trust_path(const char *path, gid_t group_ok, char *err, size_t errlen) {
 	struct stat st;
 	struct statvfs vfs;
 	char why[128];
 
-	if (ws_trust_parents(path, err, errlen) != 0) {
+	if (trust_parents(path, group_ok, err, errlen) != 0) {
 		return -1;
 	}
 	if (stat(path, &st) != 0) {
@@ -158,9 +171,22 @@ int ws_trust_path(const char *path, char *err, size_t errlen) {
 		return -1;
 	}
 	if (stat_trusted(&st, statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY) != 0,
-			why, sizeof(why)) != 0) {
+			group_ok, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: %s; refusing it", path, why);
 		return -1;
 	}
 	return 0;
+}
+
+int ws_trust_path(const char *path, char *err, size_t errlen) {
+	return trust_path(path, NO_GROUP, err, errlen);
+}
+
+/* A volume the kubelet gives a pod with fsGroup is root:fsGroup, mode
+ * 2775: writable by the pod's group, which is the server's own group when
+ * fsGroup is its gid.  Only for a directory that is the server's alone by
+ * design (the gateway's state in a pod of its own), never for a source a
+ * sidecar of another uid shares a group with. */
+int ws_trust_own_volume(const char *path, char *err, size_t errlen) {
+	return trust_path(path, getegid(), err, errlen);
 }

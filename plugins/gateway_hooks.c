@@ -120,10 +120,12 @@ int ws_gw_startup(struct ws_plugin *p, char *err, size_t errlen) {
 		return -1;
 	}
 	/* it holds every workspace's host key and decides what the keeper
-	 * stops: the rule of the sources that decide who logs in */
+	 * stops: the rule of the sources that decide who logs in, but for
+	 * group write by the server's own group, which a volume mounted with
+	 * fsGroup has (the gateway's pod runs nothing else) */
 	{
 		char why[600];
-		if (ws_trust_path(g->state_dir, why, sizeof(why)) != 0) {
+		if (ws_trust_own_volume(g->state_dir, why, sizeof(why)) != 0) {
 			snprintf(err, errlen, "gateway_state_dir %s", why);
 			return -1;
 		}

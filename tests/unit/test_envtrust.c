@@ -268,7 +268,38 @@ static void kubelet_read_only_volume(void) {
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* The gateway's state on a volume mounted with fsGroup: root:fsGroup 2775.
+ * Group write by the server's own group is allowed there, and only there:
+ * by another group it is refused, and sources keep the strict rule. */
+static void own_group_volume(void) {
+	char err[512], state[512];
+
+	snprintf(state, sizeof(state), "%s", in_tmp("volume/state"));
+
+	mkdir_mode("volume", 0755);
+	mkdir_mode("volume/state", 0700);
+	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == 0);
+	CHECK(chmod(in_tmp("volume"), 02775) == 0);
+	CHECK(chown(in_tmp("volume"), geteuid(), getegid()) == 0);
+	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == 0);
+	CHECK(ws_trust_path(state, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "/volume is writable by group or others; refusing it") != NULL);
+	CHECK(chmod(state, 02770) == 0);
+	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == 0);
+	CHECK(chmod(in_tmp("volume"), 02777) == 0); /* others: never */
+	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == -1);
+	CHECK(chmod(in_tmp("volume"), 02775) == 0);
+	if (geteuid() != 0) {
+		printf("    (another group: skipped, needs root to chown)\n");
+		return;
+	}
+	CHECK(chown(in_tmp("volume"), 0, 54321) == 0);
+	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "/volume is writable by group or others; refusing it") != NULL);
+}
+
 UNIT_SUITE(envtrust_tests) = {
+	{ "envtrust: a volume of the server's own group (the gateway's state)", own_group_volume },
 	{ "envtrust: file source modes", file_source_modes },
 	{ "envtrust: a symlinked parent is resolved", symlinked_parent },
 	{ "envtrust: dir source modes", dir_source_modes },
