@@ -310,7 +310,7 @@ def test_gateway_pod(helm, users):
     assert env == {"WS_LISTEN": "2222", "WS_HOOK_CONFIG": "/etc/ssh-workspace/hooks/gateway.conf",
                    "WS_GATEWAY_BACKEND": "kube", "WS_KUBE_MANAGED": "ws-ssh-workspace",
                    "WS_KUBE_PREFIX": "ws-", "WS_KUBE_TEMPLATE_DIR": "/etc/ssh-workspace/kube-templates",
-                   "WS_KUBE_READY_TIMEOUT": "120"}
+                   "WS_KUBE_READY_TIMEOUT": "115"}
     # the label the backend sets and selects by is the templates' own
     sts = workspace_templates(objects)["default.json"]
     assert sts["metadata"]["labels"]["ssh-workspace/gateway"] == env["WS_KUBE_MANAGED"]
@@ -335,6 +335,11 @@ def test_gateway_pod(helm, users):
     assert selects(service["spec"]["selector"], template["metadata"]["labels"])
     assert not selects(service["spec"]["selector"], ws_labels)
     assert not selects(service["spec"]["selector"], find(objects, "Pod")["metadata"]["labels"])
+    # the backend gives up on a start before the gateway does
+    for wake, ready in ((300, "295"), (5, "1"), (1, "1")):
+        c = gateway_pod(helm.template(fleet(users, {"gateway": {"wakeTimeout": wake}})))[
+            "spec"]["containers"][0]
+        assert {"name": "WS_KUBE_READY_TIMEOUT", "value": ready} in c["env"], wake
     state = find(objects, "PersistentVolumeClaim")
     assert state["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
 

@@ -79,7 +79,7 @@ def test_single_workspace_values_are_refused(helm, client_key, values, message):
 
 
 @pytest.mark.parametrize("gateway,word", [
-    ({"idleStop": "soon"}, "idleStop"), ({"maxPerUser": 0}, "maxPerUser"),
+    ({"idleStop": "soon"}, "idleStop"), ({"idleStop": "1d"}, "idleStop"), ({"maxPerUser": 0}, "maxPerUser"),
     ({"wakeTimeout": "2m"}, "wakeTimeout"), ({"host": "gw example"}, "host"),
     ({"kubernetes": {"objectPrefix": "WS_"}}, "objectPrefix"),
     ({"networkPolicy": {"apiServer": {"ports": []}}}, "ports"),
@@ -97,3 +97,30 @@ def test_gateway_schema(helm, client_key, gateway, word):
 def test_user_schema(helm, client_key, user, word):
     out = failure(helm, fleet(client_key, {"alice": dict(user, keys=client_key[1])}))
     assert SCHEMA_HEADER in out and word in out, out
+
+
+@pytest.mark.parametrize("idle,seconds", [("9", 9), ("9s", 9), ("169h", 608400),
+                                          ("10081m", 604860)])
+def test_idle_stop_range_is_the_gateways(helm, client_key, idle, seconds):
+    out = failure(helm, fleet(client_key, gateway={"idleStop": idle}))
+    assert f"gateway.idleStop {idle} is {seconds} seconds: the gateway takes 10 s to 7 days" \
+        in out, out
+
+
+@pytest.mark.parametrize("idle", ["off", "10", "10s", "168h", "10080m", "30m"])
+def test_idle_stop_in_range_renders(helm, client_key, idle):
+    objects = helm.template(fleet(client_key, gateway={"idleStop": idle}))
+    conf = next(o for o in objects if o["kind"] == "ConfigMap" and
+                o["metadata"]["name"].endswith("-gateway-hooks"))["data"]["gateway.conf"]
+    assert f"\ngateway_idle_stop = {idle}\n" in conf
+
+
+def test_a_user_named_default_has_no_template_of_its_own(helm, client_key):
+    out = failure(helm, fleet(client_key, {"default": {"keys": client_key[1],
+                                                       "homeSize": "1Gi"}}))
+    assert "users.default cannot have a homeSize or resources of its own" in out, out
+    # without overrides the name is fine: default.json is its template anyway
+    objects = helm.template(fleet(client_key, {"default": {"keys": client_key[1]}}))
+    templates = next(o for o in objects if o["kind"] == "ConfigMap" and
+                     o["metadata"]["name"].endswith("-kube-templates"))["data"]
+    assert list(templates) == ["default.json"]

@@ -202,6 +202,19 @@ spec:
 {{- if and .Values.tests.fleetUser (not .Values.tests.privateKeySecret) }}
 {{- fail "tests.fleetUser needs tests.privateKeySecret: the Secret (key id_ed25519) with that user's private key" }}
 {{- end }}
+{{- $idle := .Values.gateway.idleStop }}
+{{- if ne $idle "off" }}
+{{- $count := regexFind "^[0-9]+" $idle }}
+{{- $seconds := mul (int $count) (get (dict "" 1 "s" 1 "m" 60 "h" 3600) (trimPrefix $count $idle)) }}
+{{- if or (lt $seconds 10) (gt $seconds 604800) }}
+{{- fail (printf "gateway.idleStop %s is %d seconds: the gateway takes 10 s to 7 days (or off)" $idle $seconds) }}
+{{- end }}
+{{- end }}
+{{- with .Values.users.default }}
+{{- if or .homeSize .resources }}
+{{- fail "users.default cannot have a homeSize or resources of its own: default.json is every other user's template" }}
+{{- end }}
+{{- end }}
 {{- $prefix := .Values.gateway.kubernetes.objectPrefix }}
 {{- range $name, $u := .Values.users }}
 {{- if not (regexMatch "^[a-z0-9]{1,32}$" $name) }}
