@@ -124,3 +124,17 @@ def test_a_user_named_default_has_no_template_of_its_own(helm, client_key):
     templates = next(o for o in objects if o["kind"] == "ConfigMap" and
                      o["metadata"]["name"].endswith("-kube-templates"))["data"]
     assert list(templates) == ["default.json"]
+
+
+def test_templates_must_fit_in_a_configmap(helm, client_key):
+    """Each user with a homeSize or resources adds a template of about
+    3.5 KB; a ConfigMap holds 1 MiB."""
+    users = {f"user{i:03d}": {"keys": client_key[1], "resources": {"limits": {"memory": "4Gi"}}}
+             for i in range(300)}
+    out = failure(helm, fleet(client_key, users))
+    assert "the workspaces' templates take" in out and \
+        "more than a ConfigMap holds (1 MiB)" in out, out
+    objects = helm.template(fleet(client_key, dict(list(users.items())[:250])))
+    data = next(o for o in objects if o["kind"] == "ConfigMap" and
+                o["metadata"]["name"].endswith("-kube-templates"))["data"]
+    assert len(data) == 251 and sum(len(k) + len(v) for k, v in data.items()) < 1000000

@@ -164,13 +164,14 @@ spec:
 {{- end }}
 {{- end }}
 
-{{/* The same as JSON text, the form the backend parses. */}}
+{{/* The same as JSON text, the form the backend parses (compact: a
+ConfigMap holds at most 1 MiB, for every user's template). */}}
 {{- define "ssh-workspace.fleetStatefulSetJson" -}}
 {{- $obj := include "ssh-workspace.fleetStatefulSet" . | fromYaml }}
 {{- if hasKey $obj "Error" }}
 {{- fail (printf "the fleet's StatefulSet template does not parse: %s" $obj.Error) }}
 {{- end }}
-{{- toPrettyJson $obj }}
+{{- toJson $obj }}
 {{- end }}
 
 {{/* Fleet mode's checks; a failure stops the render. */}}
