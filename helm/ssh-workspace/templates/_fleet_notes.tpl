@@ -31,7 +31,8 @@ The first jump creates the workspace named after the user
 {{- if .Values.gateway.createOnDemand }}; USER-SOMETHING.ws creates
 another, up to {{ int .Values.gateway.maxPerUser }} per user{{ end }}.
 `ssh {{ $p }}USER@{{ $host }}` lists a user's workspaces;
-`ssh {{ $p }}USER@{{ $host }} stop|start|status|rm NAME` manages them.
+`ssh {{ $p }}USER@{{ $host }} start|stop|status NAME` and `rm NAME --yes`
+manage them.
 {{- if not .Values.gateway.host }}
 
 WARNING: gateway.host is not set: `config` prints the gateway pod's name
