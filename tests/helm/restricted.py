@@ -1,7 +1,8 @@
 """Pod Security Standards "restricted" (Kubernetes 1.25+), checked on rendered
 objects, plus the chart's own rules: no root anywhere (no uid 0 in any
 container, init container included), a read-only root filesystem, no host
-ports, no Helm hook Jobs and no RBAC that reaches Secrets.
+ports, no Helm hook Jobs and no RBAC that reads Secrets (or names every
+resource).
 
     problems(objects) -> list of "Kind/name: what is wrong" strings
     problems(objects, ids_assigned=True): for pods whose uid the platform
@@ -10,6 +11,7 @@ ports, no Helm hook Jobs and no RBAC that reaches Secrets.
         is still required, so the kubelet refuses uid 0)
 """
 
+READ_VERBS = {"get", "list", "watch", "*"}
 ALLOWED_VOLUMES = {"configMap", "secret", "emptyDir", "persistentVolumeClaim", "projected",
                    "downwardAPI"}
 POD_SPEC_PATHS = {
@@ -130,8 +132,12 @@ def problems(objects, ids_assigned=False):
         if kind in ("Role", "ClusterRole"):
             for rule in obj.get("rules") or []:
                 resources = set(rule.get("resources") or [])
-                if resources & {"secrets", "*"}:
-                    out.append(f"{label}: RBAC rule on {', '.join(sorted(resources))}")
+                verbs = set(rule.get("verbs") or [])
+                # writing a Secret it makes is the fleet gateway's job;
+                # reading any is what a token must never allow
+                if "*" in resources or ("secrets" in resources and verbs & READ_VERBS):
+                    out.append(f"{label}: RBAC rule on {', '.join(sorted(resources))} "
+                               f"({', '.join(sorted(verbs))})")
         if kind in POD_SPEC_PATHS:
             spec = _get(obj, POD_SPEC_PATHS[kind])
             pod_meta = (obj if kind == "Pod" else _get(obj, POD_SPEC_PATHS[kind][:-1])) or {}

@@ -121,7 +121,7 @@ def test_every_parameter_is_documented_with_its_default(readme):
         elif default is None:
             expected = "`null`"
         elif isinstance(default, list):
-            expected = "`[" + ", ".join(default) + "]`"
+            expected = "`[" + ", ".join(str(x) for x in default) + "]`"
         elif isinstance(default, dict):
             expected = "`{}`"
         elif default == "":

@@ -104,7 +104,7 @@ BAD = {
     "root-init-container": (_add_init_root,
                             "init container fix-perms: runs as uid 0"),
     "hook-job": (_add_hook_job, "Job/keygen: a Helm hook (pre-install) that is a Job"),
-    "secret-rbac": (_add_secret_rbac, "Role/keygen: RBAC rule on secrets"),
+    "secret-rbac": (_add_secret_rbac, "Role/keygen: RBAC rule on secrets (create, get)"),
     "test-pod-escalation": (_set(_test_pod, {"allowPrivilegeEscalation": True}),
                             "Pod/ws-ssh-workspace-test-ssh: container ssh-check: "
                             "allowPrivilegeEscalation is not false"),

@@ -108,6 +108,9 @@ agent_forwarding = {{ ternary "yes" "no" .Values.agent.forwarding }}
 {{- if .Values.agent.sidecar.enabled }}
 agent_workspace_socket = /run/workspace-agent/agent.sock
 {{- end }}
+{{- if .Values.fleet.enabled }}
+activity_dir = /var/lib/ws-activity
+{{- end }}
 {{- with .Values.hooks.extraConfig }}
 {{ . }}
 {{- end }}
@@ -164,7 +167,9 @@ capabilities:
 {{/* Checks with messages that say what to set; a failure stops the render. */}}
 {{- define "ssh-workspace.validate" -}}
 {{- $keys := .Values.ssh.publicKeys }}
-{{- if not $keys.existingSecret }}
+{{- if .Values.fleet.enabled }}
+{{- include "ssh-workspace.validateFleet" . }}
+{{- else if not $keys.existingSecret }}
 {{- if not (trim $keys.authorizedKeys) }}
 {{- fail "ssh.publicKeys.authorizedKeys is required: set it to your public key(s), e.g. --set-file ssh.publicKeys.authorizedKeys=$HOME/.ssh/id_ed25519.pub (or name a Secret holding them in ssh.publicKeys.existingSecret)" }}
 {{- end }}
@@ -178,9 +183,9 @@ capabilities:
 {{- if and .Values.persistence.existingClaim (not .Values.persistence.enabled) }}
 {{- fail (printf "persistence.existingClaim (%s) is set but persistence.enabled is false: the home would be an emptyDir and the claim unused; set persistence.enabled=true to mount it, or unset existingClaim" .Values.persistence.existingClaim) }}
 {{- end }}
-{{- range $label := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" }}
+{{- range $label := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "ssh-workspace/gateway" "ssh-workspace/workspace" }}
 {{- if hasKey $.Values.podLabels $label }}
-{{- fail (printf "podLabels must not set %s: the chart sets it, and the Service and the NetworkPolicy select the workspace pod by it" $label) }}
+{{- fail (printf "podLabels must not set %s: the chart sets it, and the Service, the NetworkPolicy or the gateway select the workspace pod by it" $label) }}
 {{- end }}
 {{- end }}
 {{- if has .Values.user.name (include "ssh-workspace.imageAccounts" . | splitList " ") }}
@@ -230,6 +235,9 @@ server at start ("'KEY' is already set on line N").
 {{- end }}
 {{- if .Values.agent.sidecar.enabled }}
 {{- $_ := set $chart "agent_workspace_socket" "agent.sidecar.enabled" }}
+{{- end }}
+{{- if .Values.fleet.enabled }}
+{{- $_ := set $chart "activity_dir" "fleet.enabled (the gateway's idle stop reads it)" }}
 {{- end }}
 {{- $seen := dict }}
 {{- range $i, $line := splitList "\n" .Values.hooks.extraConfig }}
