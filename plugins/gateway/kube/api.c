@@ -365,7 +365,7 @@ int kube_call(struct kube *k, enum kube_req req, const char *name, const char *q
 	return rc;
 }
 
-int kube_watch(struct kube *k, enum kube_req req, const char *query, unsigned int timeout_s,
+int kube_watch(struct kube *k, enum kube_req req, const char *query, unsigned int timeout_ms,
 		int (*fn)(void *arg, const char *line, size_t len), void *arg, char *why, size_t whylen) {
 	const struct kube_req_def *d = &kube_requests[req];
 	struct kube_resp r = { 0 };
@@ -383,7 +383,7 @@ int kube_watch(struct kube *k, enum kube_req req, const char *query, unsigned in
 		return -1;
 	}
 	/* the server ends it at timeoutSeconds; this is for one that does not */
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s + 2);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	for (attempt = 0; attempt < 2; attempt++) {
 		kube_resp_free(&r);
 		if (kube_read_token(k, why, whylen) != 0) {

@@ -128,7 +128,7 @@ int kube_call(struct kube *k, enum kube_req req, const char *name, const char *q
 /* A watch: fn gets each event line; it returns 1 to stop (done), 0 to go
  * on, -1 to stop (broken).  0 when fn stopped it with 1, 1 when the
  * stream ended or broke, -1 with why when it could not be made. */
-int kube_watch(struct kube *k, enum kube_req req, const char *query, unsigned int timeout_s,
+int kube_watch(struct kube *k, enum kube_req req, const char *query, unsigned int timeout_ms,
 	int (*fn)(void *arg, const char *line, size_t len), void *arg, char *why, size_t whylen);
 /* The one-line error of a response: "METHOD RESOURCE/NAME: 403 Forbidden: MESSAGE". */
 void kube_error_text(char *out, size_t outlen, const char *method, const char *resource,

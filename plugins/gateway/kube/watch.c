@@ -140,7 +140,7 @@ int kube_wait_ready(struct kube *k, const char *object, char *why, size_t whylen
 			break;
 		}
 		left = deadline - now_s();
-		if (left < 1) {
+		if (left <= 0) {
 			char what[400];
 			kube_pod_why(w.pod, what, sizeof(what));
 			snprintf(why, whylen, "pod %s not Ready after %u s: %s", pod_name,
@@ -148,10 +148,13 @@ int kube_wait_ready(struct kube *k, const char *object, char *why, size_t whylen
 			rc = -1;
 			break;
 		}
+		/* the server ends the watch at its timeoutSeconds (whole seconds),
+		 * libcurl at the deadline itself if the server does not */
 		snprintf(query, sizeof(query), "%s&watch=1&resourceVersion=%s&timeoutSeconds=%u",
-			selector, rv, (unsigned int)left);
+			selector, rv, (unsigned int)left + 1);
 		last_watch = now_s();
-		rc = kube_watch(k, REQ_WATCH_POD, query, (unsigned int)left, event, &w, why, whylen);
+		rc = kube_watch(k, REQ_WATCH_POD, query, (unsigned int)(left * 1000) + 1, event, &w,
+			why, whylen);
 		if (rc == 0 && w.ready) {
 			break;
 		}

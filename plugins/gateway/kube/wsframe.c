@@ -135,6 +135,10 @@ int64_t kube_activity_parse(const char *out, size_t len, int64_t now_ms) {
 			break;
 		}
 		p = hit + sizeof(field) - 1;
+		/* the hook library writes none, but JSON allows it */
+		while (p < end && (*p == ' ' || *p == '\t')) {
+			p++;
+		}
 		/* at most 18 digits: no overflow, and ms since the epoch fit well */
 		while (p < end && *p >= '0' && *p <= '9' && digits < 18) {
 			v = v * 10 + (*p - '0');
