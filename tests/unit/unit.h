@@ -56,5 +56,7 @@ extern const struct unit_test agent_filter_tests[];
 extern const struct unit_test gateway_tests[];
 extern const struct unit_test gateway_run_tests[];
 extern const struct unit_test gateway_keeper_tests[];
+extern const struct unit_test kube_objects_tests[];
+extern const struct unit_test kube_wire_tests[];
 
 #endif
