@@ -165,7 +165,11 @@ void kube_error_text(char *out, size_t outlen, const char *method, const char *r
 void kube_fail_resp(const struct kube *k, enum kube_req req, const char *name,
 		const struct kube_resp *r, char *why, size_t whylen) {
 	const struct kube_req_def *d = &kube_requests[req];
-	kube_error_text(why, whylen, d->method, d->resource, d->named ? name : NULL, r->status,
+	char full[200];
+
+	snprintf(full, sizeof(full), "%s%s%s", name ? name : "", d->subresource ? "/" : "",
+		d->subresource ? d->subresource : "");
+	kube_error_text(why, whylen, d->method, d->resource, d->named ? full : NULL, r->status,
 		r->body, r->len, k->token);
 }
 
@@ -300,13 +304,21 @@ static int perform(struct kube *k, CURL *c, const char *method, const char *cont
 	/* a watch that began is over however it ends: the caller looks again */
 	if (rc != CURLE_OK && !(s->fn != NULL && (s->stopped || s->r->status == 200))) {
 		if (s->too_big) {
-			snprintf(why, whylen, "%s: the answer is larger than %zu bytes", method, s->cap);
+			snprintf(why, whylen, "the answer is larger than %zu bytes", s->cap);
 		} else {
-			snprintf(why, whylen, "%s %s: %s", method, k->api, curl_easy_strerror(rc));
+			snprintf(why, whylen, "%s (%s)", curl_easy_strerror(rc), k->api);
 		}
 		return -1;
 	}
 	return 0;
+}
+
+/* "METHOD RESOURCE[/NAME]: " before a transport error */
+static void prefix(char *why, size_t whylen, const struct kube_req_def *d, const char *name) {
+	char text[512];
+	snprintf(text, sizeof(text), "%s", why);
+	snprintf(why, whylen, "%s %s%s%s: %s", d->method, d->resource,
+		d->named && name ? "/" : "", d->named && name ? name : "", text);
 }
 
 static char *json_text(const cJSON *body) {
@@ -356,6 +368,9 @@ int kube_call(struct kube *k, enum kube_req req, const char *name, const char *q
 		}
 	}
 	if (rc != 0) {
+		prefix(why, whylen, d, name);
+	}
+	if (rc != 0) {
 		kube_resp_free(r);
 	} else if (r->body == NULL) {
 		r->body = calloc(1, 1);
@@ -394,6 +409,9 @@ int kube_watch(struct kube *k, enum kube_req req, const char *query, unsigned in
 		if (rc != 0 || r.status != 401) {
 			break;
 		}
+	}
+	if (rc != 0) {
+		prefix(why, whylen, d, NULL);
 	}
 	curl_easy_cleanup(c);
 	if (rc == 0 && s.stopped == 0 && r.status != 200) {

@@ -309,11 +309,20 @@ static int attempt(struct kube *k, const char *pod, const char *path, struct str
 	}
 	if (status != 101) {
 		size_t blen = have - (size_t)(body - (char *)buf);
-		size_t room = FRAME_MAX - (size_t)(body - (char *)buf);
+		size_t room = FRAME_MAX - (size_t)(body - (char *)buf), want_len = 0;
+		char exec_name[200], clen[32];
 		long n;
-		/* the error's Status, as much as comes within the time and the buffer */
-		while (blen < room && (n = recv_some(&cn, (unsigned char *)body + blen,
-				room - blen)) > 0) {
+		/* the error's Status: its Content-Length (the server may keep the
+		 * connection open), or until it closes, within the time and the buffer */
+		if (header((char *)buf, "Content-Length", clen, sizeof(clen)) != NULL
+				&& clen[0] >= '0' && clen[0] <= '9') {
+			want_len = (size_t)strtoul(clen, NULL, 10);
+		}
+		if (want_len == 0 || want_len > room) {
+			want_len = room;
+		}
+		while (status != 404 && status != 401 && blen < want_len
+				&& (n = recv_some(&cn, (unsigned char *)body + blen, want_len - blen)) > 0) {
 			blen += (size_t)n;
 		}
 		if (status == 401) {
@@ -321,7 +330,9 @@ static int attempt(struct kube *k, const char *pod, const char *path, struct str
 		} else if (status == 404) {
 			snprintf(why, whylen, "pod %s is not running", pod);
 		} else {
-			kube_error_text(why, whylen, "GET", "pods", pod, status, body, blen, k->token);
+			snprintf(exec_name, sizeof(exec_name), "%s/exec", pod);
+			kube_error_text(why, whylen, "GET", "pods", exec_name, status, body, blen,
+				k->token);
 		}
 		goto out;
 	}

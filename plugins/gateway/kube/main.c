@@ -8,6 +8,7 @@
 #include "kube.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,7 +433,10 @@ int main(int argc, char **argv) {
 		kube_print_requests();
 		return 0;
 	}
-	if (strcmp(verb, "status") != 0 && strcmp(verb, "start") != 0 && strcmp(verb, "stop") != 0
+	/* a server that closes on us is an error to report, not a signal to die of
+	 * (libcurl leaves signals alone with CURLOPT_NOSIGNAL) */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && strcmp(verb, "requests") != 0 && strcmp(verb, "status") != 0 && strcmp(verb, "start") != 0 && strcmp(verb, "stop") != 0
 			&& strcmp(verb, "create") != 0 && strcmp(verb, "delete") != 0
 			&& strcmp(verb, "list") != 0 && strcmp(verb, "activity") != 0) {
 		snprintf(why, sizeof(why), "unknown request '%.64s'", verb);
