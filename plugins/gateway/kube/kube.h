@@ -135,7 +135,8 @@ void kube_error_text(char *out, size_t outlen, const char *method, const char *r
 	const char *name, long status, const char *body, size_t len, const char *token);
 void kube_fail_resp(const struct kube *k, enum kube_req req, const char *name,
 	const struct kube_resp *r, char *why, size_t whylen);
-/* the curl handle's options every request shares (curl.h stays in api.c) */
+/* A libcurl handle (CURL *) for url with the options every request shares:
+ * HTTPS only, verified against the CA file, no proxy but WS_KUBE_PROXY. */
 void *kube_easy(struct kube *k, const char *url, char *why, size_t whylen);
 /* Reads the token file into k->token: 0, or -1 with why. */
 int kube_read_token(struct kube *k, char *why, size_t whylen);
