@@ -16,8 +16,9 @@ esac
 what=${1:-all}
 
 # libssl-dev: the libcrypto AEAD ciphers (./configure --with-libcrypto-ciphers, default auto);
-# libc6-dev: the C library's headers and libdl (gcc only recommends it)
-build="gcc libc6-dev make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev libssl-dev apt ca-certificates debian-archive-keyring"
+# libc6-dev: the C library's headers and libdl (gcc only recommends it);
+# libcurl4-openssl-dev, libcjson-dev: ws-gateway-kube (HTTPS and JSON)
+build="gcc libc6-dev make patch bzip2 libtomcrypt-dev libtommath-dev zlib1g-dev libssl-dev libcurl4-openssl-dev libcjson-dev apt ca-certificates debian-archive-keyring"
 # make run and make run-gateway (podman: the gateway's workspaces; runc: the
 # runtime container-image/host-containers.conf names)
 run="openssh-client openssh-sftp-server libnss-wrapper util-linux podman runc"

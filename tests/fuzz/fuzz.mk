@@ -18,7 +18,7 @@ FUZZ_CFLAGS = -g -O1 $(FUZZ_SANITIZE)
 
 # --- our parsers: one target per tests/fuzz/fuzz_NAME.c ---
 # The AEAD and CTR/MAC targets need the libcrypto cipher backend (./configure).
-FUZZ_OURS = config dotenv lines json http envdir client_env eventlog agent_filter \
+FUZZ_OURS = config dotenv lines json http envdir client_env eventlog agent_filter kube \
 	$(if $(WS_CIPHER_LIBS),aead ctr_mac)
 FUZZ_OUR_BINS = $(addprefix $(FUZZ_BIN)/fuzz_,$(FUZZ_OURS))
 # The hook library's and the proxy's sources, instrumented for coverage,
@@ -46,6 +46,13 @@ $(FUZZ_BIN)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_LIB)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(WS_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Iplugins -Iplugins/proxy \
 		-o $@ $< $(FUZZ_LIB)
+
+# ws-gateway-kube's parsers (all of its sources but main.c), with its libraries
+$(FUZZ_BIN)/fuzz_kube: tests/fuzz/fuzz_kube.c $(FUZZ_HDRS) $(FUZZ_LIB) $(KUBE_LIB_SRCS) \
+		plugins/gateway/kube/kube.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(WS_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Iplugins -Iplugins/gateway/kube \
+		-o $@ $< $(KUBE_LIB_SRCS) $(FUZZ_LIB) $(KUBE_LIBS)
 
 $(FUZZ_BIN)/fuzz_aead: tests/fuzz/fuzz_aead.c tests/fuzz/fuzz.h dropbear/src/ws-evp-aead.c \
 		dropbear/src/ws-evp-aead.h | fuzz-compiler

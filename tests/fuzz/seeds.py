@@ -123,6 +123,39 @@ EMPTY=
     write("fuzz_agent_filter", "session", frame(b"\x0b") + frame(sign) + frame(b"\x11" + sshstr(b"key"))
           + frame(b"\x13") + frame(b"\x16" + sshstr(b"pw")) + frame(b"\x1b" + sshstr(b"query")))
 
+    # fuzz_kube: the first byte picks the parser (0 frames, 1 a list, 2 a pod,
+    # 3 a template, 4 a Status body, 5 the activity output)
+    def ws(opcode, payload):
+        n = len(payload)
+        head = bytes([0x80 | opcode])
+        if n <= 125:
+            head += bytes([n])
+        elif n <= 0xffff:
+            head += bytes([126]) + struct.pack(">H", n)
+        else:
+            head += bytes([127]) + struct.pack(">Q", n)
+        return head + payload
+    write("fuzz_kube", "frames", b"\0" + ws(2, b"\1") + ws(2, b"\1" + b"x" * 300)
+          + ws(9, b"ping") + ws(2, b'\3{"status":"Success"}') + ws(8, b"\3\xe8"))
+    write("fuzz_kube", "list", b"\1" + b'{"kind":"StatefulSetList","metadata":{"continue":"c"},'
+          b'"items":[{"metadata":{"name":"ws-alice","labels":{"ssh-workspace/gateway":"gw",'
+          b'"ssh-workspace/workspace":"alice"}},"spec":{"replicas":1}},'
+          b'{"metadata":{"name":"ws-bob","labels":{"ssh-workspace/gateway":"gw",'
+          b'"ssh-workspace/workspace":"carol"}},"spec":{}}]}')
+    write("fuzz_kube", "pod", b"\2" + b'{"metadata":{"name":"ws-alice-0"},"spec":{},'
+          b'"status":{"podIP":"10.0.0.5","phase":"Pending","conditions":[{"type":"Ready",'
+          b'"status":"True"},{"type":"PodScheduled","status":"False","message":"no nodes"}],'
+          b'"containerStatuses":[{"state":{"waiting":{"reason":"ImagePullBackOff",'
+          b'"message":"Back-off"}}}]}}')
+    write("fuzz_kube", "template", b"\3" + b'{"apiVersion":"apps/v1","kind":"StatefulSet",'
+          b'"metadata":{"name":"__OBJECT__","namespace":"x","labels":{"a":"__NAME__"}},'
+          b'"spec":{"replicas":3,"template":{"metadata":{},"spec":{"containers":[{"name":'
+          b'"workspace","ports":[{"name":"ssh","containerPort":2022}]}]}},'
+          b'"volumeClaimTemplates":[{"metadata":{"name":"home"}}]}}')
+    write("fuzz_kube", "status", b"\4" + b'{"kind":"Status","status":"Failure","message":'
+          b'"pods \\"ws-a-0\\" is forbidden: tok3n-Secret\\n","code":403}')
+    write("fuzz_kube", "activity", b"\5" + b'{"last_activity_ms":1700000000123}\n'
+          b'{"last_activity_ms": 1700000999456}\nhold\n')
     for choice, name in ((0, "gcm128"), (1, "gcm256"), (2, "chachapoly"), (6, "chachapoly-inplace")):
         write("fuzz_aead", name, bytes([choice]) + struct.pack(">I", 3) + struct.pack(">I", 28)
               + b"\x04" + noise(name, 23) + noise("tag", 16))

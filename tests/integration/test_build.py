@@ -177,6 +177,7 @@ def test_make_install_honours_destdir_and_prefix(tmp_path):
     for path, mode in [("opt/ws/sbin/dropbear", 0o755), ("opt/ws/bin/dropbearkey", 0o755),
                        ("opt/ws/bin/scp", 0o755), ("opt/ws/bin/ws-gateway", 0o755),
                        ("opt/ws/bin/ws-gateway-podman", 0o755),
+                       ("opt/ws/bin/ws-gateway-kube", 0o755),
                        ("opt/ws/lib/ssh-workspace/ssh-workspace-hooks.so", 0o644),
                        ("opt/ws/include/ssh-workspace/ws_hook.h", 0o644)]:
         st = os.stat(dest / path)
@@ -229,6 +230,14 @@ def test_configure_names_each_missing_package_and_the_install_line(tmp_path):
     assert "libtomcrypt headers (Debian package: libtomcrypt-dev)" in r.stderr
     assert "zlib (Debian package: zlib1g-dev)" in r.stderr
     assert "apt-get install -y libtomcrypt-dev zlib1g-dev" in r.stderr
+    assert not (tmp_path / "Makefile").exists()
+    # ws-gateway-kube's: libcurl (7.85 or later) and cJSON
+    r = run(["./configure", "ac_cv_have_decl_CURLOPT_PROTOCOLS_STR=no",
+             "ac_cv_header_cjson_cJSON_h=no"], cwd=tmp_path)
+    assert r.returncode != 0
+    assert "libcurl 7.85 or later headers (Debian package: libcurl4-openssl-dev)" in r.stderr
+    assert "cJSON headers (Debian package: libcjson-dev)" in r.stderr
+    assert "apt-get install -y libcjson-dev libcurl4-openssl-dev" in r.stderr
     assert not (tmp_path / "Makefile").exists()
 
 

@@ -57,5 +57,7 @@ extern const struct unit_test gateway_tests[];
 extern const struct unit_test gateway_run_tests[];
 extern const struct unit_test gateway_keeper_tests[];
 extern const struct unit_test gateway_limits_tests[];
+extern const struct unit_test kube_objects_tests[];
+extern const struct unit_test kube_wire_tests[];
 
 #endif

@@ -1,0 +1,485 @@
+/*
+ * main.c - ws-gateway-kube: the gateway's backend command protocol
+ * (docs/gateway.md) on Kubernetes.  A workspace NAME is the StatefulSet
+ * PREFIX+NAME (one replica when running, none when stopped), its home
+ * the claim of that StatefulSet's pod, its keys two Secrets the
+ * StatefulSet owns.  Exit 0, or 1 with one line on stderr saying why.
+ */
+#include "kube.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "gateway.h"
+
+#define WHY_MAX 600
+
+static char why[WHY_MAX];
+
+static void die(const char *text) {
+	fprintf(stderr, "%s\n", text);
+	exit(1);
+}
+
+static void fail_resp(struct kube *k, enum kube_req req, const char *name, struct kube_resp *r) {
+	kube_fail_resp(k, req, name, r, why, sizeof(why));
+	die(why);
+}
+
+/* A request that must answer one of two statuses (the second may be 0). */
+static void call(struct kube *k, enum kube_req req, const char *name, const char *query,
+		const cJSON *body, struct kube_resp *r) {
+	if (kube_call(k, req, name, query, body, r, why, sizeof(why)) != 0) {
+		die(why);
+	}
+}
+
+static cJSON *parse(struct kube_resp *r, const char *what) {
+	cJSON *doc = cJSON_ParseWithLength(r->body, r->len);
+	if (!cJSON_IsObject(doc)) {
+		snprintf(why, sizeof(why), "%s: the answer is not a JSON object", what);
+		die(why);
+	}
+	return doc;
+}
+
+/* The workspace's StatefulSet, ours, or NULL when there is none. */
+static cJSON *get_statefulset(struct kube *k, const char *object) {
+	struct kube_resp r;
+	cJSON *sts;
+
+	call(k, REQ_GET_STS, object, NULL, NULL, &r);
+	if (r.status == 404) {
+		kube_resp_free(&r);
+		return NULL;
+	}
+	if (r.status != 200) {
+		fail_resp(k, REQ_GET_STS, object, &r);
+	}
+	sts = parse(&r, "GET statefulsets");
+	kube_resp_free(&r);
+	if (!kube_is_ours(sts, k->managed)) {
+		snprintf(why, sizeof(why), "StatefulSet %s exists and is not managed by this gateway",
+			object);
+		die(why);
+	}
+	return sts;
+}
+
+static const char *uid_of(const cJSON *obj, const char *object) {
+	const char *uid = kube_meta_string(obj, "uid");
+	if (uid == NULL || uid[0] == '\0') {
+		snprintf(why, sizeof(why), "StatefulSet %s has no uid", object);
+		die(why);
+	}
+	return uid;
+}
+
+/* The StatefulSet as the template for NAME makes it now. */
+static cJSON *from_template(struct kube *k, const char *object, const char *name) {
+	char owner[WS_GW_NAME_MAX + 1], path[1200], *text = NULL;
+	size_t len;
+	struct stat st;
+	cJSON *sts;
+
+	snprintf(owner, sizeof(owner), "%.*s", (int)strcspn(name, "-"), name);
+	snprintf(path, sizeof(path), "%s/%s.json", k->template_dir, owner);
+	if (stat(path, &st) != 0 && errno == ENOENT) {
+		snprintf(path, sizeof(path), "%s/default.json", k->template_dir);
+	}
+	if (kube_read_file(path, KUBE_FILE_MAX, 0, &text, &len, why, sizeof(why)) != 0) {
+		die(why);
+	}
+	sts = kube_statefulset(text, object, name, k->managed, why, sizeof(why));
+	free(text);
+	if (sts == NULL) {
+		char sub[WHY_MAX];
+		snprintf(sub, sizeof(sub), "%s", why);
+		snprintf(why, sizeof(why), "%.200s: %.390s", path, sub);
+		die(why);
+	}
+	return sts;
+}
+
+static void status(struct kube *k, const char *object) {
+	cJSON *sts = get_statefulset(k, object), *pod;
+	struct kube_resp r;
+	char pod_name[160], ip[64];
+
+	if (sts == NULL) {
+		printf("missing\n");
+		return;
+	}
+	if (kube_replicas(sts) == 0) {
+		printf("stopped\n");
+		cJSON_Delete(sts);
+		return;
+	}
+	snprintf(pod_name, sizeof(pod_name), "%s-0", object);
+	call(k, REQ_GET_POD, pod_name, NULL, NULL, &r);
+	if (r.status == 404) {
+		printf("stopped\n");
+	} else if (r.status != 200) {
+		fail_resp(k, REQ_GET_POD, pod_name, &r);
+	} else {
+		pod = parse(&r, "GET pods");
+		if (kube_pod_running(pod, ip, sizeof(ip))) {
+			printf("running %s %u\n", ip, kube_ssh_port(sts));
+		} else {
+			printf("stopped\n");
+		}
+		cJSON_Delete(pod);
+	}
+	kube_resp_free(&r);
+	cJSON_Delete(sts);
+}
+
+/* Secret OBJECT-SUFFIX holds KEY = data: made, or its data replaced when it
+ * is there (new_first: try the POST first). */
+static void put_secret(struct kube *k, const char *object, const char *name, const char *uid,
+		const char *suffix, const char *key, const char *data, size_t len, int new_first) {
+	char sname[160], ppath[64];
+	struct kube_resp r;
+	cJSON *secret, *patch;
+	char *b64;
+	int round;
+
+	snprintf(sname, sizeof(sname), "%s-%s", object, suffix);
+	snprintf(ppath, sizeof(ppath), "/data/%s", key);
+	for (round = 0; round < 2; round++) {
+		if (new_first == (round == 0)) {
+			secret = kube_secret(object, suffix, key, (const unsigned char *)data, len,
+				k->managed, name, uid);
+			call(k, REQ_CREATE_SECRET, NULL, NULL, secret, &r);
+			cJSON_Delete(secret);
+			if (r.status == 201 || r.status == 200) {
+				break;
+			}
+			if (r.status != 409 || round == 1) {
+				fail_resp(k, REQ_CREATE_SECRET, NULL, &r);
+			}
+		} else {
+			patch = kube_patch_new(k->managed);
+			b64 = kube_base64((const unsigned char *)data, len);
+			kube_patch_add(patch, "replace", ppath, cJSON_CreateString(b64 ? b64 : ""));
+			free(b64);
+			call(k, REQ_PATCH_SECRET, sname, NULL, patch, &r);
+			cJSON_Delete(patch);
+			if (r.status == 200) {
+				break;
+			}
+			if (r.status != 404 || round == 1) {
+				fail_resp(k, REQ_PATCH_SECRET, sname, &r);
+			}
+		}
+		kube_resp_free(&r);
+	}
+	kube_resp_free(&r);
+}
+
+static char *read_input(const char *path, int nofollow, size_t *len) {
+	char *text = NULL;
+	if (kube_read_file(path, KUBE_FILE_MAX, nofollow, &text, len, why, sizeof(why)) != 0) {
+		die(why);
+	}
+	return text;
+}
+
+static void start(struct kube *k, const char *object, const char *name) {
+	const char *state = getenv("WS_GATEWAY_STATE");
+	char *keys = NULL, path[1200], sub[WHY_MAX];
+	size_t keys_len = 0;
+	cJSON *sts, *fresh, *patch;
+	struct kube_resp r;
+
+	/* the keys the gateway has for it now: a key taken from its owner no
+	 * longer opens it once it has been stopped */
+	if (state != NULL && state[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/keys/%s", state, name);
+		if (kube_read_file(path, KUBE_FILE_MAX, 1, &keys, &keys_len, sub, sizeof(sub)) != 0
+				|| keys_len == 0) {
+			snprintf(why, sizeof(why), "no keys for workspace '%s' in the gateway's state",
+				name);
+			die(why);
+		}
+	}
+	if ((sts = get_statefulset(k, object)) == NULL) {
+		snprintf(why, sizeof(why), "no workspace '%s'", name);
+		die(why);
+	}
+	if (keys != NULL) {
+		put_secret(k, object, name, uid_of(sts, object), "keys", "authorized_keys", keys,
+			keys_len, 0);
+		free(keys);
+	}
+	/* a running pod is never restarted; a stopped one starts with the
+	 * template of now (image, limits) */
+	if (kube_replicas(sts) == 0) {
+		fresh = from_template(k, object, name);
+		patch = kube_patch_new(k->managed);
+		kube_patch_add(patch, "replace", "/spec/template", cJSON_DetachItemFromObjectCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(fresh, "spec"), "template"));
+		kube_patch_add(patch, "replace", "/spec/replicas", cJSON_CreateNumber(1));
+		cJSON_Delete(fresh);
+		call(k, REQ_PATCH_STS, object, NULL, patch, &r);
+		cJSON_Delete(patch);
+		if (r.status != 200) {
+			fail_resp(k, REQ_PATCH_STS, object, &r);
+		}
+		kube_resp_free(&r);
+	}
+	cJSON_Delete(sts);
+	if (kube_wait_ready(k, object, why, sizeof(why)) != 0) {
+		die(why);
+	}
+}
+
+static void stop(struct kube *k, const char *object, const char *name) {
+	cJSON *sts = get_statefulset(k, object), *patch;
+	struct kube_resp r;
+
+	if (sts == NULL) {
+		snprintf(why, sizeof(why), "no workspace '%s'", name);
+		die(why);
+	}
+	cJSON_Delete(sts);
+	patch = kube_patch_new(k->managed);
+	kube_patch_add(patch, "replace", "/spec/replicas", cJSON_CreateNumber(0));
+	call(k, REQ_PATCH_STS, object, NULL, patch, &r);
+	cJSON_Delete(patch);
+	if (r.status != 200) {
+		fail_resp(k, REQ_PATCH_STS, object, &r);
+	}
+	kube_resp_free(&r);
+}
+
+static void create(struct kube *k, const char *object, const char *name, const char *keys_file,
+		const char *hostkey_file) {
+	size_t keys_len, host_len;
+	char *keys = read_input(keys_file, 0, &keys_len);
+	char *hostkey = read_input(hostkey_file, 0, &host_len);
+	cJSON *sts = from_template(k, object, name), *made;
+	struct kube_resp r;
+
+	call(k, REQ_CREATE_STS, NULL, NULL, sts, &r);
+	cJSON_Delete(sts);
+	if (r.status == 409) {
+		/* there already: ours is a create that stopped half-way */
+		kube_resp_free(&r);
+		made = get_statefulset(k, object);
+		if (made == NULL) {
+			snprintf(why, sizeof(why), "StatefulSet %s: created and gone meanwhile", object);
+			die(why);
+		}
+	} else if (r.status == 201 || r.status == 200) {
+		made = parse(&r, "POST statefulsets");
+		kube_resp_free(&r);
+	} else {
+		fail_resp(k, REQ_CREATE_STS, NULL, &r);
+		return;
+	}
+	put_secret(k, object, name, uid_of(made, object), "keys", "authorized_keys", keys,
+		keys_len, 1);
+	put_secret(k, object, name, uid_of(made, object), "hostkey", "hostkey", hostkey,
+		host_len, 1);
+	cJSON_Delete(made);
+	free(keys);
+	free(hostkey);
+}
+
+static cJSON *delete_options(const char *uid) {
+	cJSON *o = cJSON_CreateObject(), *pre;
+	cJSON_AddStringToObject(o, "apiVersion", "v1");
+	cJSON_AddStringToObject(o, "kind", "DeleteOptions");
+	cJSON_AddStringToObject(o, "propagationPolicy", "Background");
+	pre = cJSON_AddObjectToObject(o, "preconditions");
+	cJSON_AddStringToObject(pre, "uid", uid);
+	return o;
+}
+
+/* DELETE one object by name, only the one with this uid; gone is fine. */
+static void delete_one(struct kube *k, enum kube_req req, const char *object, const char *uid) {
+	cJSON *opts = delete_options(uid);
+	struct kube_resp r;
+
+	call(k, req, object, NULL, opts, &r);
+	cJSON_Delete(opts);
+	if (r.status != 200 && r.status != 202 && r.status != 404) {
+		fail_resp(k, req, object, &r);
+	}
+	kube_resp_free(&r);
+}
+
+static void delete(struct kube *k, const char *object, const char *name) {
+	cJSON *sts = get_statefulset(k, object), *list;
+	const cJSON *item;
+	struct kube_resp r;
+	char query[256];
+
+	if (sts != NULL) {
+		delete_one(k, REQ_DELETE_STS, object, uid_of(sts, object));
+		cJSON_Delete(sts);
+	}
+	/* its Secrets go with it (owner references); its home claims do not */
+	snprintf(query, sizeof(query), "labelSelector=ssh-workspace%%2Fgateway%%3D%s%%2C"
+		"ssh-workspace%%2Fworkspace%%3D%s", k->managed, name);
+	call(k, REQ_LIST_PVC, NULL, query, NULL, &r);
+	if (r.status != 200) {
+		fail_resp(k, REQ_LIST_PVC, NULL, &r);
+	}
+	list = parse(&r, "GET persistentvolumeclaims");
+	kube_resp_free(&r);
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+		const char *pvc = kube_meta_string(item, "name"), *uid = kube_meta_string(item, "uid");
+		const cJSON *ws = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(item, "metadata"), "labels"), KUBE_LABEL_WORKSPACE);
+		if (pvc != NULL && uid != NULL && kube_is_ours(item, k->managed)
+				&& cJSON_IsString(ws) && strcmp(ws->valuestring, name) == 0) {
+			delete_one(k, REQ_DELETE_PVC, pvc, uid);
+		}
+	}
+	cJSON_Delete(list);
+}
+
+static void print_item(void *arg, const char *name, int running) {
+	(void)arg;
+	printf("%s %s\n", name, running ? "running" : "stopped");
+}
+
+/* A continue token in a query (the server's, opaque). */
+static int escape(const char *in, char *out, size_t outlen) {
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (; *in; in++) {
+		unsigned char c = (unsigned char)*in;
+		if (o + 4 > outlen) {
+			return -1;
+		}
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+				|| c == '-' || c == '_' || c == '.' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static void list(struct kube *k) {
+	char query[1400], cont[1024] = "";
+	struct kube_resp r;
+	cJSON *doc;
+	int page;
+
+	for (page = 0; page < 1000; page++) {
+		const cJSON *meta, *next;
+		snprintf(query, sizeof(query), "labelSelector=ssh-workspace%%2Fgateway%%3D%s&limit=%d%s%s",
+			k->managed, KUBE_LIST_LIMIT, cont[0] ? "&continue=" : "", cont);
+		call(k, REQ_LIST_STS, NULL, query, NULL, &r);
+		if (r.status != 200) {
+			fail_resp(k, REQ_LIST_STS, NULL, &r);
+		}
+		doc = parse(&r, "GET statefulsets");
+		kube_resp_free(&r);
+		if (kube_list_items(doc, k->prefix, k->managed, print_item, NULL) < 0) {
+			die("GET statefulsets: the answer is not a list");
+		}
+		meta = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
+		next = cJSON_GetObjectItemCaseSensitive(meta, "continue");
+		if (!cJSON_IsString(next) || next->valuestring[0] == '\0') {
+			cJSON_Delete(doc);
+			return;
+		}
+		if (escape(next->valuestring, cont, sizeof(cont)) != 0) {
+			die("GET statefulsets: the continue token is too long");
+		}
+		cJSON_Delete(doc);
+	}
+	die("GET statefulsets: more than 1000 pages");
+}
+
+static void activity(struct kube *k, const char *object) {
+	char *out = NULL;
+	size_t len = 0;
+	struct timespec ts;
+
+	if (kube_exec_activity(k, object, &out, &len, why, sizeof(why)) != 0) {
+		die(why);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	printf("%lld\n", (long long)kube_activity_parse(out, len,
+		(int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+	free(out);
+}
+
+int main(int argc, char **argv) {
+	const char *verb = argc > 1 ? argv[1] : "", *name = argc > 2 ? argv[2] : "";
+	char object[128];
+	struct kube *k;
+	int args = strcmp(verb, "create") == 0 ? 5 : strcmp(verb, "list") == 0
+		|| strcmp(verb, "requests") == 0 ? 2 : 3;
+
+	if (strcmp(verb, "requests") == 0 && argc == 2) {
+		kube_print_requests();
+		return 0;
+	}
+	/* a server that closes on us is an error to report, not a signal to die of
+	 * (libcurl leaves signals alone with CURLOPT_NOSIGNAL) */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && strcmp(verb, "requests") != 0 && strcmp(verb, "status") != 0 && strcmp(verb, "start") != 0 && strcmp(verb, "stop") != 0
+			&& strcmp(verb, "create") != 0 && strcmp(verb, "delete") != 0
+			&& strcmp(verb, "list") != 0 && strcmp(verb, "activity") != 0) {
+		snprintf(why, sizeof(why), "unknown request '%.64s'", verb);
+		die(why);
+	}
+	if (argc != args) {
+		die("usage: ws-gateway-kube status|start|stop|delete|activity NAME | "
+			"create NAME KEYS_FILE HOSTKEY_FILE | list | requests");
+	}
+	/* the gateway checks names; checked again: they go into URLs */
+	if (args > 2 && (!ws_gw_name_valid(name))) {
+		snprintf(why, sizeof(why), "'%.64s' is not a workspace name", name);
+		die(why);
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		die("out of memory");
+	}
+	if (kube_env_load(k, why, sizeof(why)) != 0) {
+		die(why);
+	}
+	if (args > 2 && kube_object_name(k->prefix, name, object, sizeof(object), why,
+			sizeof(why)) != 0) {
+		die(why);
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		die("cannot start libcurl");
+	}
+	if (strcmp(verb, "status") == 0) {
+		status(k, object);
+	} else if (strcmp(verb, "start") == 0) {
+		start(k, object, name);
+	} else if (strcmp(verb, "stop") == 0) {
+		stop(k, object, name);
+	} else if (strcmp(verb, "create") == 0) {
+		create(k, object, name, argv[3], argv[4]);
+	} else if (strcmp(verb, "delete") == 0) {
+		delete(k, object, name);
+	} else if (strcmp(verb, "list") == 0) {
+		list(k);
+	} else {
+		activity(k, object);
+	}
+	curl_global_cleanup();
+	free(k);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
