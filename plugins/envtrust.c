@@ -163,7 +163,7 @@ static int trust_path(const char *path, gid_t group_ok, char *err, size_t errlen
 	struct statvfs vfs;
 	char why[128];
 
-	if (trust_parents(path, group_ok, err, errlen) != 0) {
+	if (trust_parents(path, NO_GROUP, err, errlen) != 0) {
 		return -1;
 	}
 	if (stat(path, &st) != 0) {
@@ -182,11 +182,38 @@ int ws_trust_path(const char *path, char *err, size_t errlen) {
 	return trust_path(path, NO_GROUP, err, errlen);
 }
 
-/* A volume the kubelet gives a pod with fsGroup is root:fsGroup, mode
- * 2775: writable by the pod's group, which is the server's own group when
- * fsGroup is its gid.  Only for a directory that is the server's alone by
- * design (the gateway's state in a pod of its own), never for a source a
- * sidecar of another uid shares a group with. */
+/* Is gid one of ours (the effective or a supplementary group), and not
+ * root's group, which is more than this pod on most systems? */
+static int own_group(gid_t gid) {
+	gid_t groups[256];
+	int n = getgroups(256, groups), i;
+
+	if (gid == 0) {
+		return 0;
+	}
+	if (gid == getegid()) {
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (groups[i] == gid) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A volume the kubelet gives a pod with fsGroup has a root directory of
+ * root:fsGroup, mode 2775: writable by the pod's group, which the server
+ * is in (its gid, or a supplementary group as OpenShift assigns).  Only
+ * that directory itself, never a directory above it, and only for one
+ * that is the server's alone by design (the gateway's state in a pod of
+ * its own), never for a source a sidecar of another uid shares a group
+ * with. */
 int ws_trust_own_volume(const char *path, char *err, size_t errlen) {
-	return trust_path(path, getegid(), err, errlen);
+	struct stat st;
+
+	if (stat(path, &st) == 0 && own_group(st.st_gid)) {
+		return trust_path(path, st.st_gid, err, errlen);
+	}
+	return trust_path(path, NO_GROUP, err, errlen);
 }

@@ -5,10 +5,11 @@
  *     alice create=on max=10
  *     bob create=off
  *
- * Read at each create (as the grants file is read at each use), with the
- * same trust rule, so a change applies without a restart.  A malformed
- * file is refused whole: what a user may create never depends on which
- * line came first.
+ * A field a user's line leaves out is the config's; when several lines
+ * name a user, the last one counts, whole.  Read at each create (as the
+ * grants file is read at each use), with the same trust rule, so a change
+ * applies without a restart.  A malformed file is refused whole, so that
+ * whether a user may create never depends on where a broken line is.
  */
 #include "gateway.h"
 

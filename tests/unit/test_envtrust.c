@@ -6,6 +6,7 @@
 #define _GNU_SOURCE /* unshare */
 #include "unit.h"
 
+#include <grp.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mount.h>
@@ -268,32 +269,46 @@ static void kubelet_read_only_volume(void) {
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* The gateway's state on a volume mounted with fsGroup: root:fsGroup 2775.
- * Group write by the server's own group is allowed there, and only there:
- * by another group it is refused, and sources keep the strict rule. */
+/* The gateway's state on a volume mounted with fsGroup: its root is
+ * root:fsGroup 2775.  Group write by a group of the server's (not root's)
+ * is allowed there, on that directory only: not on a directory above it,
+ * not by another group, and sources keep the strict rule. */
 static void own_group_volume(void) {
 	char err[512], state[512];
 
 	snprintf(state, sizeof(state), "%s", in_tmp("volume/state"));
-
 	mkdir_mode("volume", 0755);
 	mkdir_mode("volume/state", 0700);
 	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == 0);
-	CHECK(chmod(in_tmp("volume"), 02775) == 0);
-	CHECK(chown(in_tmp("volume"), geteuid(), getegid()) == 0);
-	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == 0);
-	CHECK(ws_trust_path(state, err, sizeof(err)) == -1);
-	CHECK(strstr(err, "/volume is writable by group or others; refusing it") != NULL);
-	CHECK(chmod(state, 02770) == 0);
-	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == 0);
-	CHECK(chmod(in_tmp("volume"), 02777) == 0); /* others: never */
-	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == -1);
-	CHECK(chmod(in_tmp("volume"), 02775) == 0);
 	if (geteuid() != 0) {
-		printf("    (another group: skipped, needs root to chown)\n");
+		printf("    (skipped: needs root to chown)\n");
 		return;
 	}
-	CHECK(chown(in_tmp("volume"), 0, 54321) == 0);
+	CHECK(chown(state, 0, 54321) == 0 && chmod(state, 02775) == 0);
+	CHECK(ws_trust_path(state, err, sizeof(err)) == -1);
+	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == -1); /* not our group */
+	CHECK(strstr(err, "/volume/state: writable by group or others; refusing it") != NULL);
+	/* a supplementary group of ours, as fsGroup is */
+	{
+		gid_t groups[] = { 54321 };
+		pid_t pid = fork();
+		int status;
+		if (pid == 0) {
+			_exit(setgroups(1, groups) == 0
+				&& ws_trust_own_volume(state, err, sizeof(err)) == 0
+				&& ws_trust_path(state, err, sizeof(err)) == -1 ? 0 : 1);
+		}
+		CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	/* root's group: never */
+	CHECK(chown(state, 0, 0) == 0 && chmod(state, 02775) == 0);
+	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == -1);
+	CHECK(chmod(state, 02777) == 0); /* others: never */
+	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == -1);
+	/* a group-writable directory above it: never */
+	CHECK(chmod(state, 0700) == 0);
+	CHECK(chown(in_tmp("volume"), 0, getegid()) == 0 && chmod(in_tmp("volume"), 02775) == 0);
 	CHECK(ws_trust_own_volume(state, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "/volume is writable by group or others; refusing it") != NULL);
 }
