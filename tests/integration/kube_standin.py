@@ -14,7 +14,8 @@ without its label test, a DELETE without a uid precondition, ...), which a
 test's teardown asserts empty.  What a test sets: `fail()` (answer a verb
 and resource with 403, 404, 409 or 500), `watch_faults` (the next watches:
 "cut" mid-stream, "gone" = an ERROR event with a 410 Status, "end" early),
-`page_size` (lists come in pages), and the controller's pod behaviour
+`page_size` (lists come in pages), `before[(verb, resource)]` (a function
+run once before the next such request is answered), and the controller's pod behaviour
 (`controller.ready_delay`, `pod_ip`, `waiting`, `unschedulable`)."""
 import base64
 import http.server
@@ -91,6 +92,7 @@ class StandIn:
         self.problems = []
         self.failures = []
         self.watch_faults = []
+        self.before = {}
         self.page_size = None
         self.tls_failures = 0
         self.stopping = False
@@ -126,7 +128,7 @@ class StandIn:
     def fail(self, verb, resource, code, times=None, name=None, message=None):
         """Answer `verb` on `resource` (e.g. "pods/exec") with code, times
         times (None: always), for one object name or all."""
-        reasons = {403: "Forbidden", 404: "NotFound", 409: "Conflict", 500: "InternalError"}
+        reasons = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 500: "InternalError"}
         with self.lock:
             self.failures.append({"verb": verb, "resource": resource, "code": code,
                                   "reason": reasons.get(code, "Unknown"), "times": times,
@@ -141,6 +143,12 @@ class StandIn:
                         rule["times"] -= 1
                     return rule
         return None
+
+    def run_before(self, verb, resource):
+        with self.lock:
+            hook = self.before.pop((verb, resource), None)
+        if hook:
+            hook()
 
     def next_watch_fault(self):
         with self.lock:
@@ -240,7 +248,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
         entry = {"method": method, "path": url.path, "query": query, "verbs": [], "group": None,
-                 "resource": None, "name": None, "code": None, "body": None}
+                 "resource": None, "name": None, "code": None, "body": None,
+                 "time": time.monotonic()}
         try:
             try:
                 body = self.read_body()
@@ -262,6 +271,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     standin.problem(f"{method} {url.path}: no Accept: application/json")
                 if ns != standin.namespace:
                     raise self.forbidden(verbs[0], resource, name, ns)
+                standin.run_before(verbs[0], entry["resource"])
                 rule = standin._injected(verbs, entry["resource"], name)
                 if rule:
                     raise ApiError(rule["code"], rule["reason"], rule["message"] or (

@@ -289,11 +289,14 @@ class Controller:
     replicas >= 1 makes the pod from spec.template (and PVCs from the
     volumeClaimTemplates, kept after), Ready after `ready_delay` seconds with
     `pod_ip`, or never Ready with `waiting` = (reason, message) on its
-    containers or `unschedulable` = message; replicas 0 marks the pod
+    containers or `unschedulable` = message (the pod appears `pod_delay`
+    seconds after replicas is raised, as it takes the controller a moment);
+    replicas 0 marks the pod
     deleting, and it goes `delete_delay` seconds later."""
 
     def __init__(self, store):
         self.store = store
+        self.pod_delay = 0.3
         self.ready_delay = 0.5
         self.delete_delay = 0.5
         self.pod_ip = "127.0.0.1"
@@ -301,6 +304,7 @@ class Controller:
         self.unschedulable = None
         self.pods_made = []
         self._since = {}  # pod name -> when it was made or marked deleting
+        self._wanted = {}  # StatefulSet uid -> when its replicas were first seen >= 1
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -323,8 +327,13 @@ class Controller:
             pod = self.store.objects.get(("pods", pod_name))
             want = sts["spec"].get("replicas", 1) >= 1
             since = self._since.get(pod_name, 0)
+            uid = sts["metadata"]["uid"]
+            if not want:
+                self._wanted.pop(uid, None)
             if pod is None and want:
-                self._make_pod(sts, pod_name)
+                wanted = self._wanted.setdefault(uid, time.monotonic())
+                if time.monotonic() - wanted >= self.pod_delay:
+                    self._make_pod(sts, pod_name)
             elif pod is None:
                 return
             elif pod["metadata"].get("deletionTimestamp"):
