@@ -293,8 +293,9 @@ def test_list_counts_a_started_pod_that_is_not_ready_as_running(kube):
 
 
 def write_record(directory, name, ms):
+    """An activity record as the hook library writes it (compact JSON)."""
     with open(os.path.join(directory, name), "w") as f:
-        json.dump({"session": name, "last_activity_ms": ms}, f)
+        json.dump({"session": name, "last_activity_ms": ms}, f, separators=(",", ":"))
 
 
 def test_activity_through_exec(kube):
