@@ -49,7 +49,8 @@ def make_certs(directory):
     openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
             "-subj", "/CN=stand-in cluster CA", "-addext", "basicConstraints=critical,CA:TRUE",
             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=kube-apiserver")
+    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=kube-apiserver")
     with open(os.path.join(directory, "server.ext"), "w") as f:
         f.write("subjectAltName=IP:127.0.0.1,DNS:kubernetes.default.svc\n"
                 "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
@@ -60,22 +61,28 @@ def make_certs(directory):
     return tuple(os.path.join(directory, f) for f in ("ca.crt", "server.crt", "server.key"))
 
 
+# The verbs RBAC checks, by request: (method, names an object) or a special
+# case.  An exec over WebSocket is a GET, authorized as create since
+# Kubernetes 1.30 and as get before: both.
+RBAC_VERBS = {
+    ("GET", True): ("get",), ("GET", False): ("list",), "watch": ("watch",),
+    ("POST", False): ("create",), ("PATCH", True): ("patch",), ("PUT", True): ("update",),
+    ("DELETE", True): ("delete",), ("DELETE", False): ("deletecollection",),
+    "exec upgrade": ("create", "get"), "exec POST": ("create",),
+}
+
+
 def verbs_of(method, name, sub, query, headers):
-    """The verbs RBAC checks for this request, by Kubernetes' rules (an exec
-    over WebSocket is a GET, authorized as create since 1.30, get before)."""
-    if sub == "exec" and method == "GET" and headers.get("Upgrade"):
-        return ["create", "get"]
-    if sub == "exec" and method == "POST":
-        return ["create"]
-    if sub:
+    """The verbs of this request (RBAC_VERBS), or None if it is not served."""
+    if sub == "exec":
+        key = "exec upgrade" if method == "GET" and headers.get("Upgrade") else "exec " + method
+    elif sub:
         return None
-    if method == "GET" and name:
-        return ["get"]
-    if method == "GET":
-        return ["watch"] if query.get("watch", [""])[0] in ("1", "true") else ["list"]
-    return {("POST", False): ["create"], ("PATCH", True): ["patch"], ("PUT", True): ["update"],
-            ("DELETE", True): ["delete"], ("DELETE", False): ["deletecollection"]
-            }.get((method, bool(name)))
+    elif method == "GET" and not name and query.get("watch", [""])[0] in ("1", "true"):
+        key = "watch"
+    else:
+        key = (method, bool(name))
+    return RBAC_VERBS.get(key)
 
 
 class StandIn:
@@ -128,7 +135,8 @@ class StandIn:
     def fail(self, verb, resource, code, times=None, name=None, message=None):
         """Answer `verb` on `resource` (e.g. "pods/exec") with code, times
         times (None: always), for one object name or all."""
-        reasons = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 500: "InternalError"}
+        reasons = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
+                   500: "InternalError"}
         with self.lock:
             self.failures.append({"verb": verb, "resource": resource, "code": code,
                                   "reason": reasons.get(code, "Unknown"), "times": times,
@@ -258,24 +266,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if resource not in RESOURCES or \
                         (prefix == "apis/apps/v1") != (RESOURCES[resource][0] == "apps"):
                     standin.record(entry)
-                    raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                    raise ApiError(404, "NotFound",
+                                   "the server could not find the requested resource")
                 verbs = verbs_of(method, name, sub, query, self.headers)
-                entry.update(group=RESOURCES[resource][0] or "core", name=name, verbs=verbs or [],
+                entry.update(group=RESOURCES[resource][0] or "core", name=name,
+                             verbs=list(verbs or ()),
                              resource=resource + (f"/{sub}" if sub else ""),
                              body=body.decode(errors="replace"))
                 standin.record(entry)
                 if verbs is None:
-                    raise ApiError(405, "MethodNotAllowed", f"{method} {url.path} is not served here")
+                    raise ApiError(405, "MethodNotAllowed",
+                                   f"{method} {url.path} is not served here")
                 self.authenticate(standin)
                 if "application/json" not in self.headers.get("Accept", "") and sub != "exec":
                     standin.problem(f"{method} {url.path}: no Accept: application/json")
                 if ns != standin.namespace:
-                    raise self.forbidden(verbs[0], resource, name, ns)
+                    raise self.forbidden(verbs[0], resource, name, ns, sub)
                 standin.run_before(verbs[0], entry["resource"])
                 rule = standin._injected(verbs, entry["resource"], name)
                 if rule:
                     raise ApiError(rule["code"], rule["reason"], rule["message"] or (
-                        self.forbidden(verbs[0], resource, name, ns).message
+                        self.forbidden(verbs[0], resource, name, ns, sub).message
                         if rule["code"] == 403 else f"injected {rule['code']} for "
                         f"{verbs[0]} {qualified(resource, name or '')}"), resource, name or "")
                 self.dispatch(standin, verbs[0], resource, name, sub, query, body, entry)
@@ -290,11 +301,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != "Bearer " + token:
             raise ApiError(401, "Unauthorized", "Unauthorized")
 
-    def forbidden(self, verb, resource, name, ns):
+    def forbidden(self, verb, resource, name, ns, sub=None):
         group = RESOURCES[resource][0]
         what = qualified(resource, name) if name else resource + (f".{group}" if group else "")
+        full = resource + (f"/{sub}" if sub else "")
         return ApiError(403, "Forbidden", f'{what} is forbidden: User "system:serviceaccount:'
-                        f'{ns}:{SERVICE_ACCOUNT}" cannot {verb} resource "{resource}" in API '
+                        f'{ns}:{SERVICE_ACCOUNT}" cannot {verb} resource "{full}" in API '
                         f'group "{group}" in the namespace "{ns}"', resource, name or "")
 
     def dispatch(self, standin, verb, resource, name, sub, query, body, entry):
@@ -361,7 +373,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ctype = self.headers.get("Content-Type", "")
         if ctype != "application/json-patch+json":
             standin.problem(f"PATCH {resource}/{name}: Content-Type {ctype!r}, not a JSON Patch")
-            raise ApiError(415, "UnsupportedMediaType", f"the patch type {ctype!r} is not taken here")
+            raise ApiError(415, "UnsupportedMediaType",
+                           f"the patch type {ctype!r} is not taken here")
         ops = self.json(body)
         if not (isinstance(ops, list) and ops and ops[0].get("op") == "test"
                 and ops[0].get("path") == GUARD_PATH):
@@ -461,7 +474,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         if fault == "gone":
-            gone = status_body(410, "Expired", f"too old resource version: {rv} ({standin.store.rv})")
+            gone = status_body(410, "Expired",
+                               f"too old resource version: {rv} ({standin.store.rv})")
             self.chunk(json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n")
             return self.chunk(b"")
         if fault == "cut":  # half an event, then the connection drops

@@ -30,7 +30,8 @@ RESOURCES = {
 STS_MUTABLE = {"replicas", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
                "minReadySeconds", "ordinals", "revisionHistoryLimit"}
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-LABEL_NAME = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+LABEL_NAME = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?"
+                        r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
@@ -263,7 +264,8 @@ class Store:
             self._changed(resource, "DELETED", obj)
             uid = obj["metadata"]["uid"]
             for (r, n), other in list(self.objects.items()):
-                if any(ref.get("uid") == uid for ref in other["metadata"].get("ownerReferences", [])):
+                refs = other["metadata"].get("ownerReferences") or []
+                if any(ref.get("uid") == uid for ref in refs):
                     self.remove(r, n)
             return copy.deepcopy(obj)
 

@@ -326,10 +326,35 @@ def test_activity_through_exec(kube):
     assert call["code"] == 101
 
 
-def test_activity_of_a_stopped_workspace_fails(kube):
+def test_activity_of_a_stopped_workspace_fails_at_once(kube):
     kube.create("alice")
+    # the API server answers the upgrade with a 404 Status and keeps the
+    # connection open, as an HTTP/1.1 server does: the answer is its
+    # Content-Length, not whatever comes until the connection ends
+    started = time.monotonic()
+    assert kube.refused("activity", "alice") == "pod ws-alice-0 is not running"
+    assert time.monotonic() - started < 5
+
+
+def test_activity_of_a_pod_that_is_not_ready_fails(kube):
+    kube.create("alice")
+    kube.keys("alice")
+    kube.api.controller.waiting = ("ContainerCreating", "")
+    kube.refused("start", "alice", env={"WS_KUBE_READY_TIMEOUT": "1"})
+    started = time.monotonic()
     line = kube.refused("activity", "alice")
-    assert line == "pod ws-alice-0 is not running"
+    assert "ws-alice-0" in line
+    assert time.monotonic() - started < 5
+
+
+def test_an_exec_refused_by_rbac_names_the_request(kube):
+    kube.create("alice")
+    kube.keys("alice")
+    kube.ok("start", "alice")
+    kube.api.fail("create", "pods/exec", 403)
+    line = kube.refused("activity", "alice")
+    assert line.startswith("GET pods/ws-alice-0/exec: 403"), line
+    assert "forbidden" in line
 
 
 def test_a_crafted_pod_name_is_not_a_path(kube):

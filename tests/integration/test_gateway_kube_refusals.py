@@ -13,7 +13,8 @@ NOT_OURS = "StatefulSet ws-alice exists and is not managed by this gateway"
 
 def test_a_statefulset_of_someone_else_is_never_changed(kube):
     for labels in ({"app": "theirs"},
-                   {"ssh-workspace/gateway": "another-gateway", "ssh-workspace/workspace": "alice"}):
+                   {"ssh-workspace/gateway": "another-gateway",
+                    "ssh-workspace/workspace": "alice"}):
         for resource, name in (("statefulsets", "ws-alice"), ("secrets", "ws-alice-keys"),
                                ("secrets", "ws-alice-hostkey")):
             kube.api.store.remove(resource, name)
