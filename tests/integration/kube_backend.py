@@ -30,13 +30,15 @@ OBSERVED = set()  # (verb, group, resource) of every test's requests
 # __OBJECT__ and __NAME__, the restricted Pod Security profile, the keys
 # and host key Secrets, a claim `home`, the SSH port named `ssh`.  It also
 # carries what the backend must overwrite (a namespace, a wrong workspace
-# label, three replicas).
+# label, Helm's managed-by, three replicas, a uid and a resourceVersion).
 INSTANCE = {"app.kubernetes.io/name": "ssh-workspace", "app.kubernetes.io/instance": "rel",
             "app.kubernetes.io/component": "workspace"}
 TEMPLATE = {
     "apiVersion": "apps/v1", "kind": "StatefulSet",
     "metadata": {"name": "__OBJECT__", "namespace": "somewhere-else",
-                 "labels": dict(INSTANCE, **{"ssh-workspace/workspace": "not-this"})},
+                 "uid": "0b6a7c2e-1111-4a4a-8a8a-000000000000", "resourceVersion": "12345",
+                 "labels": dict(INSTANCE, **{"ssh-workspace/workspace": "not-this",
+                                             "app.kubernetes.io/managed-by": "Helm"})},
     "spec": {
         "replicas": 3, "serviceName": "", "podManagementPolicy": "OrderedReady",
         "selector": {"matchLabels": {"app.kubernetes.io/instance": "rel",

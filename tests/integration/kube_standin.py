@@ -12,11 +12,12 @@ RBAC comparison) and `problems` (what the real server would have refused
 or what breaks the backend's rules: an object the schemas reject, a PATCH
 without its label test, a DELETE without a uid precondition, ...), which a
 test's teardown asserts empty.  What a test sets: `fail()` (answer a verb
-and resource with 403, 404, 409 or 500), `watch_faults` (the next watches:
-"cut" mid-stream, "gone" = an ERROR event with a 410 Status, "end" early),
-`page_size` (lists come in pages), `before[(verb, resource)]` (a function
-run once before the next such request is answered), and the controller's pod behaviour
-(`controller.ready_delay`, `pod_ip`, `waiting`, `unschedulable`)."""
+and resource with 401, 403, 404, 409 or 500), `watch_faults` (the next
+watches: "cut" mid-stream, "gone" = an ERROR event with a 410 Status, "end"
+early), `exec_faults` (the next execs: kube_standin_ws.py), `page_size`
+(lists come in pages), `before[(verb, resource)]` (a function run once
+before the next such request is answered), and the controller's pod
+behaviour (`controller.ready_delay`, `pod_ip`, `waiting`, `unschedulable`)."""
 import base64
 import http.server
 import json
@@ -99,6 +100,7 @@ class StandIn:
         self.problems = []
         self.failures = []
         self.watch_faults = []
+        self.exec_faults = []
         self.before = {}
         self.page_size = None
         self.tls_failures = 0
@@ -524,4 +526,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not argv:
             raise ApiError(400, "BadRequest", "you must specify at least 1 command")
         entry["code"], entry["exec"] = 101, argv
-        serve_exec(self, argv, standin.activity_dir(name), standin.problems)
+        with standin.lock:
+            fault = standin.exec_faults.pop(0) if standin.exec_faults else None
+        entry["fault"] = fault
+        serve_exec(self, argv, standin.activity_dir(name), standin.problems, fault)

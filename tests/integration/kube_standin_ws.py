@@ -5,18 +5,22 @@ pod's activity directory (a directory of the test) in place of
 /var/lib/ws-activity; its stdout and stderr go out as unmasked binary frames
 on channels 1 and 2, then a metav1.Status on channel 3, then a close frame.
 What the client sends back is checked: only a masked close frame (the
-backend sends no stdin)."""
+backend sends no stdin).  Faults a test can ask for (kube_standin.py's
+`exec_faults`): "bad-accept" (a Sec-WebSocket-Accept for another key),
+"stall" (nothing after the first frame, for 15 s), "flood" (200 KiB of
+output instead of the command's), "ping" (a ping before the output)."""
 import base64
 import hashlib
 import json
 import struct
 import subprocess
+import time
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PROTOCOL = "v4.channel.k8s.io"
 ACTIVITY = "/var/lib/ws-activity"
 STDOUT, STDERR, STATUS = 1, 2, 3
-OP_BINARY, OP_CLOSE = 0x2, 0x8
+OP_BINARY, OP_CLOSE, OP_PING = 0x2, 0x8, 0x9
 
 
 def accept_value(key):
@@ -80,20 +84,30 @@ def exit_status(code):
             "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
 
 
-def serve_exec(handler, argv, activity_dir, problems, chunk=8192):
+def serve_exec(handler, argv, activity_dir, problems, fault=None, chunk=8192):
     """Upgrades the handler's connection and runs argv; the caller checked
     the pod, the container and the handshake headers."""
+    key = handler.headers["Sec-WebSocket-Key"]
+    if fault == "bad-accept":
+        key = base64.b64encode(b"not the key sent").decode()
     handler.send_response(101, "Switching Protocols")
     handler.send_header("Upgrade", "websocket")
     handler.send_header("Connection", "Upgrade")
-    handler.send_header("Sec-WebSocket-Accept", accept_value(handler.headers["Sec-WebSocket-Key"]))
+    handler.send_header("Sec-WebSocket-Accept", accept_value(key))
     handler.send_header("Sec-WebSocket-Protocol", PROTOCOL)
     handler.end_headers()
     handler.close_connection = True
     out = handler.wfile
     # the API server's first frame: empty, on the lowest channel it writes
     out.write(frame(OP_BINARY, bytes([STDOUT])))
+    if fault == "stall":
+        time.sleep(15)
+        return
+    if fault == "ping":
+        out.write(frame(OP_PING, b"are you there"))
     local = [a.replace(ACTIVITY, activity_dir) for a in argv]
+    if fault == "flood":
+        local = ["sh", "-c", "yes 1234567890123 | head -c 204800"]
     try:
         r = subprocess.run(local, stdin=subprocess.DEVNULL, capture_output=True, timeout=15)
         code, stdout, stderr = r.returncode, r.stdout, r.stderr

@@ -3,7 +3,6 @@ API server: what each verb asks of the API and what it leaves there
 (kube_backend.py has the template, the environment and the checks every
 call and test share)."""
 import json
-import os
 import time
 
 from kube_backend import LABELS, MANAGED, TEMPLATE, image_of, kube  # noqa: F401 (fixture)
@@ -224,6 +223,12 @@ def test_delete_removes_the_statefulset_its_secrets_and_its_home(kube):
     kube.ok("start", "bob")
     uid = kube.sts("alice")["metadata"]["uid"]
     pvc_uid = kube.get("persistentvolumeclaims", "home-ws-alice-0")["metadata"]["uid"]
+    # a claim of another gateway's alice is not ours to delete
+    kube.api.store.create("persistentvolumeclaims", {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "home-other-alice", "labels": {
+            "ssh-workspace/gateway": "another-gateway", "ssh-workspace/workspace": "alice"}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
     kube.ok("delete", "alice")
     [delete] = kube.api.calls("delete", "statefulsets")
     options = json.loads(delete["body"])
@@ -243,6 +248,7 @@ def test_delete_removes_the_statefulset_its_secrets_and_its_home(kube):
     assert not [r for r in kube.api.calls(resource="secrets") if r["verbs"][0] in ("get", "list")]
     assert kube.ok("status", "bob") == "running 127.0.0.1 2022\n"
     assert kube.get("persistentvolumeclaims", "home-ws-bob-0") is not None
+    assert kube.get("persistentvolumeclaims", "home-other-alice") is not None
     assert kube.ok("status", "alice") == "missing\n"
 
 
@@ -279,6 +285,7 @@ def test_list_shows_only_this_gateways_workspaces_page_by_page(kube):
     assert len(lists) >= 3, "the pages after the first were not asked for"
     for call in lists:
         assert call["query"]["labelSelector"] == [f"ssh-workspace/gateway={MANAGED}"]
+        assert call["query"]["limit"] == ["500"]
     assert "continue" not in lists[0]["query"]
     assert all("continue" in c["query"] for c in lists[1:])
 
@@ -290,71 +297,6 @@ def test_list_counts_a_started_pod_that_is_not_ready_as_running(kube):
     kube.refused("start", "alice", env={"WS_KUBE_READY_TIMEOUT": "1"})
     assert kube.ok("list") == "alice running\n"
     assert kube.ok("status", "alice") == "stopped\n"
-
-
-def write_record(directory, name, ms):
-    """An activity record as the hook library writes it (compact JSON)."""
-    with open(os.path.join(directory, name), "w") as f:
-        json.dump({"session": name, "last_activity_ms": ms}, f, separators=(",", ":"))
-
-
-def test_activity_through_exec(kube):
-    kube.create("alice")
-    kube.keys("alice")
-    kube.ok("start", "alice")
-    records = kube.api.activity_dir("ws-alice-0")
-    assert kube.ok("activity", "alice") == "0\n"
-    write_record(records, "a.json", 1700000000123)
-    write_record(records, "b.json", 1700000999456)
-    write_record(records, "c.txt", 1800000000000)  # not a record
-    os.mkfifo(os.path.join(records, "d.json"))  # neither is a FIFO: no hang
-    other = os.path.join(kube.root, "elsewhere.json")
-    write_record(kube.root, "elsewhere.json", 1900000000000)
-    os.symlink(other, os.path.join(records, "e.json"))  # nor a symlink
-    started = time.monotonic()
-    assert kube.ok("activity", "alice") == "1700000999456\n"
-    assert time.monotonic() - started < 5
-    # a hold file: now
-    open(os.path.join(records, "hold"), "w").close()
-    before = int(time.time() * 1000)
-    held = int(kube.ok("activity", "alice"))
-    assert before - 2000 <= held <= int(time.time() * 1000) + 2000
-    [call, *_] = kube.api.calls(resource="pods/exec")
-    assert call["name"] == "ws-alice-0" and call["query"]["container"] == ["workspace"]
-    assert call["query"]["command"][:2] == ["sh", "-c"]
-    assert call["query"]["command"][-1] == "/var/lib/ws-activity"
-    assert call["code"] == 101
-
-
-def test_activity_of_a_stopped_workspace_fails_at_once(kube):
-    kube.create("alice")
-    # the API server answers the upgrade with a 404 Status and keeps the
-    # connection open, as an HTTP/1.1 server does: the answer is its
-    # Content-Length, not whatever comes until the connection ends
-    started = time.monotonic()
-    assert kube.refused("activity", "alice") == "pod ws-alice-0 is not running"
-    assert time.monotonic() - started < 5
-
-
-def test_activity_of_a_pod_that_is_not_ready_fails(kube):
-    kube.create("alice")
-    kube.keys("alice")
-    kube.api.controller.waiting = ("ContainerCreating", "")
-    kube.refused("start", "alice", env={"WS_KUBE_READY_TIMEOUT": "1"})
-    started = time.monotonic()
-    line = kube.refused("activity", "alice")
-    assert "ws-alice-0" in line
-    assert time.monotonic() - started < 5
-
-
-def test_an_exec_refused_by_rbac_names_the_request(kube):
-    kube.create("alice")
-    kube.keys("alice")
-    kube.ok("start", "alice")
-    kube.api.fail("create", "pods/exec", 403)
-    line = kube.refused("activity", "alice")
-    assert line.startswith("GET pods/ws-alice-0/exec: 403"), line
-    assert "forbidden" in line
 
 
 def test_a_crafted_pod_name_is_not_a_path(kube):

@@ -220,6 +220,23 @@ def test_the_environment_is_checked(kube):
     assert kube.api.requests == []
 
 
+def test_no_proxy_from_the_environment(kube):
+    # a proxy that does not exist: the API is reached directly all the same
+    proxy = {v: "http://127.0.0.1:9" for v in ("https_proxy", "HTTPS_PROXY", "ALL_PROXY")}
+    assert kube.ok("status", "alice", env=proxy) == "missing\n"
+
+
+def test_the_api_address_from_the_service_variables(kube):
+    env = {k: v for k, v in kube.env.items() if k != "WS_KUBE_API"}
+    env.update(KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(kube.api.port))
+    saved, kube.env = kube.env, env
+    try:
+        assert kube.ok("status", "alice") == "missing\n"
+    finally:
+        kube.env = saved
+    assert kube.api.calls("get", "statefulsets", "ws-alice")
+
+
 def test_no_template_no_create(kube):
     shutil.rmtree(kube.templates)
     os.makedirs(kube.templates)
