@@ -209,7 +209,7 @@ def kube():
     yield k
     k.api.stop()
     OBSERVED.update(k.api.observed())
-    problems = list(k.api.problems)
+    problems = list(k.api.problems) + list(k.api.controller.errors)
     shutil.rmtree(root, ignore_errors=True)
     assert not problems, "the stand-in API server saw:\n" + "\n".join(problems)
 

@@ -294,7 +294,9 @@ class Controller:
     containers or `unschedulable` = message (the pod appears `pod_delay`
     seconds after replicas is raised, as it takes the controller a moment);
     replicas 0 marks the pod
-    deleting, and it goes `delete_delay` seconds later."""
+    deleting, and it goes `delete_delay` seconds later.  `on_ready(pod)` and
+    `on_gone(pod)`, when set, run as the pod turns Ready and as the
+    controller removes it (what runs "in" the pod, e.g. a real server)."""
 
     def __init__(self, store):
         self.store = store
@@ -304,7 +306,10 @@ class Controller:
         self.pod_ip = "127.0.0.1"
         self.waiting = None
         self.unschedulable = None
+        self.on_ready = None
+        self.on_gone = None
         self.pods_made = []
+        self.errors = []  # what went wrong in the controller's thread
         self._since = {}  # pod name -> when it was made or marked deleting
         self._wanted = {}  # StatefulSet uid -> when its replicas were first seen >= 1
         self._stop = threading.Event()
@@ -318,7 +323,12 @@ class Controller:
     def _run(self):
         while not self._stop.wait(0.05):
             for sts in self.store.items("statefulsets"):
-                self._reconcile(sts)
+                try:
+                    self._reconcile(sts)
+                except Exception as e:  # the test sees it (kube_backend.py)
+                    error = f"controller: {sts['metadata']['name']}: {e!r}"
+                    if error not in self.errors:
+                        self.errors.append(error)
 
     def _reconcile(self, sts):
         name = sts["metadata"]["name"]
@@ -340,7 +350,9 @@ class Controller:
                 return
             elif pod["metadata"].get("deletionTimestamp"):
                 if time.monotonic() - since >= self.delete_delay:
-                    self.store.remove("pods", pod_name)
+                    gone = self.store.remove("pods", pod_name)
+                    if self.on_gone:
+                        self.on_gone(gone)
                     self._status(name, 0)
             elif not want:
                 pod = copy.deepcopy(pod)
@@ -415,6 +427,8 @@ class Controller:
                 status["containerStatuses"] = want
                 self.store.replace("pods", pod)
             return
+        if self.on_ready:
+            self.on_ready(pod)
         status.update(phase="Running", podIP=self.pod_ip, podIPs=[{"ip": self.pod_ip}],
                       hostIP="127.0.0.1", startTime=now_rfc3339())
         status["conditions"] = [{"type": "PodScheduled", "status": "True"},
