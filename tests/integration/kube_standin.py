@@ -134,15 +134,16 @@ class StandIn:
         self.httpd.server_close()
         self.controller.stop()
 
-    def fail(self, verb, resource, code, times=None, name=None, message=None):
+    def fail(self, verb, resource, code, times=None, name=None, message=None, location=None):
         """Answer `verb` on `resource` (e.g. "pods/exec") with code, times
-        times (None: always), for one object name or all."""
-        reasons = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
-                   500: "InternalError"}
+        times (None: always), for one object name or all; `location`: a
+        Location header (a redirect)."""
+        reasons = {302: "Found", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+                   409: "Conflict", 500: "InternalError"}
         with self.lock:
             self.failures.append({"verb": verb, "resource": resource, "code": code,
                                   "reason": reasons.get(code, "Unknown"), "times": times,
-                                  "name": name, "message": message})
+                                  "name": name, "message": message, "location": location})
 
     def _injected(self, verbs, resource, name):
         with self.lock:
@@ -235,11 +236,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.api("DELETE")
 
-    def send_json(self, code, obj, entry=None):
+    def send_json(self, code, obj, entry=None, location=None):
         data = json.dumps(obj).encode()
         if entry is not None:
             entry["code"] = code
         self.send_response(code)
+        if location:
+            self.send_header("Location", location)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -290,10 +293,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise ApiError(rule["code"], rule["reason"], rule["message"] or (
                         self.forbidden(verbs[0], resource, name, ns, sub).message
                         if rule["code"] == 403 else f"injected {rule['code']} for "
-                        f"{verbs[0]} {qualified(resource, name or '')}"), resource, name or "")
+                        f"{verbs[0]} {qualified(resource, name or '')}"), resource, name or "",
+                        rule["location"])
                 self.dispatch(standin, verbs[0], resource, name, sub, query, body, entry)
             except ApiError as e:
-                self.send_json(e.code, e.status(), entry)
+                self.send_json(e.code, e.status(), entry, e.location)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, TimeoutError):
             self.close_connection = True
 

@@ -38,10 +38,10 @@ DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 class ApiError(Exception):
     """A refusal, answered as a metav1.Status with this code and reason."""
 
-    def __init__(self, code, reason, message, resource="", name=""):
+    def __init__(self, code, reason, message, resource="", name="", location=None):
         super().__init__(message)
         self.code, self.reason, self.message = code, reason, message
-        self.resource, self.name = resource, name
+        self.resource, self.name, self.location = resource, name, location
 
     def status(self):
         return status_body(self.code, self.reason, self.message, self.resource, self.name)

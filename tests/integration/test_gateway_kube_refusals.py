@@ -207,7 +207,8 @@ def test_the_environment_is_checked(kube):
     kube.refused("status", "alice", env={"WS_KUBE_CA_FILE": kube.path("no-such-ca.crt")})
     kube.refused("status", "alice", env={"WS_KUBE_NAMESPACE": "Not_A_Label"})
     kube.refused("status", "alice", env={"WS_KUBE_MANAGED": ""})
-    kube.refused("status", "alice", env={"WS_KUBE_MANAGED": "-bad"})
+    for bad in ("-bad", "a" * 64, "two words", "a/b"):
+        kube.refused("status", "alice", env={"WS_KUBE_MANAGED": bad})
     kube.refused("status", "alice", env={"WS_KUBE_TOKEN_FILE": kube.path("no-such-token")})
     assert kube.api.requests == []
     # a server whose certificate another CA signed is not trusted
@@ -218,6 +219,37 @@ def test_the_environment_is_checked(kube):
     kube.refused("status", "alice", env={"WS_KUBE_CA_FILE": other_ca})
     assert kube.api.tls_failures > failures
     assert kube.api.requests == []
+
+
+def test_a_redirect_is_not_followed(kube):
+    elsewhere = kube.api.url + "/api/v1/namespaces/ws-test/secrets/ws-bob-keys"
+    kube.api.fail("get", "statefulsets", 302, location=elsewhere)
+    kube.refused("status", "alice")
+    assert [r["path"] for r in kube.api.requests] == [
+        "/apis/apps/v1/namespaces/ws-test/statefulsets/ws-alice"]
+
+
+def test_an_answer_past_4_mib_is_refused(kube):
+    kube.api.fail("list", "statefulsets", 500, message="y" * (5 << 20))
+    r = kube.run("list", timeout=30)
+    assert r.returncode != 0
+    assert len(r.stderr) < 1000 and r.stdout == ""
+
+
+def test_another_prefix(kube):
+    prefix = {"WS_KUBE_PREFIX": "workspace-"}
+    kube.env.update(prefix)
+    kube.create("alice")
+    assert kube.get("statefulsets", "workspace-alice") is not None
+    assert kube.secret_data("workspace-alice-keys", "authorized_keys") is not None
+    assert kube.get("secrets", "workspace-alice-hostkey") is not None
+    kube.ok("start", "alice")
+    assert kube.get("pods", "workspace-alice-0") is not None
+    assert kube.ok("list") == "alice running\n"
+    # under the default prefix, that StatefulSet is no workspace of ours
+    del kube.env["WS_KUBE_PREFIX"]
+    assert kube.ok("list") == ""
+    assert kube.ok("status", "alice") == "missing\n"
 
 
 def test_no_proxy_from_the_environment(kube):
