@@ -84,6 +84,19 @@ TEMPLATE = {
                      "resources": {"requests": {"storage": "10Gi"}}}}]}}
 
 
+def ssh_port(template):
+    """The port named ssh of container workspace (2222 if none)."""
+    for c in template["spec"]["template"]["spec"]["containers"]:
+        if c["name"] == "workspace":
+            for p in c.get("ports") or []:
+                if p.get("name") == "ssh":
+                    return p["containerPort"]
+    return 2222
+
+
+SSH_PORT = ssh_port(TEMPLATE)
+
+
 def image_of(sts):
     return sts["spec"]["template"]["spec"]["containers"][0]["image"]
 

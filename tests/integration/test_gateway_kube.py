@@ -5,7 +5,8 @@ call and test share)."""
 import json
 import time
 
-from kube_backend import LABELS, MANAGED, TEMPLATE, image_of, kube  # noqa: F401 (fixture)
+from kube_backend import (LABELS, MANAGED, SSH_PORT, TEMPLATE, image_of,  # noqa: F401
+                          kube)
 
 
 def test_create_makes_a_stopped_statefulset_and_its_secrets(kube):
@@ -48,6 +49,9 @@ def test_the_owner_template_is_used_when_there_is_one(kube):
 
 def test_status_missing_stopped_running(kube):
     assert kube.ok("status", "alice") == "missing\n"
+    # the port named ssh, wherever it is in the list
+    kube.write_template(kube.template(ports=[{"name": "http", "containerPort": 8080},
+                                             {"name": "ssh", "containerPort": 2022}]))
     kube.create("alice")
     assert kube.ok("status", "alice") == "stopped\n"
     kube.api.controller.pod_ip = "127.31.7.9"
@@ -156,7 +160,7 @@ def test_start_survives_a_cut_watch_a_410_and_an_early_end(kube):
     # not a busy loop: at least 1 s between watches
     gaps = [b["time"] - a["time"] for a, b in zip(watches, watches[1:])]
     assert all(g >= 0.9 for g in gaps), gaps
-    assert kube.ok("status", "alice") == "running 127.0.0.1 2022\n"
+    assert kube.ok("status", "alice") == f"running 127.0.0.1 {SSH_PORT}\n"
 
 
 def test_start_of_a_pod_that_never_gets_ready_fails_with_the_reason(kube):
@@ -246,7 +250,7 @@ def test_delete_removes_the_statefulset_its_secrets_and_its_home(kube):
     # never a Secret read or deleted by the backend; bob untouched
     assert not kube.api.calls(resource="secrets", verb="delete")
     assert not [r for r in kube.api.calls(resource="secrets") if r["verbs"][0] in ("get", "list")]
-    assert kube.ok("status", "bob") == "running 127.0.0.1 2022\n"
+    assert kube.ok("status", "bob") == f"running 127.0.0.1 {SSH_PORT}\n"
     assert kube.get("persistentvolumeclaims", "home-ws-bob-0") is not None
     assert kube.get("persistentvolumeclaims", "home-other-alice") is not None
     assert kube.ok("status", "alice") == "missing\n"

@@ -5,7 +5,7 @@ before any request."""
 import os
 import shutil
 
-from kube_backend import MANAGED, kube  # noqa: F401 (fixture)
+from kube_backend import MANAGED, SSH_PORT, kube  # noqa: F401 (fixture)
 from kube_standin import make_certs
 
 NOT_OURS = "StatefulSet ws-alice exists and is not managed by this gateway"
@@ -150,7 +150,7 @@ def test_a_token_rotated_during_a_start_is_picked_up(kube):
     later = [r for r in kube.api.requests if r["time"] > first_watch["time"]]
     assert later, "no request after the token changed"
     assert later[-1]["code"] in (200, 101), later[-1]
-    assert kube.ok("status", "alice") == "running 127.0.0.1 2022\n"
+    assert kube.ok("status", "alice") == f"running 127.0.0.1 {SSH_PORT}\n"
 
 
 def test_a_401_is_retried_once_with_the_token_read_again(kube):
