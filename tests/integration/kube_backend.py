@@ -40,7 +40,9 @@ TEMPLATE = {
                  "labels": dict(INSTANCE, **{"ssh-workspace/workspace": "not-this",
                                              "app.kubernetes.io/managed-by": "Helm"})},
     "spec": {
-        "replicas": 3, "serviceName": "", "podManagementPolicy": "OrderedReady",
+        "replicas": 3, "serviceName": "", "revisionHistoryLimit": 3,
+        # the home goes with the StatefulSet, stays when it is scaled to 0
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Retain"},
         "selector": {"matchLabels": {"app.kubernetes.io/instance": "rel",
                                      "app.kubernetes.io/component": "workspace",
                                      "ssh-workspace/workspace": "__NAME__"}},
@@ -62,18 +64,20 @@ TEMPLATE = {
                                   "requests": {"memory": "256Mi", "cpu": "100m"}},
                     "volumeMounts": [
                         {"name": "home", "mountPath": "/home/developer"},
-                        {"name": "keys", "mountPath": "/etc/ssh-workspace/authorized-keys",
-                         "readOnly": True},
-                        {"name": "hostkey", "mountPath": "/etc/ssh-workspace/host-key",
+                        {"name": "authorized-keys",
+                         "mountPath": "/etc/ssh-workspace/authorized-keys", "readOnly": True},
+                        {"name": "host-key", "mountPath": "/etc/ssh-workspace/host-key",
                          "readOnly": True},
                         {"name": "activity", "mountPath": "/var/lib/ws-activity"},
                         {"name": "tmp", "mountPath": "/tmp"},
                         {"name": "run", "mountPath": "/run"}]}],
                 "volumes": [
-                    {"name": "keys", "secret": {"secretName": "__OBJECT__-keys",
-                                                "defaultMode": 0o444}},
-                    {"name": "hostkey", "secret": {"secretName": "__OBJECT__-hostkey",
-                                                   "defaultMode": 0o400}},
+                    {"name": "authorized-keys", "secret": {
+                        "secretName": "__OBJECT__-keys", "defaultMode": 0o444,
+                        "items": [{"key": "authorized_keys", "path": "authorized_keys"}]}},
+                    {"name": "host-key", "secret": {
+                        "secretName": "__OBJECT__-hostkey", "defaultMode": 0o440,
+                        "items": [{"key": "hostkey", "path": "hostkey"}]}},
                     {"name": "activity", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
                     {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
                     {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}]}},

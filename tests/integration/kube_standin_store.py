@@ -204,6 +204,7 @@ class Store:
         self.rv = 0
         self.objects = {}  # (resource, name) -> object
         self.log = []      # (rv, resource, event type, object)
+        self.gc_delay = 0.3  # the garbage collector works in the background
 
     def _changed(self, resource, kind, obj):
         self.rv += 1
@@ -255,19 +256,27 @@ class Store:
             return copy.deepcopy(obj)
 
     def remove(self, resource, name):
-        """Deletes now and collects its dependents (ownerReferences), as the
-        garbage collector does with propagationPolicy Background."""
+        """Deletes now; its dependents (ownerReferences) go gc_delay seconds
+        later, as the garbage collector takes them after a Background delete."""
         with self.cond:
             obj = self.objects.pop((resource, name), None)
             if obj is None:
                 return None
             self._changed(resource, "DELETED", obj)
-            uid = obj["metadata"]["uid"]
+        if self.gc_delay:
+            collector = threading.Timer(self.gc_delay, self._collect, (obj["metadata"]["uid"],))
+            collector.daemon = True
+            collector.start()
+        else:
+            self._collect(obj["metadata"]["uid"])
+        return copy.deepcopy(obj)
+
+    def _collect(self, uid):
+        with self.cond:
             for (r, n), other in list(self.objects.items()):
                 refs = other["metadata"].get("ownerReferences") or []
                 if any(ref.get("uid") == uid for ref in refs):
                     self.remove(r, n)
-            return copy.deepcopy(obj)
 
     def changes_after(self, resource, rv, timeout):
         """The log entries of resource after rv, waiting up to timeout for one."""
@@ -279,6 +288,12 @@ class Store:
                 self.cond.wait(timeout)
                 found = pending()
             return found
+
+
+def owner(sts):
+    """The ownerReference the StatefulSet controller puts on what it makes."""
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sts["metadata"]["name"],
+            "uid": sts["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
 def pod_ready(pod):
@@ -388,16 +403,19 @@ class Controller:
             if ("persistentvolumeclaims", pvc_name) not in self.store.objects:
                 pvc_labels = dict((claim.get("metadata") or {}).get("labels") or {})
                 pvc_labels.update(sts["spec"]["selector"].get("matchLabels") or {})
+                meta = {"name": pvc_name, "labels": pvc_labels}
+                # persistentVolumeClaimRetentionPolicy whenDeleted Delete: the
+                # claim is the StatefulSet's, collected with it
+                policy = sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
+                if policy.get("whenDeleted") == "Delete":
+                    meta["ownerReferences"] = [owner(sts)]
                 self.store.create("persistentvolumeclaims", {
-                    "metadata": {"name": pvc_name, "labels": pvc_labels},
+                    "metadata": meta,
                     "spec": copy.deepcopy(claim.get("spec") or {}),
                     "status": {"phase": "Bound"}})
         pod = {"metadata": {"name": pod_name, "labels": labels,
                             "annotations": dict(meta.get("annotations") or {}),
-                            "ownerReferences": [{
-                                "apiVersion": "apps/v1", "kind": "StatefulSet",
-                                "name": sts["metadata"]["name"], "uid": sts["metadata"]["uid"],
-                                "controller": True, "blockOwnerDeletion": True}]},
+                            "ownerReferences": [owner(sts)]},
                "spec": spec,
                "status": {"phase": "Pending", "conditions": [
                    {"type": "PodScheduled", "status": "True"},

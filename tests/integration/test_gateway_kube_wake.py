@@ -109,7 +109,7 @@ def test_stop_and_the_next_wake_through_the_gateway(gk, kube):
     assert r.returncode == 0, r.stderr
     assert kube.sts("alice") is None
     assert kube.get("persistentvolumeclaims", "home-ws-alice-0") is None
-    assert kube.api.store.items("secrets") == []
+    assert wait_for(lambda: kube.api.store.items("secrets") == [], timeout=5)
 
 
 def test_the_keeper_stops_an_idle_pod(gk, kube):

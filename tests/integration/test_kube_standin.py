@@ -94,7 +94,10 @@ def test_create_conflict_patch_test_and_delete_preconditions(api):
     assert code == 409 and "Precondition failed" in body["message"]
     uid = sts["metadata"]["uid"]
     assert call("DELETE", A + "/ws-a", dict(options, preconditions={"uid": uid}))[0] == 200
-    assert api.store.get("secrets", "ws-a-keys") is None  # collected
+    deadline = time.monotonic() + 5  # collected, in the background
+    while api.store.get("secrets", "ws-a-keys") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.store.get("secrets", "ws-a-keys") is None
     assert call("GET", A + "/ws-a")[0] == 404
     assert ("patch", "apps", "statefulsets") in api.observed()
     api.problems.clear()  # the wrong patches above were on purpose
