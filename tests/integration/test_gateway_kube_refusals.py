@@ -50,6 +50,47 @@ def test_a_relabelled_statefulset_is_protected_by_the_patch_test(kube):
     assert sts["metadata"]["labels"]["ssh-workspace/gateway"] == "another-gateway"
 
 
+def replace_object(kube, resource, name, labels=None):
+    """The object deleted and made again under the same name (a new uid)."""
+    obj = kube.get(resource, name)
+    kube.api.store.gc_delay = 30  # its dependents stay for the test
+    kube.api.store.remove(resource, name)
+    for key in ("uid", "resourceVersion", "creationTimestamp", "generation", "namespace"):
+        obj["metadata"].pop(key, None)
+    if labels is not None:
+        obj["metadata"]["labels"] = labels
+    obj.pop("status", None)
+    return kube.api.store.create(resource, obj)
+
+
+def test_a_statefulset_made_again_between_get_and_delete_is_not_deleted(kube):
+    # the uid precondition: the DELETE is for the object the backend looked at
+    kube.create("alice")
+    made = {}
+    kube.api.before[("delete", "statefulsets")] = lambda: made.update(
+        replace_object(kube, "statefulsets", "ws-alice", {"app": "theirs"}))
+    line = kube.refused("delete", "alice")
+    assert line.startswith("DELETE statefulsets/ws-alice: 409"), line
+    assert kube.sts("alice")["metadata"]["uid"] == made["metadata"]["uid"]
+    assert not kube.api.calls("delete", "persistentvolumeclaims")
+
+
+def test_a_claim_made_again_between_list_and_delete_is_not_deleted(kube):
+    template = kube.template()
+    del template["spec"]["persistentVolumeClaimRetentionPolicy"]
+    kube.write_template(template)
+    kube.create("alice")
+    kube.keys("alice")
+    kube.ok("start", "alice")
+    made = {}
+    kube.api.before[("delete", "persistentvolumeclaims")] = lambda: made.update(
+        replace_object(kube, "persistentvolumeclaims", "home-ws-alice-0"))
+    line = kube.refused("delete", "alice")
+    assert line.startswith("DELETE persistentvolumeclaims/home-ws-alice-0: 409"), line
+    pvc = kube.get("persistentvolumeclaims", "home-ws-alice-0")
+    assert pvc["metadata"]["uid"] == made["metadata"]["uid"]
+
+
 def test_403_is_one_line_naming_the_request_and_never_the_token(kube):
     kube.create("alice")
     kube.keys("alice")
