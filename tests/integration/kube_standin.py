@@ -240,6 +240,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = json.dumps(obj).encode()
         if entry is not None:
             entry["code"] = code
+            entry["rv"] = (obj.get("metadata") or {}).get("resourceVersion")
         self.send_response(code)
         if location:
             self.send_header("Location", location)

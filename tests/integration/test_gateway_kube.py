@@ -120,10 +120,15 @@ def test_start_rewrites_the_keys_and_waits_until_ready(kube):
     # waited with a watch on that pod alone, bounded
     watches = kube.api.calls("watch", "pods")
     assert watches
+    pod_calls = [r for r in kube.api.requests if r["resource"] == "pods"]
     for w in watches:
         assert w["query"]["fieldSelector"] == ["metadata.name=ws-alice-0"]
         assert int(w["query"]["timeoutSeconds"][0]) <= 20
-        assert w["query"]["resourceVersion"][0].isdigit()
+        # from the resourceVersion of the GET (or, after a 404, the list)
+        # just before it: no change between them is missed
+        before = pod_calls[pod_calls.index(w) - 1]
+        assert before["verbs"][0] in ("get", "list") and before["code"] == 200, before
+        assert w["query"]["resourceVersion"] == [before["rv"]]
 
 
 def test_start_applies_the_current_template_only_when_stopped(kube):
