@@ -50,6 +50,7 @@ class PodServers:
             proc.wait(timeout=10)
 
     def stop_all(self):
+        self.kube.api.controller.stop()  # no server starts after this
         for name in list(self.procs):
             self.stop({"metadata": {"name": name}})
 
