@@ -200,6 +200,8 @@ static const struct ws_config_key keys[] = {
 	{ "gateway_program", WS_CONFIG_PATH, AT(gateway.program), 0, 0, NULL, NULL,
 		"`ws-gateway` in the installed `bindir`" },
 	{ "gateway_host", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_host, NULL, "the host's name" },
+	{ "gateway_workspace_user", WS_CONFIG_CUSTOM, 0, 0, 0, ws_gw_set_workspace_user, NULL,
+		"`developer`" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -67,6 +67,7 @@ struct ws_gateway_config {
 	char *state_dir;          /* locks, stop reasons, host keys, key files */
 	char *program;            /* ws-gateway; NULL = the installed one */
 	char *host;               /* the gateway's name for ProxyJump; NULL = hostname */
+	char *workspace_user;     /* the workspaces' login name, for config; NULL = developer */
 };
 
 struct ws_config {

@@ -38,6 +38,9 @@ int ws_gw_set_host(struct ws_config *cfg, const char *value, char *why, size_t w
 int ws_gw_parse_create(const char *value, int *mode);
 int ws_gw_set_create(struct ws_config *cfg, const char *value, char *why, size_t whylen);
 int ws_gw_set_user_limits(struct ws_config *cfg, const char *value, char *why, size_t whylen);
+int ws_gw_set_workspace_user(struct ws_config *cfg, const char *value, char *why, size_t whylen);
+/* the workspaces' login name that `config` prints */
+const char *ws_gw_workspace_user(const struct ws_config *cfg);
 int ws_gw_set_keys_command(struct ws_config *cfg, const char *value, char *why, size_t whylen);
 /* After the whole file: the keys that only make sense together.  0, or -1
  * with the reason in why. */

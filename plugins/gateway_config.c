@@ -152,6 +152,24 @@ int ws_gw_set_host(struct ws_config *cfg, const char *value, char *why, size_t w
 	return ws_config_set_string(&cfg->gateway.host, value, why, whylen);
 }
 
+/* The workspaces' user, for `User` in the client config `config` prints:
+ * a portable user name, as the image's entrypoint takes one. */
+int ws_gw_set_workspace_user(struct ws_config *cfg, const char *value, char *why,
+		size_t whylen) {
+	size_t n = strlen(value);
+	if (n == 0 || n > 32 || !((value[0] >= 'a' && value[0] <= 'z') || value[0] == '_')
+			|| strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n) {
+		snprintf(why, whylen, "expected a user name: a-z or _, then a-z, 0-9, _ or -, "
+			"at most 32");
+		return -1;
+	}
+	return ws_config_set_string(&cfg->gateway.workspace_user, value, why, whylen);
+}
+
+const char *ws_gw_workspace_user(const struct ws_config *cfg) {
+	return cfg->gateway.workspace_user ? cfg->gateway.workspace_user : "developer";
+}
+
 int ws_gw_config_check(const struct ws_config *cfg, char *why, size_t whylen) {
 	const struct ws_gateway_config *g = &cfg->gateway;
 
@@ -159,7 +177,7 @@ int ws_gw_config_check(const struct ws_config *cfg, char *why, size_t whylen) {
 		/* a gateway key in a workspace's config is a mistake worth
 		 * hearing about: the author meant a gateway */
 		if (g->users_dir || g->keys_command || g->keys_socket || g->suffix || g->grants || g->backend
-				|| g->state_dir || g->program || g->host || g->create || g->user_limits
+				|| g->state_dir || g->program || g->host || g->create || g->user_limits || g->workspace_user
 				|| g->idle_stop || g->max_per_user != 5 || g->wake_timeout != 120) {
 			snprintf(why, whylen, "gateway_* keys need role = gateway");
 			return -1;
@@ -185,8 +203,10 @@ void ws_gw_config_free(struct ws_config *cfg) {
 	free(cfg->gateway.grants);
 	free(cfg->gateway.host);
 	free(cfg->gateway.user_limits);
+	free(cfg->gateway.workspace_user);
 	cfg->gateway.keys_command = cfg->gateway.suffix = NULL;
 	cfg->gateway.grants = cfg->gateway.host = cfg->gateway.user_limits = NULL;
+	cfg->gateway.workspace_user = NULL;
 }
 
 const char *ws_gw_program(const struct ws_config *cfg) {

@@ -84,7 +84,8 @@ static int cmd_config(struct gw *g, const char *user) {
 	struct listing l = { g, user, 0, 1 };
 	char detail[512];
 
-	printf("Host *%s\n    ProxyJump %s@%s\n    User developer\n\n", suffix(g), user, g->host);
+	printf("Host *%s\n    ProxyJump %s@%s\n    User %s\n\n", suffix(g), user, g->host,
+		ws_gw_workspace_user(&g->cfg));
 	printf("# known_hosts lines for your workspaces (add them to ~/.ssh/known_hosts):\n");
 	if (gw_backend_list(g, list_cb, &l, detail, sizeof(detail)) != 0) {
 		fprintf(stderr, "cannot list workspaces: %s\n", detail);

@@ -355,6 +355,7 @@ def test_gateway_config_and_user_limits(helm, users):
                     "gateway_program": "/usr/bin/ws-gateway", "gateway_create": "own",
                     "gateway_idle_stop": "30m", "gateway_max_per_user": "5",
                     "gateway_wake_timeout": "120", "gateway_host": "gw.example.com",
+                    "gateway_workspace_user": "developer",
                     "gateway_user_limits": "/etc/ssh-workspace/hooks/user-limits"}
     assert conf_map["user-limits"] == "bob create=on max=3\n"
 
@@ -373,6 +374,10 @@ def test_gateway_config_and_user_limits(helm, users):
     assert "user-limits" not in conf_map
     assert "gateway_user_limits" not in conf_map["gateway.conf"]
     assert "gateway_host" not in conf_map["gateway.conf"]
+    # config prints the workspaces' user as the chart names it
+    conf_map = find(helm.template(fleet(plain, {"user": {"name": "dev"}})), "ConfigMap",
+                    "-gateway-hooks")["data"]
+    assert "gateway_workspace_user = dev\n" in conf_map["gateway.conf"]
 
 
 def policies(objects):

@@ -166,7 +166,13 @@ static void config_keys(void) {
 	CHECK_STR(cfg.gateway.grants, "/etc/gw/grants");
 	CHECK_STR(ws_gw_program(&cfg), "/opt/ws-gateway");
 	CHECK_STR(cfg.gateway.host, "gw.example.com:2200");
+	CHECK_STR(ws_gw_workspace_user(&cfg), "developer");
 	ws_config_free(&cfg);
+	CHECK_STR(parse(&cfg, GW_MIN "gateway_workspace_user = dev_1\n"), "");
+	CHECK_STR(ws_gw_workspace_user(&cfg), "dev_1");
+	ws_config_free(&cfg);
+	CHECK_STR(parse(&cfg, GW_MIN "gateway_workspace_user = Dev\n"), "hooks.conf:5: "
+		"gateway_workspace_user: expected a user name: a-z or _, then a-z, 0-9, _ or -, at most 32");
 	CHECK_STR(parse(&cfg, GW_MIN "gateway_idle_stop = 90\ngateway_wake_timeout = 5s\n"), "");
 	CHECK(cfg.gateway.idle_stop == 90 && cfg.gateway.wake_timeout == 5);
 	ws_config_free(&cfg);

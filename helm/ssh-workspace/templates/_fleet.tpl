@@ -100,6 +100,7 @@ gateway_create = {{ include "ssh-workspace.gatewayCreate" . }}
 gateway_idle_stop = {{ .Values.gateway.idleStop }}
 gateway_max_per_user = {{ int .Values.gateway.maxPerUser }}
 gateway_wake_timeout = {{ int .Values.gateway.wakeTimeout }}
+gateway_workspace_user = {{ .Values.user.name }}
 {{- with .Values.gateway.host }}
 gateway_host = {{ . }}
 {{- end }}
