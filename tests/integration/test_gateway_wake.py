@@ -233,3 +233,9 @@ def test_user_limits_override_create_and_the_maximum_per_user(gw):
                        "refused (see the gateway log)")
     problems = [e["reason"] for e in gw.events("gateway_problem")]
     assert any("gateway_user_limits" in p and "line 1" in p for p in problems), problems
+
+
+def test_config_names_the_workspaces_user(gw):
+    assert "    User developer\n" in gw.control("alice", "config").stdout
+    gw.write_config(gateway_workspace_user="dev")
+    assert "    User dev\n" in gw.control("alice", "config").stdout
