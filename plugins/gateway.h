@@ -77,6 +77,11 @@ int ws_gw_parse_host(const char *host, const char *suffix, char *out, size_t out
 int ws_gw_read_trusted(const char *path, size_t max, char **text, size_t *len,
 	char *why, size_t whylen);
 
+/* The next line of text at *p (before end) into line, without its "\n"
+ * or "\r\n"; counts lines.  1, 0 at the end, or -1 with why for a line
+ * too long for size or holding a NUL (gateway_names.c). */
+int ws_gw_next_line(const char **p, const char *end, char *line, size_t size,
+	unsigned int *lineno, char *why, size_t whylen);
 /* gateway_user_limits (gateway_limits.c): USER's create mode and maximum,
  * the config's unless a line of the file names USER.  0, or -1 with why
  * (a malformed file is refused whole, as the grants file is). */

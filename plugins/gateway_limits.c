@@ -45,23 +45,19 @@ int ws_gw_limits_parse(const char *text, size_t len, const char *user, int *crea
 	int found_create = *create;
 	unsigned int found_max = *max;
 
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		size_t n = (size_t)((eol ? eol : end) - p);
+	for (;;) {
 		char line[256], *word, *save = NULL;
-		int line_create = *create;
+		int line_create = *create, mine;
 		unsigned int line_max = *max;
-		int mine;
+		int got = ws_gw_next_line(&p, end, line, sizeof(line), &lineno, why, whylen);
 
-		lineno++;
-		if (n >= sizeof(line) || memchr(p, '\0', n) != NULL) {
-			snprintf(why, whylen, "line %u: too long or binary", lineno);
-			return -1;
+		if (got <= 0) {
+			if (got < 0) {
+				return -1;
+			}
+			break;
 		}
-		memcpy(line, p, n);
-		line[n] = '\0';
-		p = eol ? eol + 1 : end;
-		word = strtok_r(line, " \t\r", &save);
+		word = strtok_r(line, " \t", &save);
 		if (word == NULL || word[0] == '#') {
 			continue;
 		}
@@ -69,7 +65,7 @@ int ws_gw_limits_parse(const char *text, size_t len, const char *user, int *crea
 			goto malformed;
 		}
 		mine = strcmp(word, user) == 0;
-		while ((word = strtok_r(NULL, " \t\r", &save)) != NULL) {
+		while ((word = strtok_r(NULL, " \t", &save)) != NULL) {
 			if (limit_word(word, &line_create, &line_max) != 0) {
 				goto malformed;
 			}

@@ -54,6 +54,30 @@ int ws_gw_owns(const char *user, const char *name) {
 		|| (strncmp(user, name, n) == 0 && name[n] == '-' && name[n + 1] != '\0');
 }
 
+int ws_gw_next_line(const char **p, const char *end, char *line, size_t size,
+		unsigned int *lineno, char *why, size_t whylen) {
+	const char *eol;
+	size_t n;
+
+	if (*p >= end) {
+		return 0;
+	}
+	eol = memchr(*p, '\n', (size_t)(end - *p));
+	n = (size_t)((eol ? eol : end) - *p);
+	++*lineno;
+	if (n >= size || memchr(*p, '\0', n) != NULL) {
+		snprintf(why, whylen, "line %u: too long or binary", *lineno);
+		return -1;
+	}
+	memcpy(line, *p, n);
+	line[n] = '\0';
+	*p = eol ? eol + 1 : end;
+	if (n > 0 && line[n - 1] == '\r') {
+		line[n - 1] = '\0';
+	}
+	return 1;
+}
+
 int ws_gw_grants_allow(const char *text, size_t len, const char *user, const char *name,
 		char *why, size_t whylen) {
 	const char *p = text, *end = text + len;
@@ -62,24 +86,13 @@ int ws_gw_grants_allow(const char *text, size_t len, const char *user, const cha
 
 	/* every line is checked, not only up to the first match: a broken
 	 * file is refused whole, so what it grants never depends on order */
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *line_end = eol ? eol : end;
+	for (;;) {
 		char u[WS_GW_NAME_MAX + 2], w[WS_GW_NAME_MAX + 2], extra[2];
 		char line[256];
-		size_t n = (size_t)(line_end - p);
-		int fields;
+		int fields, got = ws_gw_next_line(&p, end, line, sizeof(line), &lineno, why, whylen);
 
-		lineno++;
-		if (n >= sizeof(line) || memchr(p, '\0', n) != NULL) {
-			snprintf(why, whylen, "line %u: too long or binary", lineno);
-			return -1;
-		}
-		memcpy(line, p, n);
-		line[n] = '\0';
-		p = eol ? eol + 1 : end;
-		if (n > 0 && line[n - 1] == '\r') {
-			line[--n] = '\0';
+		if (got <= 0) {
+			return got < 0 ? -1 : allowed;
 		}
 		if (line[strspn(line, " \t")] == '\0' || line[strspn(line, " \t")] == '#') {
 			continue;
@@ -95,7 +108,6 @@ int ws_gw_grants_allow(const char *text, size_t len, const char *user, const cha
 			allowed = 1;
 		}
 	}
-	return allowed;
 }
 
 /* Reads fd to EOF, at most max bytes, within timeout_ms (a FIFO must not
