@@ -35,6 +35,11 @@ checks the real layout):
   of a container that mounts it, mode 0755, where the kubelet makes a 0777
   directory: an emptyDir that several containers share (the agent socket's)
   becomes a 0777 hostPath directory in the test's temporary directory.
+- podman 4.3 names an emptyDir's volume after the pod's volume ("run",
+  "tmp"): one volume for every pod on the machine, kept after `kube down`,
+  given to the uid of the first container that mounts it.  The kubelet
+  makes each pod's emptyDirs afresh; the copy names each emptyDir uniquely
+  and `down` removes them.
 - podman adds its own passwd entry for the pod's uid (kube play has no
   --passwd=false), named by the number: `id -un` shows the uid here, where
   Kubernetes shows the workspace user; $USER is the login name either way.
@@ -110,6 +115,9 @@ def for_podman(objects, keep_claims=True, seccomp_annotation=False):
                     os.chmod(path, 0o777)
                     del vol["emptyDir"]
                     vol["hostPath"] = {"path": path, "type": "Directory"}
+                elif "emptyDir" in vol:
+                    rename_volume(tmpl["spec"], vol["name"],
+                                  f"{EMPTYDIR_PREFIX}{uuid.uuid4().hex[:10]}-{vol['name']}")
             profile = tmpl["spec"].get("securityContext", {}).get("seccompProfile", {})
             if seccomp_annotation and profile.get("type") == "Localhost":
                 tmpl["metadata"].setdefault("annotations", {})[
@@ -117,6 +125,33 @@ def for_podman(objects, keep_claims=True, seccomp_annotation=False):
                     "localhost/" + os.path.basename(profile["localhostProfile"])
         out.append(obj)
     return out
+
+
+EMPTYDIR_PREFIX = "emptydir-"
+
+
+def rename_volume(spec, old, new):
+    for vol in spec.get("volumes", []):
+        if vol["name"] == old:
+            vol["name"] = new
+    for c in spec.get("initContainers", []) + spec["containers"]:
+        for m in c.get("volumeMounts", []):
+            if m["name"] == old:
+                m["name"] = new
+
+
+def ephemeral_volumes(objects):
+    """The podman volumes a play of these objects makes afresh for its pods:
+    the ConfigMaps' and the emptyDirs' (for_podman's names)."""
+    names = []
+    for o in objects:
+        if o["kind"] == "ConfigMap":
+            names.append(o["metadata"]["name"])
+        elif o["kind"] in ("Deployment", "Pod"):
+            spec = (o["spec"]["template"] if o["kind"] == "Deployment" else o)["spec"]
+            names += [v["name"] for v in spec.get("volumes", [])
+                      if "emptyDir" in v and v["name"].startswith(EMPTYDIR_PREFIX)]
+    return names
 
 
 class Kube:
@@ -132,21 +167,23 @@ class Kube:
         with open(path, "w") as f:
             yaml.safe_dump_all(objects, f)
         self.files.append(path)
-        for o in objects:
-            if o["kind"] in ("ConfigMap", "PersistentVolumeClaim"):
-                self.volumes.add(o["metadata"]["name"])
+        self.volumes.update(ephemeral_volumes(objects))
+        self.volumes.update(o["metadata"]["name"] for o in objects
+                            if o["kind"] == "PersistentVolumeClaim")
         podman("kube", "play", "--seccomp-profile-root", os.path.join(CHART, "files"), *options,
                path)
         return path
 
     def down(self, path, config_volumes=True):
+        """kube down, and the volumes the next play makes afresh removed
+        (ConfigMaps' unless config_volumes is False; emptyDirs' always)."""
         podman("kube", "down", path, check=False)
-        if config_volumes:
-            with open(path) as f:
-                names = [o["metadata"]["name"] for o in yaml.safe_load_all(f)
-                         if o and o["kind"] == "ConfigMap"]
-            if names:
-                podman("volume", "rm", "-f", *names, check=False)
+        with open(path) as f:
+            objects = [o for o in yaml.safe_load_all(f) if o]
+        names = [n for n in ephemeral_volumes(objects) if config_volumes or
+                 n.startswith(EMPTYDIR_PREFIX)]
+        if names:
+            podman("volume", "rm", "-f", *names, check=False)
 
     def container(self, pod_prefix, name):
         r = podman("ps", "-a", "--format", "{{.Names}}")

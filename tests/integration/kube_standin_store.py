@@ -310,8 +310,12 @@ class Controller:
     seconds after replicas is raised, as it takes the controller a moment);
     replicas 0 marks the pod
     deleting, and it goes `delete_delay` seconds later.  `on_ready(pod)` and
-    `on_gone(pod)`, when set, run as the pod turns Ready and as the
-    controller removes it (what runs "in" the pod, e.g. a real server)."""
+    `on_gone(pod)`, when set, run as the pod turns Ready and as it goes
+    (removed by the controller, or collected with its deleted StatefulSet):
+    what runs "in" the pod, e.g. a real server.  They run in the
+    controller's thread without the store's lock, so a slow one (a
+    container engine starting a pod) does not hold up the API's answers;
+    the pod turns Ready when on_ready returns."""
 
     def __init__(self, store):
         self.store = store
@@ -327,6 +331,7 @@ class Controller:
         self.errors = []  # what went wrong in the controller's thread
         self._since = {}  # pod name -> when it was made or marked deleting
         self._wanted = {}  # StatefulSet uid -> when its replicas were first seen >= 1
+        self._live = {}  # pod name -> the pod made (on_gone is owed when it goes)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -338,14 +343,36 @@ class Controller:
     def _run(self):
         while not self._stop.wait(0.05):
             for sts in self.store.items("statefulsets"):
-                try:
-                    self._reconcile(sts)
-                except Exception as e:  # the test sees it (kube_backend.py)
-                    error = f"controller: {sts['metadata']['name']}: {e!r}"
-                    if error not in self.errors:
-                        self.errors.append(error)
+                self._guarded(sts["metadata"]["name"], self._reconcile, sts)
+            for name, pod in list(self._live.items()):
+                current = self.store.get("pods", name)
+                if current is None or current["metadata"]["uid"] != pod["metadata"]["uid"]:
+                    self._guarded(name, self._gone, pod)  # the garbage collector's
+
+    def _guarded(self, name, step, *args):
+        """Runs step(*args) and the hook it returns, if any (outside the
+        lock); an exception goes to `errors`, which the test sees
+        (kube_backend.py)."""
+        try:
+            after = step(*args)
+            if after:
+                after()
+        except Exception as e:
+            error = f"controller: {name}: {e!r}"
+            if error not in self.errors:
+                self.errors.append(error)
+
+    def _gone(self, pod):
+        name = pod["metadata"]["name"]
+        live = self._live.get(name)
+        if live and live["metadata"]["uid"] == pod["metadata"]["uid"]:
+            del self._live[name]
+        if self.on_gone:
+            self.on_gone(pod)
 
     def _reconcile(self, sts):
+        """One step for the StatefulSet's pod; returns what is to run after
+        the lock is released (a hook), or None."""
         name = sts["metadata"]["name"]
         pod_name = name + "-0"
         with self.store.cond:
@@ -366,9 +393,8 @@ class Controller:
             elif pod["metadata"].get("deletionTimestamp"):
                 if time.monotonic() - since >= self.delete_delay:
                     gone = self.store.remove("pods", pod_name)
-                    if self.on_gone:
-                        self.on_gone(gone)
                     self._status(name, 0)
+                    return lambda: self._gone(gone)
             elif not want:
                 pod = copy.deepcopy(pod)
                 pod["metadata"]["deletionTimestamp"] = now_rfc3339()
@@ -376,7 +402,8 @@ class Controller:
                 self._since[pod_name] = time.monotonic()
                 self.store.replace("pods", pod)
             elif not pod_ready(pod) and time.monotonic() - since >= self.ready_delay:
-                self._progress(pod)
+                return self._progress(pod)
+        return None
 
     def _status(self, name, ready):
         sts = copy.deepcopy(self.store.objects[("statefulsets", name)])
@@ -425,18 +452,19 @@ class Controller:
                                               "reason": "Unschedulable",
                                               "message": self.unschedulable}
         self._since[pod_name] = time.monotonic()
-        self.store.create("pods", pod)
+        self._live[pod_name] = self.store.create("pods", pod)
         self.pods_made.append(copy.deepcopy(pod))
         self._status(sts["metadata"]["name"], 0)
 
     def _progress(self, pod):
-        """A made pod after ready_delay: Ready, or stuck as configured."""
+        """A made pod after ready_delay: stuck as configured, or the step
+        that runs on_ready and then makes it Ready."""
         pod = copy.deepcopy(pod)
-        status = pod["status"]
-        names = [c["name"] for c in pod["spec"].get("containers", [])]
         if self.unschedulable:
-            return
+            return None
         if self.waiting:
+            status = pod["status"]
+            names = [c["name"] for c in pod["spec"].get("containers", [])]
             reason, message = self.waiting
             want = [{"name": n, "ready": False, "restartCount": 0, "image": "",
                      "state": {"waiting": {"reason": reason, "message": message}}}
@@ -444,15 +472,27 @@ class Controller:
             if status.get("containerStatuses") != want:
                 status["containerStatuses"] = want
                 self.store.replace("pods", pod)
-            return
+            return None
+        return lambda: self._ready(pod)
+
+    def _ready(self, pod):
+        name = pod["metadata"]["name"]
         if self.on_ready:
             self.on_ready(pod)
-        status.update(phase="Running", podIP=self.pod_ip, podIPs=[{"ip": self.pod_ip}],
-                      hostIP="127.0.0.1", startTime=now_rfc3339())
-        status["conditions"] = [{"type": "PodScheduled", "status": "True"},
-                                {"type": "Ready", "status": "True"}]
-        status["containerStatuses"] = [
-            {"name": n, "ready": True, "restartCount": 0, "image": "",
-             "state": {"running": {"startedAt": now_rfc3339()}}} for n in names]
-        self.store.replace("pods", pod)
-        self._status(pod["metadata"]["ownerReferences"][0]["name"], 1)
+        with self.store.cond:
+            current = self.store.objects.get(("pods", name))
+            if current is None or current["metadata"]["uid"] != pod["metadata"]["uid"] or \
+                    current["metadata"].get("deletionTimestamp"):
+                return  # stopped or deleted while it started: its on_gone follows
+            pod = copy.deepcopy(current)
+            status = pod["status"]
+            names = [c["name"] for c in pod["spec"].get("containers", [])]
+            status.update(phase="Running", podIP=self.pod_ip, podIPs=[{"ip": self.pod_ip}],
+                          hostIP="127.0.0.1", startTime=now_rfc3339())
+            status["conditions"] = [{"type": "PodScheduled", "status": "True"},
+                                    {"type": "Ready", "status": "True"}]
+            status["containerStatuses"] = [
+                {"name": n, "ready": True, "restartCount": 0, "image": "",
+                 "state": {"running": {"startedAt": now_rfc3339()}}} for n in names]
+            self.store.replace("pods", pod)
+            self._status(pod["metadata"]["ownerReferences"][0]["name"], 1)
