@@ -460,7 +460,10 @@ def test_the_fleet_gateway_creates_stops_starts_and_removes_a_workspace(fleet):
     assert r.returncode == 0, r.stderr
     assert fleet.api.store.get("statefulsets", obj) is None
     assert fleet.api.store.get("persistentvolumeclaims", claim) is None
-    assert fleet.api.store.items("secrets") == []
+    # the Secrets go with their StatefulSet, by the garbage collector, which
+    # (as in a cluster) works in the background
+    assert wait_for(lambda: fleet.api.store.items("secrets") == [], 10), \
+        fleet.api.store.items("secrets")
     assert pod_gone(), "the workspace pod is still there after rm"
     alive()
     assert podman("volume", "rm", claim, check=False).returncode == 0
