@@ -31,7 +31,10 @@ image="podman runc catatonit debootstrap"
 # The Helm chart tests (tests/helm): YAML, openssl for PKCS#8 host keys, and
 # docker-registry (the CNCF distribution registry) that the chart and the
 # image are pushed to and pulled from, run by the tests on 127.0.0.1 only.
-# helm itself and kubernetes-models come from npm (extras below).
+# helm itself and kubernetes-models come from npm (extras below).  The
+# Kubernetes backend's tests (tests/integration/kube_standin.py) use the
+# same: openssl for their API server's CA and certificate, and node with
+# kubernetes-models (tests/helm/validate.js) to check every object it stores.
 helm_tests="python3-yaml openssl docker-registry"
 # Dropbear's own test suite (tests/upstream): asyncssh, psutil for test_aslr,
 # rerunfailures for its timing-bound tests (tests/upstream/retry.txt)
