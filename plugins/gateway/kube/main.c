@@ -192,6 +192,49 @@ static char *read_input(const char *path, int nofollow, size_t *len) {
 	return text;
 }
 
+/* spec.replicas = n: 0, or -1 with why. */
+static int set_replicas(struct kube *k, const char *object, int n, char *out, size_t outlen) {
+	cJSON *patch = kube_patch_new(k->managed);
+	struct kube_resp r;
+	int rc = 0;
+
+	kube_patch_add(patch, "replace", "/spec/replicas", cJSON_CreateNumber(n));
+	if (kube_call(k, REQ_PATCH_STS, object, NULL, patch, &r, out, outlen) != 0) {
+		cJSON_Delete(patch);
+		return -1;
+	}
+	cJSON_Delete(patch);
+	if (r.status != 200) {
+		kube_fail_resp(k, REQ_PATCH_STS, object, &r, out, outlen);
+		rc = -1;
+	}
+	kube_resp_free(&r);
+	return rc;
+}
+
+/* Pod OBJECT-0 is there and Ready. */
+static int pod_is_ready(struct kube *k, const char *object) {
+	char pod_name[160], ip[64];
+	struct kube_resp r;
+	cJSON *pod;
+	int ready;
+
+	snprintf(pod_name, sizeof(pod_name), "%s-0", object);
+	call(k, REQ_GET_POD, pod_name, NULL, NULL, &r);
+	if (r.status == 404) {
+		kube_resp_free(&r);
+		return 0;
+	}
+	if (r.status != 200) {
+		fail_resp(k, REQ_GET_POD, pod_name, &r);
+	}
+	pod = parse(&r, "GET pods");
+	kube_resp_free(&r);
+	ready = kube_pod_running(pod, ip, sizeof(ip));
+	cJSON_Delete(pod);
+	return ready;
+}
+
 static void start(struct kube *k, const char *object, const char *name) {
 	const char *state = getenv("WS_GATEWAY_STATE");
 	char *keys = NULL, path[1200], sub[WHY_MAX];
@@ -220,8 +263,9 @@ static void start(struct kube *k, const char *object, const char *name) {
 		free(keys);
 	}
 	/* a running pod is never restarted; a stopped one starts with the
-	 * template of now (image, limits) */
-	if (kube_replicas(sts) == 0) {
+	 * template of now (image, limits), and so does one started that never
+	 * got Ready: a fixed image must reach it */
+	if (kube_replicas(sts) == 0 || !pod_is_ready(k, object)) {
 		fresh = from_template(k, object, name);
 		patch = kube_patch_new(k->managed);
 		kube_patch_add(patch, "replace", "/spec/template", cJSON_DetachItemFromObjectCaseSensitive(
@@ -237,27 +281,29 @@ static void start(struct kube *k, const char *object, const char *name) {
 	}
 	cJSON_Delete(sts);
 	if (kube_wait_ready(k, object, why, sizeof(why)) != 0) {
+		/* a pod left wanted and never Ready would hold its node's resources
+		 * for good: the keeper stops only what runs */
+		size_t used = strlen(why);
+		if (set_replicas(k, object, 0, sub, sizeof(sub)) == 0) {
+			snprintf(why + used, sizeof(why) - used, "; stopped it again");
+		} else {
+			snprintf(why + used, sizeof(why) - used, "; stopping it failed: %.200s", sub);
+		}
 		die(why);
 	}
 }
 
 static void stop(struct kube *k, const char *object, const char *name) {
-	cJSON *sts = get_statefulset(k, object), *patch;
-	struct kube_resp r;
+	cJSON *sts = get_statefulset(k, object);
 
 	if (sts == NULL) {
 		snprintf(why, sizeof(why), "no workspace '%s'", name);
 		die(why);
 	}
 	cJSON_Delete(sts);
-	patch = kube_patch_new(k->managed);
-	kube_patch_add(patch, "replace", "/spec/replicas", cJSON_CreateNumber(0));
-	call(k, REQ_PATCH_STS, object, NULL, patch, &r);
-	cJSON_Delete(patch);
-	if (r.status != 200) {
-		fail_resp(k, REQ_PATCH_STS, object, &r);
+	if (set_replicas(k, object, 0, why, sizeof(why)) != 0) {
+		die(why);
 	}
-	kube_resp_free(&r);
 }
 
 static void create(struct kube *k, const char *object, const char *name, const char *keys_file,
