@@ -2,6 +2,7 @@
 that never got Ready, a create left half-done, a StatefulSet made again
 under the same name, and the limits that keep each call within the time
 the gateway gives it (kube_backend.py has what every test shares)."""
+import os
 import time
 
 from conftest import wait_for
@@ -56,3 +57,61 @@ def test_a_start_of_a_ready_pod_leaves_its_template_alone(kube):
     kube.ok("start", "alice")
     assert time.monotonic() - before < 10
     assert image_of(kube.sts("alice")) != "registry.example/ssh-workspace:0.9.3"
+
+
+def test_secrets_of_a_statefulset_made_again_stay_with_the_new_one(kube):
+    # deleted and made again before the garbage collector came: the
+    # Secrets are the old StatefulSet's until the create takes them over
+    kube.api.store.gc_delay = 3
+    kube.create("alice")
+    kube.ok("delete", "alice")
+    keys, hostkey = kube.create("alice")
+    uid = kube.sts("alice")["metadata"]["uid"]
+    time.sleep(4)
+    for secret in ("ws-alice-keys", "ws-alice-hostkey"):
+        obj = kube.get("secrets", secret)
+        assert obj is not None, f"{secret} was collected"
+        assert [r["uid"] for r in obj["metadata"]["ownerReferences"]] == [uid]
+    assert kube.secret_data("ws-alice-hostkey", "hostkey") == hostkey
+    assert kube.secret_data("ws-alice-keys", "authorized_keys") == keys.encode()
+
+
+def test_a_start_moves_a_keys_secret_left_by_an_old_statefulset(kube):
+    kube.api.store.gc_delay = 1.5
+    kube.create("alice")
+    old = kube.sts("alice")
+    kube.api.store.remove("statefulsets", "ws-alice")
+    # made again (by an earlier create of this gateway) without its Secrets
+    new = dict(old, metadata={k: v for k, v in old["metadata"].items()
+                              if k not in ("uid", "resourceVersion", "creationTimestamp")})
+    kube.api.store.create("statefulsets", new)
+    kube.ok("start", "alice")
+    time.sleep(2)
+    uid = kube.sts("alice")["metadata"]["uid"]
+    for secret in ("ws-alice-keys", "ws-alice-hostkey"):
+        obj = kube.get("secrets", secret)
+        assert obj is not None and obj["metadata"]["ownerReferences"][0]["uid"] == uid
+
+
+def test_a_start_after_a_half_done_create_makes_the_host_key_secret(kube):
+    keys, hostkey, keys_file, hostkey_file = kube.create_files("alice")
+    kube.api.fail("create", "secrets", 403, times=1)
+    line = kube.refused("create", "alice", keys_file, hostkey_file)
+    assert "403" in line
+    assert kube.get("secrets", "ws-alice-hostkey") is None
+    assert kube.ok("status", "alice") == "stopped\n"
+    kube.ok("start", "alice")
+    secret = kube.get("secrets", "ws-alice-hostkey")
+    assert kube.secret_data("ws-alice-hostkey", "hostkey") == hostkey
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == kube.sts("alice")["metadata"]["uid"]
+    assert secret["metadata"]["labels"]["ssh-workspace/gateway"] == "gw-test"
+
+
+def test_a_start_without_the_host_key_in_the_state_is_refused(kube):
+    kube.create("alice")
+    os.unlink(os.path.join(kube.state, "hostkeys", "alice"))
+    line = kube.refused("start", "alice")
+    assert line == "no host key for workspace 'alice' in the gateway's state"
+    assert kube.changes() == [("create", "statefulsets", None), ("create", "secrets", None),
+                              ("create", "secrets", None)]
+

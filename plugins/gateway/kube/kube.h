@@ -69,6 +69,9 @@ int kube_set_labels(cJSON *metadata, const char *managed, const char *name);
 cJSON *kube_secret(const char *object, const char *suffix, const char *key,
 	const unsigned char *data, size_t len, const char *managed, const char *name,
 	const char *sts_uid);
+/* [the StatefulSet OBJECT of this uid] as ownerReferences: deleting it
+ * deletes them (not a controller, blocks nothing) */
+cJSON *kube_owner_refs(const char *object, const char *sts_uid);
 /* base64 of data (malloc, NUL-terminated) */
 char *kube_base64(const unsigned char *data, size_t len);
 /* The object's label ssh-workspace/gateway is managed. */
@@ -140,6 +143,15 @@ void kube_fail_resp(const struct kube *k, enum kube_req req, const char *name,
 void *kube_easy(struct kube *k, const char *url, char *why, size_t whylen);
 /* Reads the token file into k->token: 0, or -1 with why. */
 int kube_read_token(struct kube *k, char *why, size_t whylen);
+
+/* --- the Secrets (secrets.c) --- */
+/* Secret OBJECT-SUFFIX holds KEY = data, labelled, owned by the
+ * StatefulSet of sts_uid: made, or when it is there (ours) its data and
+ * owner replaced; post_first: try the POST before the PATCH.  0, or -1
+ * with why. */
+int kube_put_secret(struct kube *k, const char *object, const char *name, const char *sts_uid,
+	const char *suffix, const char *key, const char *data, size_t len, int post_first,
+	char *why, size_t whylen);
 
 /* --- the readiness wait (watch.c) --- */
 int kube_wait_ready(struct kube *k, const char *object, char *why, size_t whylen);

@@ -141,47 +141,28 @@ static void status(struct kube *k, const char *object) {
 	cJSON_Delete(sts);
 }
 
-/* Secret OBJECT-SUFFIX holds KEY = data: made, or its data replaced when it
- * is there (new_first: try the POST first). */
 static void put_secret(struct kube *k, const char *object, const char *name, const char *uid,
-		const char *suffix, const char *key, const char *data, size_t len, int new_first) {
-	char sname[160], ppath[64];
-	struct kube_resp r;
-	cJSON *secret, *patch;
-	char *b64;
-	int round;
-
-	snprintf(sname, sizeof(sname), "%s-%s", object, suffix);
-	snprintf(ppath, sizeof(ppath), "/data/%s", key);
-	for (round = 0; round < 2; round++) {
-		if (new_first == (round == 0)) {
-			secret = kube_secret(object, suffix, key, (const unsigned char *)data, len,
-				k->managed, name, uid);
-			call(k, REQ_CREATE_SECRET, NULL, NULL, secret, &r);
-			cJSON_Delete(secret);
-			if (r.status == 201 || r.status == 200) {
-				break;
-			}
-			if (r.status != 409 || round == 1) {
-				fail_resp(k, REQ_CREATE_SECRET, NULL, &r);
-			}
-		} else {
-			patch = kube_patch_new(k->managed);
-			b64 = kube_base64((const unsigned char *)data, len);
-			kube_patch_add(patch, "replace", ppath, cJSON_CreateString(b64 ? b64 : ""));
-			free(b64);
-			call(k, REQ_PATCH_SECRET, sname, NULL, patch, &r);
-			cJSON_Delete(patch);
-			if (r.status == 200) {
-				break;
-			}
-			if (r.status != 404 || round == 1) {
-				fail_resp(k, REQ_PATCH_SECRET, sname, &r);
-			}
-		}
-		kube_resp_free(&r);
+		const char *suffix, const char *key, const char *data, size_t len, int post_first) {
+	if (kube_put_secret(k, object, name, uid, suffix, key, data, len, post_first, why,
+			sizeof(why)) != 0) {
+		die(why);
 	}
-	kube_resp_free(&r);
+}
+
+/* STATE/DIR/NAME, the gateway's copy (a regular file, not empty), or die
+ * saying there is no WHAT. */
+static char *state_file(const char *state, const char *dir, const char *name, const char *what,
+		size_t *len) {
+	char path[1200], sub[WHY_MAX], *text = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", state, dir, name);
+	if (kube_read_file(path, KUBE_FILE_MAX, 1, &text, len, sub, sizeof(sub)) != 0
+			|| *len == 0) {
+		snprintf(why, sizeof(why), "no %s for workspace '%s' in the gateway's state", what,
+			name);
+		die(why);
+	}
+	return text;
 }
 
 static char *read_input(const char *path, int nofollow, size_t *len) {
@@ -237,30 +218,30 @@ static int pod_is_ready(struct kube *k, const char *object) {
 
 static void start(struct kube *k, const char *object, const char *name) {
 	const char *state = getenv("WS_GATEWAY_STATE");
-	char *keys = NULL, path[1200], sub[WHY_MAX];
-	size_t keys_len = 0;
+	char *keys = NULL, *hostkey = NULL, sub[WHY_MAX];
+	size_t keys_len = 0, host_len = 0;
 	cJSON *sts, *fresh, *patch;
 	struct kube_resp r;
 
 	/* the keys the gateway has for it now: a key taken from its owner no
-	 * longer opens it once it has been stopped */
+	 * longer opens it once it has been stopped; and its host key, as a
+	 * create that stopped half-way may not have made that Secret (the pod
+	 * would wait for it for ever) */
 	if (state != NULL && state[0] != '\0') {
-		snprintf(path, sizeof(path), "%s/keys/%s", state, name);
-		if (kube_read_file(path, KUBE_FILE_MAX, 1, &keys, &keys_len, sub, sizeof(sub)) != 0
-				|| keys_len == 0) {
-			snprintf(why, sizeof(why), "no keys for workspace '%s' in the gateway's state",
-				name);
-			die(why);
-		}
+		keys = state_file(state, "keys", name, "keys", &keys_len);
 	}
 	if ((sts = get_statefulset(k, object)) == NULL) {
 		snprintf(why, sizeof(why), "no workspace '%s'", name);
 		die(why);
 	}
 	if (keys != NULL) {
+		hostkey = state_file(state, "hostkeys", name, "host key", &host_len);
 		put_secret(k, object, name, uid_of(sts, object), "keys", "authorized_keys", keys,
 			keys_len, 0);
+		put_secret(k, object, name, uid_of(sts, object), "hostkey", "hostkey", hostkey,
+			host_len, 1);
 		free(keys);
+		free(hostkey);
 	}
 	/* a running pod is never restarted; a stopped one starts with the
 	 * template of now (image, limits), and so does one started that never
