@@ -115,3 +115,11 @@ def test_a_start_without_the_host_key_in_the_state_is_refused(kube):
     assert kube.changes() == [("create", "statefulsets", None), ("create", "secrets", None),
                               ("create", "secrets", None)]
 
+
+def test_a_token_too_short_to_be_a_service_account_token_is_refused(kube):
+    kube.api.set_token("*")
+    line = kube.refused("status", "alice")
+    assert line.endswith(f": the token in {kube.api.token_file} is too short to be a "
+                         "ServiceAccount token"), line
+    assert kube.api.requests == []
+

@@ -98,6 +98,15 @@ int kube_read_token(struct kube *k, char *why, size_t whylen) {
 		free(text);
 		return -1;
 	}
+	/* a real one is hundreds of characters; a short one would also make
+	 * the redaction of error messages take away innocent text */
+	if (len < KUBE_TOKEN_MIN) {
+		snprintf(why, whylen, "the token in %s is too short to be a ServiceAccount token",
+			k->token_file);
+		explicit_bzero(text, len);
+		free(text);
+		return -1;
+	}
 	memcpy(k->token, text, len);
 	k->token[len] = '\0';
 	explicit_bzero(text, len);
@@ -125,9 +134,39 @@ static const char *reason_phrase(long status) {
 	}
 }
 
+/* message with every copy of the token as "***", and a cut-off start of
+ * it at the end too, into out (at most outlen - 1 characters: a token of
+ * any length, even "*", neither grows nor loops it). */
+static void redact(const char *message, const char *token, char *out, size_t outlen) {
+	size_t tl = token != NULL ? strlen(token) : 0, o = 0, n, i;
+	const char *p = message;
+
+	if (outlen == 0) {
+		return;
+	}
+	while (*p != '\0' && o + 1 < outlen) {
+		if (tl > 0 && strncmp(p, token, tl) == 0) {
+			for (i = 0; i < 3 && o + 1 < outlen; i++) {
+				out[o++] = '*';
+			}
+			p += tl;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+	/* the longest start of the token that ends the message (8 or more) */
+	for (n = tl > 0 ? tl - 1 : 0; n >= 8; n--) {
+		if (n <= o && memcmp(out + o - n, token, n) == 0) {
+			snprintf(out + o - n, outlen - (o - n), "***");
+			break;
+		}
+	}
+}
+
 void kube_error_text(char *out, size_t outlen, const char *method, const char *resource,
 		const char *name, long status, const char *body, size_t len, const char *token) {
-	char message[KUBE_MESSAGE_MAX + 1] = "";
+	char message[KUBE_MESSAGE_MAX + 1] = "", clean[KUBE_MESSAGE_MAX + 1] = "";
 	cJSON *st = body != NULL ? cJSON_ParseWithLength(body, len) : NULL;
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(st, "message");
 	size_t i;
@@ -141,25 +180,11 @@ void kube_error_text(char *out, size_t outlen, const char *method, const char *r
 		message[i] = '\0';
 		/* a server never should, but if one quotes the token back, it
 		 * goes no further */
-		if (token != NULL && token[0] != '\0') {
-			char *p;
-			size_t tl = strlen(token);
-			while ((p = strstr(message, token)) != NULL) {
-				memmove(p + 3, p + tl, strlen(p + tl) + 1);
-				memcpy(p, "***", 3);
-			}
-			/* and no cut-off start of it either */
-			for (i = 8; i < tl && i <= strlen(message); i++) {
-				if (memcmp(message + strlen(message) - i, token, i) == 0) {
-					strcpy(message + strlen(message) - i, "***");
-					break;
-				}
-			}
-		}
+		redact(message, token, clean, sizeof(clean));
 	}
 	cJSON_Delete(st);
 	snprintf(out, outlen, "%s %s%s%s: %ld %s%s%s", method, resource, name ? "/" : "",
-		name ? name : "", status, reason_phrase(status), message[0] ? ": " : "", message);
+		name ? name : "", status, reason_phrase(status), clean[0] ? ": " : "", clean);
 }
 
 void kube_fail_resp(const struct kube *k, enum kube_req req, const char *name,

@@ -19,6 +19,7 @@
 #define KUBE_RESPONSE_MAX (4u * 1024 * 1024)
 #define KUBE_EVENT_MAX (1024u * 1024)  /* one watch event line */
 #define KUBE_TOKEN_MAX (64u * 1024)
+#define KUBE_TOKEN_MIN 16            /* a ServiceAccount token is far longer */
 #define KUBE_FILE_MAX (1024u * 1024)   /* a template, a keys or host key file */
 #define KUBE_MESSAGE_MAX 200           /* a Status message quoted in an error */
 #define KUBE_EXEC_OUTPUT_MAX (64u * 1024)
