@@ -322,7 +322,7 @@ def test_list_shows_only_this_gateways_workspaces_page_by_page(kube):
     assert len(lists) >= 3, "the pages after the first were not asked for"
     for call in lists:
         assert call["query"]["labelSelector"] == [f"ssh-workspace/gateway={MANAGED}"]
-        assert call["query"]["limit"] == ["500"]
+        assert call["query"]["limit"] == ["100"]
     assert "continue" not in lists[0]["query"]
     assert all("continue" in c["query"] for c in lists[1:])
 

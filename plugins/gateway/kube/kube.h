@@ -24,7 +24,7 @@
 #define KUBE_MESSAGE_MAX 200           /* a Status message quoted in an error */
 #define KUBE_EXEC_OUTPUT_MAX (64u * 1024)
 #define KUBE_EXEC_TIMEOUT_MS 10000
-#define KUBE_LIST_LIMIT 500
+#define KUBE_LIST_LIMIT 100  /* a StatefulSet with managedFields: 8-11 KB */
 
 #define KUBE_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
 #define KUBE_LABEL_GATEWAY "ssh-workspace/gateway"
