@@ -145,3 +145,24 @@ def test_a_list_of_statefulsets_with_managed_fields_stays_under_the_answer_cap(k
     assert len(out.splitlines()) == 451
     for call in kube.api.calls("list", "statefulsets"):
         assert int(call["query"]["limit"][0]) <= 100
+
+
+def test_status_and_activity_refuse_a_pod_that_is_not_this_gateways(kube):
+    kube.create("alice")
+    kube.keys("alice")
+    kube.ok("start", "alice")
+    assert kube.ok("activity", "alice") == "0\n"
+    pod = kube.get("pods", "ws-alice-0")
+    labels = dict(pod["metadata"]["labels"], **{"ssh-workspace/gateway": "another"})
+    other_owner = [dict(pod["metadata"]["ownerReferences"][0],
+                        uid="7d1c9a52-0000-4000-8000-000000000001")]
+    for meta in (dict(pod["metadata"], labels=labels),
+                 dict(pod["metadata"], ownerReferences=other_owner),
+                 {k: v for k, v in pod["metadata"].items() if k != "ownerReferences"}):
+        kube.api.store.replace("pods", dict(pod, metadata=meta))
+        kube.api.requests.clear()
+        for verb in ("status", "activity"):
+            assert kube.refused(verb, "alice") == "pod ws-alice-0 is not this gateway's", verb
+        assert kube.api.calls("create", "pods/exec") == []
+    kube.api.store.replace("pods", dict(pod, metadata=pod["metadata"]))
+    assert kube.ok("status", "alice").startswith("running ")

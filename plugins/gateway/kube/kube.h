@@ -79,6 +79,9 @@ char *kube_base64(const unsigned char *data, size_t len);
 int kube_is_ours(const cJSON *obj, const char *managed);
 /* metadata.NAME as a string, or NULL */
 const char *kube_meta_string(const cJSON *obj, const char *field);
+/* The pod is ours and the StatefulSet's of this uid (an owner reference
+ * to it): not one made by someone else under its name. */
+int kube_pod_is_ours(const cJSON *pod, const char *managed, const char *sts_uid);
 /* spec.replicas (1, Kubernetes' default, when absent) */
 int kube_replicas(const cJSON *sts);
 /* The port named ssh of container workspace in spec.template (2222 if none). */

@@ -108,10 +108,34 @@ static cJSON *from_template(struct kube *k, const char *object, const char *name
 	return sts;
 }
 
+/* Pod OBJECT-0 of the StatefulSet sts, or NULL when there is none; one
+ * that is not this gateway's and that StatefulSet's is refused. */
+static cJSON *get_pod(struct kube *k, const char *object, const cJSON *sts) {
+	char pod_name[160];
+	struct kube_resp r;
+	cJSON *pod;
+
+	snprintf(pod_name, sizeof(pod_name), "%s-0", object);
+	call(k, REQ_GET_POD, pod_name, NULL, NULL, &r);
+	if (r.status == 404) {
+		kube_resp_free(&r);
+		return NULL;
+	}
+	if (r.status != 200) {
+		fail_resp(k, REQ_GET_POD, pod_name, &r);
+	}
+	pod = parse(&r, "GET pods");
+	kube_resp_free(&r);
+	if (!kube_pod_is_ours(pod, k->managed, uid_of(sts, object))) {
+		snprintf(why, sizeof(why), "pod %s is not this gateway's", pod_name);
+		die(why);
+	}
+	return pod;
+}
+
 static void status(struct kube *k, const char *object) {
 	cJSON *sts = get_statefulset(k, object), *pod;
-	struct kube_resp r;
-	char pod_name[160], ip[64];
+	char ip[64];
 
 	if (sts == NULL) {
 		printf("missing\n");
@@ -122,22 +146,13 @@ static void status(struct kube *k, const char *object) {
 		cJSON_Delete(sts);
 		return;
 	}
-	snprintf(pod_name, sizeof(pod_name), "%s-0", object);
-	call(k, REQ_GET_POD, pod_name, NULL, NULL, &r);
-	if (r.status == 404) {
-		printf("stopped\n");
-	} else if (r.status != 200) {
-		fail_resp(k, REQ_GET_POD, pod_name, &r);
+	pod = get_pod(k, object, sts);
+	if (pod != NULL && kube_pod_running(pod, ip, sizeof(ip))) {
+		printf("running %s %u\n", ip, kube_ssh_port(sts));
 	} else {
-		pod = parse(&r, "GET pods");
-		if (kube_pod_running(pod, ip, sizeof(ip))) {
-			printf("running %s %u\n", ip, kube_ssh_port(sts));
-		} else {
-			printf("stopped\n");
-		}
-		cJSON_Delete(pod);
+		printf("stopped\n");
 	}
-	kube_resp_free(&r);
+	cJSON_Delete(pod);
 	cJSON_Delete(sts);
 }
 
@@ -194,24 +209,11 @@ static int set_replicas(struct kube *k, const char *object, int n, char *out, si
 }
 
 /* Pod OBJECT-0 is there and Ready. */
-static int pod_is_ready(struct kube *k, const char *object) {
-	char pod_name[160], ip[64];
-	struct kube_resp r;
-	cJSON *pod;
-	int ready;
+static int pod_is_ready(struct kube *k, const char *object, const cJSON *sts) {
+	cJSON *pod = get_pod(k, object, sts);
+	char ip[64];
+	int ready = pod != NULL && kube_pod_running(pod, ip, sizeof(ip));
 
-	snprintf(pod_name, sizeof(pod_name), "%s-0", object);
-	call(k, REQ_GET_POD, pod_name, NULL, NULL, &r);
-	if (r.status == 404) {
-		kube_resp_free(&r);
-		return 0;
-	}
-	if (r.status != 200) {
-		fail_resp(k, REQ_GET_POD, pod_name, &r);
-	}
-	pod = parse(&r, "GET pods");
-	kube_resp_free(&r);
-	ready = kube_pod_running(pod, ip, sizeof(ip));
 	cJSON_Delete(pod);
 	return ready;
 }
@@ -246,7 +248,7 @@ static void start(struct kube *k, const char *object, const char *name) {
 	/* a running pod is never restarted; a stopped one starts with the
 	 * template of now (image, limits), and so does one started that never
 	 * got Ready: a fixed image must reach it */
-	if (kube_replicas(sts) == 0 || !pod_is_ready(k, object)) {
+	if (kube_replicas(sts) == 0 || !pod_is_ready(k, object, sts)) {
 		fresh = from_template(k, object, name);
 		patch = kube_patch_new(k->managed);
 		kube_patch_add(patch, "replace", "/spec/template", cJSON_DetachItemFromObjectCaseSensitive(
@@ -435,11 +437,24 @@ static void list(struct kube *k) {
 	die("GET statefulsets: more than 1000 pages");
 }
 
-static void activity(struct kube *k, const char *object) {
-	char *out = NULL;
+static void activity(struct kube *k, const char *object, const char *name) {
+	char *out = NULL, ip[64];
 	size_t len = 0;
 	struct timespec ts;
+	cJSON *sts = get_statefulset(k, object), *pod;
 
+	if (sts == NULL) {
+		snprintf(why, sizeof(why), "no workspace '%s'", name);
+		die(why);
+	}
+	/* what runs in a pod of someone else's says nothing of this workspace */
+	pod = get_pod(k, object, sts);
+	if (pod == NULL || !kube_pod_running(pod, ip, sizeof(ip))) {
+		snprintf(why, sizeof(why), "pod %s-0 is not running", object);
+		die(why);
+	}
+	cJSON_Delete(pod);
+	cJSON_Delete(sts);
 	if (kube_exec_activity(k, object, &out, &len, why, sizeof(why)) != 0) {
 		die(why);
 	}
@@ -504,7 +519,7 @@ int main(int argc, char **argv) {
 	} else if (strcmp(verb, "list") == 0) {
 		list(k);
 	} else {
-		activity(k, object);
+		activity(k, object, name);
 	}
 	curl_global_cleanup();
 	free(k);

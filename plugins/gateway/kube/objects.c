@@ -245,6 +245,22 @@ int kube_is_ours(const cJSON *obj, const char *managed) {
 	return v != NULL && strcmp(v, managed) == 0;
 }
 
+int kube_pod_is_ours(const cJSON *pod, const char *managed, const char *sts_uid) {
+	const cJSON *ref;
+
+	if (!kube_is_ours(pod, managed)) {
+		return 0;
+	}
+	cJSON_ArrayForEach(ref, at(at(pod, "metadata"), "ownerReferences")) {
+		const cJSON *kind = at(ref, "kind"), *uid = at(ref, "uid");
+		if (cJSON_IsString(kind) && strcmp(kind->valuestring, "StatefulSet") == 0
+				&& cJSON_IsString(uid) && strcmp(uid->valuestring, sts_uid) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int kube_replicas(const cJSON *sts) {
 	const cJSON *r = at(at(sts, "spec"), "replicas");
 	if (r == NULL || cJSON_IsNull(r)) {
