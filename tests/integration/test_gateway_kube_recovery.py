@@ -166,3 +166,26 @@ def test_status_and_activity_refuse_a_pod_that_is_not_this_gateways(kube):
         assert kube.api.calls("create", "pods/exec") == []
     kube.api.store.replace("pods", dict(pod, metadata=pod["metadata"]))
     assert kube.ok("status", "alice").startswith("running ")
+
+
+def test_an_api_behind_a_path_serves_the_exec_too(kube):
+    kube.api.path_prefix = "/k8s/clusters/c-4x7"
+    kube.env["WS_KUBE_API"] = kube.api.url + kube.api.path_prefix
+    kube.create("alice")
+    kube.keys("alice")
+    kube.ok("start", "alice")
+    assert kube.ok("activity", "alice") == "0\n"
+    execs = kube.api.calls("create", "pods/exec")
+    assert [e["path"] for e in execs] == ["/k8s/clusters/c-4x7/api/v1/namespaces/ws-test/"
+                                          "pods/ws-alice-0/exec"]
+
+
+def test_an_exec_answered_404_for_a_pod_that_is_there_says_what_the_server_said(kube):
+    kube.create("alice")
+    kube.keys("alice")
+    kube.ok("start", "alice")
+    kube.api.fail("create", "pods/exec", 404, message="the server could not find the "
+                  "requested resource")
+    line = kube.refused("activity", "alice")
+    assert line == "GET pods/ws-alice-0/exec: 404 Not Found: the server could not find " \
+                   "the requested resource", line
