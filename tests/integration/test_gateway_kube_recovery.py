@@ -189,3 +189,18 @@ def test_an_exec_answered_404_for_a_pod_that_is_there_says_what_the_server_said(
     line = kube.refused("activity", "alice")
     assert line == "GET pods/ws-alice-0/exec: 404 Not Found: the server could not find " \
                    "the requested resource", line
+
+
+def test_an_exec_cut_before_its_status_is_a_failure(kube):
+    # the output so far may be one record of many: no answer, rather than
+    # an old activity that would stop a workspace in use
+    kube.create("alice")
+    kube.keys("alice")
+    kube.ok("start", "alice")
+    with open(os.path.join(kube.api.activity_dir("ws-alice-0"), "s.json"), "w") as f:
+        json.dump({"session": "s", "last_activity_ms": 1000}, f)
+    assert kube.ok("activity", "alice") == "1000\n"
+    kube.api.exec_faults.append("cut")
+    line = kube.refused("activity", "alice")
+    assert line == "exec in pod ws-alice-0: the exec ended without a status", line
+    assert kube.api.calls("create", "pods/exec")[-1]["fault"] == "cut"

@@ -394,11 +394,18 @@ int kube_exec_activity(struct kube *k, const char *object, char **out, size_t *l
 	if (rc != 0) {
 		goto out;
 	}
-	/* v4: the last word is a metav1.Status on channel 3 */
+	/* v4: the last word is a metav1.Status on channel 3; without it the
+	 * output may be cut short, and a partial answer could stop a
+	 * workspace in use */
+	if (s.statuslen == 0) {
+		snprintf(why, whylen, "exec in pod %s: the exec ended without a status", pod);
+		rc = -1;
+		goto out;
+	}
 	st = cJSON_ParseWithLength(s.status, s.statuslen);
 	status = cJSON_GetObjectItemCaseSensitive(st, "status");
 	message = cJSON_GetObjectItemCaseSensitive(st, "message");
-	if (s.statuslen > 0 && !(cJSON_IsString(status)
+	if (!(cJSON_IsString(status)
 			&& strcmp(status->valuestring, "Success") == 0)) {
 		char m[KUBE_MESSAGE_MAX + 1];
 		snprintf(m, sizeof(m), "%s", cJSON_IsString(message) ? message->valuestring
