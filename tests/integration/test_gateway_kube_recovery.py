@@ -204,3 +204,39 @@ def test_an_exec_cut_before_its_status_is_a_failure(kube):
     line = kube.refused("activity", "alice")
     assert line == "exec in pod ws-alice-0: the exec ended without a status", line
     assert kube.api.calls("create", "pods/exec")[-1]["fault"] == "cut"
+
+
+def stall(seconds):
+    return lambda: time.sleep(seconds)
+
+
+def test_a_status_ends_within_its_time_however_slow_the_api_is(kube):
+    # two answers of 15 s each: each within its own 20 s, not within the
+    # 25 s a call has before the gateway kills it at 30 s
+    kube.create("alice")
+    kube.keys("alice")
+    kube.ok("start", "alice")
+    kube.api.before[("get", "statefulsets")] = stall(14)
+    kube.api.before[("get", "pods")] = stall(14)
+    started = time.monotonic()
+    line = kube.refused("status", "alice")
+    took = time.monotonic() - started
+    assert 24 <= took < 27, took
+    assert line.startswith("GET pods/ws-alice-0: "), line
+
+
+def test_a_start_that_times_out_says_why_even_when_the_last_look_is_slow(kube):
+    kube.create("alice")
+    kube.keys("alice")
+    kube.api.controller.waiting = ("ImagePullBackOff", 'Back-off pulling image "nope:2"')
+
+    def slow_last_look():  # the GET after the watch, when the wait is over
+        kube.api.before[("get", "pods")] = stall(15)
+    kube.api.before[("watch", "pods")] = slow_last_look
+    started = time.monotonic()
+    line = kube.refused("start", "alice", env={"WS_KUBE_READY_TIMEOUT": "3"})
+    took = time.monotonic() - started
+    assert line.startswith("pod ws-alice-0 not Ready after 3 s: ImagePullBackOff"), line
+    assert line.endswith("; stopped it again"), line
+    assert took < 13, took
+    assert kube.sts("alice")["spec"]["replicas"] == 0

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -32,6 +33,22 @@ const struct kube_req_def kube_requests[REQ_COUNT] = {
 	[REQ_LIST_PVC] = { "GET", { "list", NULL }, "", "persistentvolumeclaims", NULL, 0 },
 	[REQ_DELETE_PVC] = { "DELETE", { "delete", NULL }, "", "persistentvolumeclaims", NULL, 1 },
 };
+
+long long kube_now_ms(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long kube_left_ms(const struct kube *k, long long wanted) {
+	long long left;
+
+	if (k->deadline_ms == 0) {
+		return wanted;
+	}
+	left = k->deadline_ms - kube_now_ms();
+	return left < wanted ? left : wanted;
+}
 
 static int by_text(const void *a, const void *b) {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -379,9 +396,17 @@ int kube_call(struct kube *k, enum kube_req req, const char *name, const char *q
 		free(text);
 		return -1;
 	}
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
 	for (attempt = 0; attempt < 2; attempt++) {
+		/* its own 20 s, or what is left of the command's time */
+		long long left = kube_left_ms(k, 20000);
 		kube_resp_free(r);
+		if (left <= 0) {
+			snprintf(why, whylen, "no time left for it");
+			rc = -1;
+			break;
+		}
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)kube_left_ms(k, 5000));
 		if (kube_read_token(k, why, whylen) != 0) {
 			rc = -1;
 			break;
@@ -423,7 +448,13 @@ int kube_watch(struct kube *k, enum kube_req req, const char *query, unsigned in
 		return -1;
 	}
 	/* the server ends it at timeoutSeconds; this is for one that does not */
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	if (kube_left_ms(k, timeout_ms) <= 0) {
+		snprintf(why, whylen, "GET %s: no time left for it", d->resource);
+		curl_easy_cleanup(c);
+		return -1;
+	}
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)kube_left_ms(k, timeout_ms));
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)kube_left_ms(k, 5000));
 	for (attempt = 0; attempt < 2; attempt++) {
 		kube_resp_free(&r);
 		if (kube_read_token(k, why, whylen) != 0) {

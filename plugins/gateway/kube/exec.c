@@ -243,7 +243,7 @@ static int attempt(struct kube *k, const char *pod, const char *path, struct str
 	char *req = NULL;
 	unsigned char *buf = NULL;
 	size_t have = 0, reqlen;
-	struct conn cn = { .deadline_ms = now_ms() + KUBE_EXEC_TIMEOUT_MS };
+	struct conn cn = { .deadline_ms = now_ms() + kube_left_ms(k, KUBE_EXEC_TIMEOUT_MS) };
 	const char *h = k->api + strlen("https://"), *end, *base;
 	char *body;
 	long status = 0;
@@ -266,7 +266,12 @@ static int attempt(struct kube *k, const char *pod, const char *path, struct str
 	curl_easy_setopt(cn.c, CURLOPT_CONNECT_ONLY, 1L);
 	/* an upgrade is HTTP/1.1's */
 	curl_easy_setopt(cn.c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(cn.c, CURLOPT_TIMEOUT_MS, (long)KUBE_EXEC_TIMEOUT_MS);
+	if (cn.deadline_ms <= now_ms()) {
+		snprintf(why, whylen, "GET pods/%s/exec: no time left for it", pod);
+		goto out;
+	}
+	curl_easy_setopt(cn.c, CURLOPT_TIMEOUT_MS, (long)(cn.deadline_ms - now_ms()));
+	curl_easy_setopt(cn.c, CURLOPT_CONNECTTIMEOUT_MS, (long)kube_left_ms(k, 5000));
 	if (k->proxy[0]) {
 		curl_easy_setopt(cn.c, CURLOPT_HTTPPROXYTUNNEL, 1L);
 	}

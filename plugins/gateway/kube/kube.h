@@ -43,7 +43,16 @@ struct kube {
 	unsigned int ready_timeout;   /* seconds */
 	char proxy[512];        /* "" = none, whatever https_proxy says */
 	char token[KUBE_TOKEN_MAX]; /* the token of the request being made */
+	long long deadline_ms;  /* the whole command's end (kube_now_ms clock); 0: none */
 };
+/* The gateway kills a call at 30 s: a verb ends well before, with its reason. */
+#define KUBE_COMMAND_MS 25000
+/* start and create: WS_KUBE_READY_TIMEOUT and this much more */
+#define KUBE_READY_EXTRA_MS 10000
+/* A monotonic clock, in ms. */
+long long kube_now_ms(void);
+/* What is left of the command's time (ms; <= 0: none), wanted at most. */
+long long kube_left_ms(const struct kube *k, long long wanted);
 /* Reads and checks every WS_KUBE_* variable: 0, or -1 with why. */
 int kube_env_load(struct kube *k, char *why, size_t whylen);
 /* A Kubernetes label value: at most 63 of [A-Za-z0-9._-], alnum at both ends. */

@@ -503,6 +503,9 @@ int main(int argc, char **argv) {
 			sizeof(why)) != 0) {
 		die(why);
 	}
+	/* the gateway kills a call at its time limit: answer before, with the reason */
+	k->deadline_ms = kube_now_ms() + (strcmp(verb, "start") == 0 || strcmp(verb, "create") == 0
+		? (long long)k->ready_timeout * 1000 + KUBE_READY_EXTRA_MS : KUBE_COMMAND_MS);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		die("cannot start libcurl");
 	}

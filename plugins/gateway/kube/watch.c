@@ -14,6 +14,11 @@
 #include <string.h>
 #include <time.h>
 
+/* At most this long for the look after the wait (the reason it failed),
+ * and this much left after it for the caller (a stop). */
+#define KUBE_LAST_LOOK_S 4
+#define KUBE_AFTER_WAIT_S 4
+
 static double now_s(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -119,11 +124,19 @@ static int look(struct kube *k, const char *pod_name, const char *selector, stru
 int kube_wait_ready(struct kube *k, const char *object, char *why, size_t whylen) {
 	char pod_name[160], selector[256], query[400], rv[64];
 	struct waiter w = { NULL, 0 };
-	double deadline = now_s() + k->ready_timeout, last_watch = 0;
-	int rc;
+	double deadline = now_s() + k->ready_timeout, last_watch = 0, end;
+	long long command_end = k->deadline_ms;
+	int rc, last_look = 0;
 
 	snprintf(pod_name, sizeof(pod_name), "%s-0", object);
 	snprintf(selector, sizeof(selector), "fieldSelector=metadata.name%%3D%s", pod_name);
+	/* the wait ends early enough for the last look and a stop after it
+	 * within the command's time */
+	if (command_end != 0) {
+		end = now_s() + (double)(command_end - kube_now_ms()) / 1000 - KUBE_LAST_LOOK_S
+			- KUBE_AFTER_WAIT_S;
+		deadline = end < deadline ? end : deadline;
+	}
 	for (;;) {
 		double left;
 
@@ -131,16 +144,23 @@ int kube_wait_ready(struct kube *k, const char *object, char *why, size_t whylen
 			/* a watch that ends at once must not become a busy loop */
 			sleep_s(last_watch + 1 - now_s());
 		}
-		if (look(k, pod_name, selector, &w, rv, sizeof(rv), why, whylen) != 0) {
-			rc = -1;
+		last_look = deadline - now_s() <= 0;
+		if (last_look && command_end != 0) {
+			/* the look for the reason may not take the stop's time */
+			k->deadline_ms = kube_now_ms() + KUBE_LAST_LOOK_S * 1000;
+			k->deadline_ms = k->deadline_ms < command_end ? k->deadline_ms : command_end;
+		}
+		rc = look(k, pod_name, selector, &w, rv, sizeof(rv), why, whylen);
+		k->deadline_ms = command_end;
+		if (rc != 0 && !last_look) {
 			break;
 		}
-		if (w.ready) {
-			rc = 0;
+		if (rc == 0 && w.ready) {
 			break;
 		}
 		left = deadline - now_s();
-		if (left <= 0) {
+		if (last_look || left <= 0) {
+			/* the pod as last seen, if this look could not see it */
 			char what[400];
 			kube_pod_why(w.pod, what, sizeof(what));
 			snprintf(why, whylen, "pod %s not Ready after %u s: %s", pod_name,
