@@ -441,6 +441,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(409, "Conflict", f"Precondition failed: UID in precondition: "
                                f"{uid}, UID in object meta: {obj['metadata']['uid']}",
                                resource, name)
+            rv = ((options or {}).get("preconditions") or {}).get("resourceVersion")
+            if rv and rv != obj["metadata"]["resourceVersion"]:
+                raise ApiError(409, "Conflict", f"Precondition failed: ResourceVersion in "
+                               f"precondition: {rv}, ResourceVersion in object meta: "
+                               f"{obj['metadata']['resourceVersion']}", resource, name)
             return standin.store.remove(resource, name)
 
     def list(self, standin, resource, query, match, entry):

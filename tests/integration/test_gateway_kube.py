@@ -244,13 +244,15 @@ def test_delete_removes_the_statefulset_its_secrets_and_its_home(kube):
     kube.ok("delete", "alice")
     [delete] = kube.api.calls("delete", "statefulsets")
     options = json.loads(delete["body"])
-    assert options["preconditions"] == {"uid": uid}
+    assert options["preconditions"]["uid"] == uid
+    assert sorted(options["preconditions"]) == ["resourceVersion", "uid"]
     assert options["propagationPolicy"] == "Background"
     [pvcs] = kube.api.calls("list", "persistentvolumeclaims")
     assert pvcs["query"]["labelSelector"] == [
         f"ssh-workspace/gateway={MANAGED},ssh-workspace/workspace=alice"]
     [pvc_delete] = kube.api.calls("delete", "persistentvolumeclaims")
-    assert json.loads(pvc_delete["body"])["preconditions"] == {"uid": pvc_uid}
+    assert json.loads(pvc_delete["body"])["preconditions"]["uid"] == pvc_uid
+    assert sorted(json.loads(pvc_delete["body"])["preconditions"]) == ["resourceVersion", "uid"]
     # the rest goes with the StatefulSet, by the garbage collector
     gone = (("statefulsets", "ws-alice"), ("secrets", "ws-alice-keys"),
             ("secrets", "ws-alice-hostkey"), ("pods", "ws-alice-0"),

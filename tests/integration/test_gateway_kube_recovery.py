@@ -240,3 +240,52 @@ def test_a_start_that_times_out_says_why_even_when_the_last_look_is_slow(kube):
     assert line.endswith("; stopped it again"), line
     assert took < 13, took
     assert kube.sts("alice")["spec"]["replicas"] == 0
+
+
+def relabel(kube, resource, name, labels):
+    obj = kube.get(resource, name)
+    obj["metadata"]["labels"] = labels
+    return kube.api.store.replace(resource, obj)
+
+
+def test_a_statefulset_relabelled_between_get_and_delete_is_not_deleted(kube):
+    # the resourceVersion precondition: deleted only as it was when its
+    # label was checked
+    kube.create("alice")
+    kube.api.before[("delete", "statefulsets")] = lambda: relabel(
+        kube, "statefulsets", "ws-alice", {"app": "theirs"})
+    line = kube.refused("delete", "alice")
+    assert line.startswith("DELETE statefulsets/ws-alice: 409"), line
+    assert "ResourceVersion" in line
+    assert kube.sts("alice")["metadata"]["labels"] == {"app": "theirs"}
+    delete = kube.api.calls("delete", "statefulsets")[0]
+    assert json.loads(delete["body"])["preconditions"]["resourceVersion"]
+
+
+def test_a_statefulset_changed_but_still_ours_is_deleted_on_a_second_try(kube):
+    kube.create("alice")
+
+    def touch():
+        sts = kube.sts("alice")
+        sts["metadata"].setdefault("annotations", {})["touched"] = "yes"
+        kube.api.store.replace("statefulsets", sts)
+    kube.api.before[("delete", "statefulsets")] = touch
+    kube.ok("delete", "alice")
+    assert kube.sts("alice") is None
+    assert [c["code"] for c in kube.api.calls("delete", "statefulsets")] == [409, 200]
+
+
+def test_a_claim_relabelled_between_list_and_delete_is_not_deleted(kube):
+    template = kube.template()
+    del template["spec"]["persistentVolumeClaimRetentionPolicy"]
+    kube.write_template(template)
+    kube.create("alice")
+    kube.keys("alice")
+    kube.ok("start", "alice")
+    kube.api.before[("delete", "persistentvolumeclaims")] = lambda: relabel(
+        kube, "persistentvolumeclaims", "home-ws-alice-0", {"app": "theirs"})
+    kube.ok("delete", "alice")
+    assert kube.get("persistentvolumeclaims", "home-ws-alice-0")["metadata"]["labels"] == \
+        {"app": "theirs"}
+    assert [c["code"] for c in kube.api.calls("delete", "persistentvolumeclaims")] == [409]
+

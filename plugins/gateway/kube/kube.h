@@ -157,6 +157,10 @@ void *kube_easy(struct kube *k, const char *url, char *why, size_t whylen);
 /* Reads the token file into k->token: 0, or -1 with why. */
 int kube_read_token(struct kube *k, char *why, size_t whylen);
 
+/* --- list (list.c) --- */
+/* Prints `NAME running|stopped` for each workspace: 0, or -1 with why. */
+int kube_list(struct kube *k, char *why, size_t whylen);
+
 /* --- the Secrets (secrets.c) --- */
 /* Secret OBJECT-SUFFIX holds KEY = data, labelled, owned by the
  * StatefulSet of sts_uid: made, or when it is there (ours) its data and

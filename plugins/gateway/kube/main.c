@@ -323,40 +323,59 @@ static void create(struct kube *k, const char *object, const char *name, const c
 	free(hostkey);
 }
 
-static cJSON *delete_options(const char *uid) {
+static cJSON *delete_options(const char *uid, const char *rv) {
 	cJSON *o = cJSON_CreateObject(), *pre;
 	cJSON_AddStringToObject(o, "apiVersion", "v1");
 	cJSON_AddStringToObject(o, "kind", "DeleteOptions");
 	cJSON_AddStringToObject(o, "propagationPolicy", "Background");
 	pre = cJSON_AddObjectToObject(o, "preconditions");
 	cJSON_AddStringToObject(pre, "uid", uid);
+	if (rv != NULL) {
+		cJSON_AddStringToObject(pre, "resourceVersion", rv);
+	}
 	return o;
 }
 
-/* DELETE one object by name, only the one with this uid; gone is fine. */
-static void delete_one(struct kube *k, enum kube_req req, const char *object, const char *uid) {
-	cJSON *opts = delete_options(uid);
+/* DELETE one object by name, only the one with this uid and at the
+ * resourceVersion whose labels were checked; gone is fine.  0, or the
+ * 409 answer in *conflict (the object changed, or is another: look again). */
+static int delete_one(struct kube *k, enum kube_req req, const char *object, const cJSON *obj,
+		struct kube_resp *conflict) {
+	cJSON *opts = delete_options(kube_meta_string(obj, "uid"),
+		kube_meta_string(obj, "resourceVersion"));
 	struct kube_resp r;
 
 	call(k, req, object, NULL, opts, &r);
 	cJSON_Delete(opts);
+	if (r.status == 409) {
+		*conflict = r;
+		return 1;
+	}
 	if (r.status != 200 && r.status != 202 && r.status != 404) {
 		fail_resp(k, req, object, &r);
 	}
 	kube_resp_free(&r);
+	return 0;
 }
 
-static void delete(struct kube *k, const char *object, const char *name) {
-	cJSON *sts = get_statefulset(k, object), *list;
+/* What changed under a DELETE (409): the object's name and uid, and the answer. */
+struct conflict {
+	char name[160];
+	char uid[128];
+	struct kube_resp r;
+};
+
+/* The workspace's claims by their labels, each deleted: 0, or 1 when one
+ * changed meanwhile (in *c).  A claim of the name that changed before (in
+ * *before) and of another uid is another claim: the old 409 is the answer. */
+static int delete_claims(struct kube *k, const char *name, struct conflict *before,
+		struct conflict *c) {
+	cJSON *list;
 	const cJSON *item;
 	struct kube_resp r;
 	char query[256];
+	int rc = 0;
 
-	if (sts != NULL) {
-		delete_one(k, REQ_DELETE_STS, object, uid_of(sts, object));
-		cJSON_Delete(sts);
-	}
-	/* its Secrets go with it (owner references); its home claims do not */
 	snprintf(query, sizeof(query), "labelSelector=ssh-workspace%%2Fgateway%%3D%s%%2C"
 		"ssh-workspace%%2Fworkspace%%3D%s", k->managed, name);
 	call(k, REQ_LIST_PVC, NULL, query, NULL, &r);
@@ -369,72 +388,77 @@ static void delete(struct kube *k, const char *object, const char *name) {
 		const char *pvc = kube_meta_string(item, "name"), *uid = kube_meta_string(item, "uid");
 		const cJSON *ws = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(item, "metadata"), "labels"), KUBE_LABEL_WORKSPACE);
-		if (pvc != NULL && uid != NULL && kube_is_ours(item, k->managed)
-				&& cJSON_IsString(ws) && strcmp(ws->valuestring, name) == 0) {
-			delete_one(k, REQ_DELETE_PVC, pvc, uid);
+		if (pvc == NULL || uid == NULL || !kube_is_ours(item, k->managed)
+				|| !cJSON_IsString(ws) || strcmp(ws->valuestring, name) != 0) {
+			continue;
+		}
+		if (before != NULL && strcmp(pvc, before->name) == 0 && strcmp(uid, before->uid) != 0) {
+			fail_resp(k, REQ_DELETE_PVC, pvc, &before->r);
+		}
+		if (delete_one(k, REQ_DELETE_PVC, pvc, item, &c->r)) {
+			snprintf(c->name, sizeof(c->name), "%s", pvc);
+			snprintf(c->uid, sizeof(c->uid), "%s", uid);
+			rc = 1;
+			break;
 		}
 	}
 	cJSON_Delete(list);
+	return rc;
 }
 
-static void print_item(void *arg, const char *name, int running) {
-	(void)arg;
-	printf("%s %s\n", name, running ? "running" : "stopped");
-}
-
-/* A continue token in a query (the server's, opaque). */
-static int escape(const char *in, char *out, size_t outlen) {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (; *in; in++) {
-		unsigned char c = (unsigned char)*in;
-		if (o + 4 > outlen) {
-			return -1;
-		}
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-				|| c == '-' || c == '_' || c == '.' || c == '~') {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-static void list(struct kube *k) {
-	char query[1400], cont[1024] = "";
+/* GET A/OBJECT whoever's it is: NULL on 404. */
+static cJSON *get_any_statefulset(struct kube *k, const char *object) {
 	struct kube_resp r;
-	cJSON *doc;
-	int page;
+	cJSON *sts;
 
-	for (page = 0; page < 1000; page++) {
-		const cJSON *meta, *next;
-		snprintf(query, sizeof(query), "labelSelector=ssh-workspace%%2Fgateway%%3D%s&limit=%d%s%s",
-			k->managed, KUBE_LIST_LIMIT, cont[0] ? "&continue=" : "", cont);
-		call(k, REQ_LIST_STS, NULL, query, NULL, &r);
-		if (r.status != 200) {
-			fail_resp(k, REQ_LIST_STS, NULL, &r);
-		}
-		doc = parse(&r, "GET statefulsets");
+	call(k, REQ_GET_STS, object, NULL, NULL, &r);
+	if (r.status == 404) {
 		kube_resp_free(&r);
-		if (kube_list_items(doc, k->prefix, k->managed, print_item, NULL) < 0) {
-			die("GET statefulsets: the answer is not a list");
-		}
-		meta = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
-		next = cJSON_GetObjectItemCaseSensitive(meta, "continue");
-		if (!cJSON_IsString(next) || next->valuestring[0] == '\0') {
-			cJSON_Delete(doc);
-			return;
-		}
-		if (escape(next->valuestring, cont, sizeof(cont)) != 0) {
-			die("GET statefulsets: the continue token is too long");
-		}
-		cJSON_Delete(doc);
+		return NULL;
 	}
-	die("GET statefulsets: more than 1000 pages");
+	if (r.status != 200) {
+		fail_resp(k, REQ_GET_STS, object, &r);
+	}
+	sts = parse(&r, "GET statefulsets");
+	kube_resp_free(&r);
+	return sts;
+}
+
+/* A 409 on a DELETE: the object changed since it was read (it is deleted
+ * only at the version whose labels were checked), or it is another of that
+ * name.  The same one, still ours, is tried again (three times in all);
+ * another, or one no longer ours, is left alone with the 409 as the answer. */
+static void delete(struct kube *k, const char *object, const char *name) {
+	cJSON *sts = get_statefulset(k, object);
+	struct conflict c[2];
+	int round, n;
+
+	for (round = 0; sts != NULL; round++) {
+		const char *u;
+		int changed;
+		snprintf(c[0].uid, sizeof(c[0].uid), "%s", uid_of(sts, object));
+		changed = delete_one(k, REQ_DELETE_STS, object, sts, &c[0].r);
+		cJSON_Delete(sts);
+		if (!changed || (sts = get_any_statefulset(k, object)) == NULL) {
+			break;
+		}
+		u = kube_meta_string(sts, "uid");
+		if (round == 2 || u == NULL || strcmp(u, c[0].uid) != 0
+				|| !kube_is_ours(sts, k->managed)) {
+			fail_resp(k, REQ_DELETE_STS, object, &c[0].r);
+		}
+		kube_resp_free(&c[0].r);
+	}
+	/* its Secrets go with it (owner references); its home claims do not */
+	for (round = 0, n = 0; delete_claims(k, name, round ? &c[n ^ 1] : NULL, &c[n]); round++) {
+		if (round == 2) {
+			fail_resp(k, REQ_DELETE_PVC, c[n].name, &c[n].r);
+		}
+		if (round > 0) {
+			kube_resp_free(&c[n ^ 1].r);
+		}
+		n ^= 1;
+	}
 }
 
 static void activity(struct kube *k, const char *object, const char *name) {
@@ -520,7 +544,9 @@ int main(int argc, char **argv) {
 	} else if (strcmp(verb, "delete") == 0) {
 		delete(k, object, name);
 	} else if (strcmp(verb, "list") == 0) {
-		list(k);
+		if (kube_list(k, why, sizeof(why)) != 0) {
+			die(why);
+		}
 	} else {
 		activity(k, object, name);
 	}
