@@ -289,3 +289,17 @@ def test_a_claim_relabelled_between_list_and_delete_is_not_deleted(kube):
         {"app": "theirs"}
     assert [c["code"] for c in kube.api.calls("delete", "persistentvolumeclaims")] == [409]
 
+
+def test_a_refused_secret_is_named(kube):
+    keys, hostkey, keys_file, hostkey_file = kube.create_files("alice")
+    kube.api.fail("create", "secrets", 403)
+    line = kube.refused("create", "alice", keys_file, hostkey_file)
+    assert line.startswith("POST secrets/ws-alice-keys: 403 Forbidden: "), line
+
+
+def test_a_host_key_secret_of_someone_else_is_named_as_such(kube):
+    kube.create("alice")
+    relabel(kube, "secrets", "ws-alice-hostkey", {"app": "theirs"})
+    line = kube.refused("start", "alice")
+    assert line == "Secret ws-alice-hostkey exists and is not managed by this gateway", line
+    assert kube.get("secrets", "ws-alice-hostkey")["metadata"]["labels"] == {"app": "theirs"}

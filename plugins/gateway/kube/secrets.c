@@ -54,6 +54,21 @@ static int patch(struct kube *k, const char *object, const char *sname, const ch
 	return rc;
 }
 
+/* Why a POST or PATCH of Secret sname was refused, naming it (a POST's
+ * URL does not). */
+static void refused(const struct kube *k, const char *sname, int posting,
+		const struct kube_resp *r, char *why, size_t whylen) {
+	/* the first op, the label test, failed (a missing label is a failed
+	 * test too): the API server names its path */
+	if (!posting && r->status == 422 && r->body != NULL
+			&& strstr(r->body, "ssh-workspace~1gateway") != NULL) {
+		snprintf(why, whylen, "Secret %s exists and is not managed by this gateway", sname);
+		return;
+	}
+	kube_error_text(why, whylen, posting ? "POST" : "PATCH", "secrets", sname, r->status,
+		r->body, r->len, k->token);
+}
+
 int kube_put_secret(struct kube *k, const char *object, const char *name, const char *sts_uid,
 		const char *suffix, const char *key, const char *data, size_t len, int post_first,
 		char *why, size_t whylen) {
@@ -77,8 +92,7 @@ int kube_put_secret(struct kube *k, const char *object, const char *name, const 
 		}
 		/* taken (POST) or not there (PATCH): the other one */
 		if (round == 2 || r.status != (posting ? 409 : 404)) {
-			kube_fail_resp(k, posting ? REQ_CREATE_SECRET : REQ_PATCH_SECRET,
-				posting ? NULL : sname, &r, why, whylen);
+			refused(k, sname, posting, &r, why, whylen);
 			kube_resp_free(&r);
 			return -1;
 		}
