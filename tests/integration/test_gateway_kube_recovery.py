@@ -303,3 +303,22 @@ def test_a_host_key_secret_of_someone_else_is_named_as_such(kube):
     line = kube.refused("start", "alice")
     assert line == "Secret ws-alice-hostkey exists and is not managed by this gateway", line
     assert kube.get("secrets", "ws-alice-hostkey")["metadata"]["labels"] == {"app": "theirs"}
+
+
+def test_a_start_before_the_pod_exists_watches_without_a_list(kube):
+    # no pod yet: a watch without a resourceVersion begins with the pod if
+    # it is there by then (ADDED), so no list of pods is needed (nor granted)
+    kube.create("alice")
+    kube.keys("alice")
+    kube.api.controller.pod_delay = 1
+
+    def ready_before_the_watch():
+        wait_for(lambda: kube.get("pods", "ws-alice-0") and
+                 kube.get("pods", "ws-alice-0")["status"].get("podIP"), timeout=10)
+    kube.api.before[("watch", "pods")] = ready_before_the_watch
+    started = time.monotonic()
+    kube.ok("start", "alice")
+    assert time.monotonic() - started < 8
+    assert kube.api.calls("list", "pods") == []
+    [get, watch] = [r for r in kube.api.requests if r["resource"] == "pods"][:2]
+    assert get["code"] == 404 and "resourceVersion" not in watch["query"]

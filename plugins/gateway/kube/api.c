@@ -23,7 +23,6 @@ const struct kube_req_def kube_requests[REQ_COUNT] = {
 	[REQ_PATCH_STS] = { "PATCH", { "patch", NULL }, "apps", "statefulsets", NULL, 1 },
 	[REQ_DELETE_STS] = { "DELETE", { "delete", NULL }, "apps", "statefulsets", NULL, 1 },
 	[REQ_GET_POD] = { "GET", { "get", NULL }, "", "pods", NULL, 1 },
-	[REQ_LIST_POD] = { "GET", { "list", NULL }, "", "pods", NULL, 0 },
 	[REQ_WATCH_POD] = { "GET", { "watch", NULL }, "", "pods", NULL, 0 },
 	/* a WebSocket exec is a GET: authorized as create since Kubernetes
 	 * 1.30, as get before */

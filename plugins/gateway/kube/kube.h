@@ -111,7 +111,7 @@ void kube_patch_add(cJSON *patch, const char *op, const char *path, cJSON *value
 /* --- requests (api.c) --- */
 enum kube_req {
 	REQ_GET_STS, REQ_LIST_STS, REQ_CREATE_STS, REQ_PATCH_STS, REQ_DELETE_STS,
-	REQ_GET_POD, REQ_LIST_POD, REQ_WATCH_POD, REQ_EXEC_POD,
+	REQ_GET_POD, REQ_WATCH_POD, REQ_EXEC_POD,
 	REQ_CREATE_SECRET, REQ_PATCH_SECRET,
 	REQ_LIST_PVC, REQ_DELETE_PVC,
 	REQ_COUNT

@@ -1,7 +1,8 @@
 /*
  * watch.c - `start` waits for the workspace's pod to be Ready: a GET,
- * then a watch from that resourceVersion, so the wait costs one request
- * and the answer comes the moment the pod is Ready.  A watch can end at
+ * then a watch from that resourceVersion (without one while there is no
+ * pod: such a watch begins with the pods there are, as ADDED), so the wait
+ * costs one request and the answer comes the moment the pod is Ready.  A watch can end at
  * any time (its timeout, a restarted API server, 410 Gone when the
  * version is too old): then GET and watch again, never faster than once
  * a second, all within WS_KUBE_READY_TIMEOUT.
@@ -77,9 +78,11 @@ static int event(void *arg, const char *line, size_t len) {
 	return rc;
 }
 
-/* The pod now, and the resourceVersion to watch from: 0, or -1 with why. */
-static int look(struct kube *k, const char *pod_name, const char *selector, struct waiter *w,
-		char *rv, size_t rvlen, char *why, size_t whylen) {
+/* The pod now, and the resourceVersion to watch from ("" when there is
+ * no pod: a watch without one begins with what is there, as ADDED
+ * events, so nothing made in between is missed).  0, or -1 with why. */
+static int look(struct kube *k, const char *pod_name, struct waiter *w, char *rv, size_t rvlen,
+		char *why, size_t whylen) {
 	struct kube_resp r;
 	cJSON *doc;
 	const char *v;
@@ -90,16 +93,10 @@ static int look(struct kube *k, const char *pod_name, const char *selector, stru
 	if (r.status == 404) {
 		kube_resp_free(&r);
 		seen(w, NULL);
-		/* not made yet: the version of the (empty) list to watch from */
-		if (kube_call(k, REQ_LIST_POD, NULL, selector, NULL, &r, why, whylen) != 0) {
-			return -1;
-		}
-		if (r.status != 200) {
-			kube_fail_resp(k, REQ_LIST_POD, NULL, &r, why, whylen);
-			kube_resp_free(&r);
-			return -1;
-		}
-	} else if (r.status != 200) {
+		rv[0] = '\0';
+		return 0;
+	}
+	if (r.status != 200) {
 		kube_fail_resp(k, REQ_GET_POD, pod_name, &r, why, whylen);
 		kube_resp_free(&r);
 		return -1;
@@ -107,17 +104,13 @@ static int look(struct kube *k, const char *pod_name, const char *selector, stru
 	doc = cJSON_ParseWithLength(r.body, r.len);
 	kube_resp_free(&r);
 	v = kube_meta_string(doc, "resourceVersion");
-	if (v == NULL || strlen(v) >= rvlen || strspn(v, "0123456789") != strlen(v)) {
+	if (v == NULL || v[0] == '\0' || strlen(v) >= rvlen || strspn(v, "0123456789") != strlen(v)) {
 		snprintf(why, whylen, "GET pods/%s: no resourceVersion in the answer", pod_name);
 		cJSON_Delete(doc);
 		return -1;
 	}
 	strcpy(rv, v);
-	if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "items"))) {
-		cJSON_Delete(doc);
-	} else {
-		seen(w, doc);
-	}
+	seen(w, doc);
 	return 0;
 }
 
@@ -150,7 +143,7 @@ int kube_wait_ready(struct kube *k, const char *object, char *why, size_t whylen
 			k->deadline_ms = kube_now_ms() + KUBE_LAST_LOOK_S * 1000;
 			k->deadline_ms = k->deadline_ms < command_end ? k->deadline_ms : command_end;
 		}
-		rc = look(k, pod_name, selector, &w, rv, sizeof(rv), why, whylen);
+		rc = look(k, pod_name, &w, rv, sizeof(rv), why, whylen);
 		k->deadline_ms = command_end;
 		if (rc != 0 && !last_look) {
 			break;
@@ -170,8 +163,8 @@ int kube_wait_ready(struct kube *k, const char *object, char *why, size_t whylen
 		}
 		/* the server ends the watch at its timeoutSeconds (whole seconds),
 		 * libcurl at the deadline itself if the server does not */
-		snprintf(query, sizeof(query), "%s&watch=1&resourceVersion=%s&timeoutSeconds=%u",
-			selector, rv, (unsigned int)left + 1);
+		snprintf(query, sizeof(query), "%s&watch=1%s%s&timeoutSeconds=%u", selector,
+			rv[0] ? "&resourceVersion=" : "", rv, (unsigned int)left + 1);
 		last_watch = now_s();
 		rc = kube_watch(k, REQ_WATCH_POD, query, (unsigned int)(left * 1000) + 1, event, &w,
 			why, whylen);
