@@ -22,7 +22,7 @@ BACKEND_REQUESTS = {
     ("get", "apps", "statefulsets"), ("list", "apps", "statefulsets"),
     ("create", "apps", "statefulsets"), ("patch", "apps", "statefulsets"),
     ("delete", "apps", "statefulsets"),
-    ("get", "core", "pods"), ("list", "core", "pods"), ("watch", "core", "pods"),
+    ("get", "core", "pods"), ("watch", "core", "pods"),
     ("create", "core", "pods/exec"), ("get", "core", "pods/exec"),
     ("create", "core", "secrets"), ("patch", "core", "secrets"),
     ("list", "core", "persistentvolumeclaims"), ("delete", "core", "persistentvolumeclaims"),

@@ -112,6 +112,7 @@ class Kube:
         self.api = StandIn(self.path("api"))
         self.state = self.path("state")
         os.makedirs(os.path.join(self.state, "keys"), mode=0o700)
+        os.makedirs(os.path.join(self.state, "hostkeys"), mode=0o700)
         self.templates = self.path("templates")
         os.makedirs(self.templates)
         self.write_template(TEMPLATE)
@@ -168,17 +169,25 @@ class Kube:
         self.secrets.append(text.split()[1])
         return text
 
-    def create(self, name):
-        """`create NAME KEYS HOSTKEY` with fresh files: (keys text, host key bytes)."""
+    def create_files(self, name):
+        """What the gateway has before `create NAME KEYS HOSTKEY`: the keys,
+        the host key in STATE/hostkeys/NAME, and the two files to pass:
+        (keys text, host key bytes, keys file, host key file)."""
         keys = self.keys(name)
         keys_file = self.path(f"create-keys-{name}")
         with open(keys_file, "w") as f:
             f.write(keys)
         hostkey = b"\0\0\0\x0bssh-ed25519" + secrets.token_bytes(96)
         hostkey_file = self.path(f"create-hostkey-{name}")
-        with open(hostkey_file, "wb") as f:
-            f.write(hostkey)
+        for path in (hostkey_file, os.path.join(self.state, "hostkeys", name)):
+            with open(path, "wb") as f:
+                f.write(hostkey)
         self.secrets.append(base64.b64encode(hostkey).decode())
+        return keys, hostkey, keys_file, hostkey_file
+
+    def create(self, name):
+        """`create NAME KEYS HOSTKEY` with fresh files: (keys text, host key bytes)."""
+        keys, hostkey, keys_file, hostkey_file = self.create_files(name)
         self.ok("create", name, keys_file, hostkey_file)
         return keys, hostkey
 

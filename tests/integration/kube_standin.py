@@ -15,7 +15,7 @@ test's teardown asserts empty.  What a test sets: `fail()` (answer a verb
 and resource with 401, 403, 404, 409 or 500), `watch_faults` (the next
 watches: "cut" mid-stream, "gone" = an ERROR event with a 410 Status, "end"
 early), `exec_faults` (the next execs: kube_standin_ws.py), `page_size`
-(lists come in pages), `before[(verb, resource)]` (a function run once
+(lists come in pages), `path_prefix` (the API only under that path), `before[(verb, resource)]` (a function run once
 before the next such request is answered), and the controller's pod
 behaviour (`controller.ready_delay`, `pod_ip`, `waiting`, `unschedulable`)."""
 import base64
@@ -103,6 +103,7 @@ class StandIn:
         self.exec_faults = []
         self.before = {}
         self.page_size = None
+        self.path_prefix = ""  # e.g. "/k8s/clusters/c-1": the API is served only under it
         self.tls_failures = 0
         self.stopping = False
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -260,6 +261,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def api(self, method):
         standin = self.server.standin
         url = urllib.parse.urlsplit(self.path)
+        path = url.path
+        if standin.path_prefix:  # the API behind a proxy's path, as Rancher serves it
+            path = path[len(standin.path_prefix):] \
+                if path.startswith(standin.path_prefix + "/") else ""
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
         entry = {"method": method, "path": url.path, "query": query, "verbs": [], "group": None,
                  "resource": None, "name": None, "code": None, "body": None,
@@ -267,7 +272,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             try:
                 body = self.read_body()
-                m = PATH.fullmatch(url.path)
+                m = PATH.fullmatch(path)
                 prefix, ns, resource, name, sub = m.groups() if m else (None,) * 5
                 if resource not in RESOURCES or \
                         (prefix == "apis/apps/v1") != (RESOURCES[resource][0] == "apps"):
@@ -436,6 +441,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(409, "Conflict", f"Precondition failed: UID in precondition: "
                                f"{uid}, UID in object meta: {obj['metadata']['uid']}",
                                resource, name)
+            rv = ((options or {}).get("preconditions") or {}).get("resourceVersion")
+            if rv and rv != obj["metadata"]["resourceVersion"]:
+                raise ApiError(409, "Conflict", f"Precondition failed: ResourceVersion in "
+                               f"precondition: {rv}, ResourceVersion in object meta: "
+                               f"{obj['metadata']['resourceVersion']}", resource, name)
             return standin.store.remove(resource, name)
 
     def list(self, standin, resource, query, match, entry):

@@ -8,7 +8,8 @@ What the client sends back is checked: only a masked close frame (the
 backend sends no stdin).  Faults a test can ask for (kube_standin.py's
 `exec_faults`): "bad-accept" (a Sec-WebSocket-Accept for another key),
 "stall" (nothing after the first frame, for 15 s), "flood" (200 KiB of
-output instead of the command's), "ping" (a ping before the output)."""
+output instead of the command's), "ping" (a ping before the output), "cut"
+(the connection ends after the output: no status, no close)."""
 import base64
 import hashlib
 import json
@@ -118,6 +119,8 @@ def serve_exec(handler, argv, activity_dir, problems, fault=None, chunk=8192):
     for channel, data in ((STDOUT, stdout), (STDERR, stderr)):
         for i in range(0, len(data), chunk):
             out.write(frame(OP_BINARY, bytes([channel]) + data[i:i + chunk]))
+    if fault == "cut":
+        return
     out.write(frame(OP_BINARY, bytes([STATUS]) + json.dumps(exit_status(code)).encode()))
     out.write(frame(OP_CLOSE, struct.pack("!H", 1000)))
     # the client's frames until its close or EOF (at most 3 s): masked, and

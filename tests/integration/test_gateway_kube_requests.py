@@ -11,7 +11,7 @@ WANTED = {
     ("get", "apps", "statefulsets"), ("list", "apps", "statefulsets"),
     ("create", "apps", "statefulsets"), ("patch", "apps", "statefulsets"),
     ("delete", "apps", "statefulsets"),
-    ("get", "core", "pods"), ("list", "core", "pods"), ("watch", "core", "pods"),
+    ("get", "core", "pods"), ("watch", "core", "pods"),
     # an exec over WebSocket is a GET: authorized as create since
     # Kubernetes 1.30, as get before
     ("create", "core", "pods/exec"), ("get", "core", "pods/exec"),

@@ -9,7 +9,7 @@
 #ifndef UNIT_SUITES
 #define UNIT_SUITES config_tests, config_doc_tests, eventlog_tests, plugin_tests, env_tests, envsource_tests, \
 	envtrust_tests, agent_filter_tests, gateway_tests, gateway_run_tests, gateway_limits_tests, \
-	gateway_keeper_tests, kube_objects_tests, kube_wire_tests
+	gateway_keeper_tests, kube_objects_tests, kube_wire_tests, kube_token_tests
 #endif
 
 #include <fcntl.h>

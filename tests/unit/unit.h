@@ -59,5 +59,6 @@ extern const struct unit_test gateway_keeper_tests[];
 extern const struct unit_test gateway_limits_tests[];
 extern const struct unit_test kube_objects_tests[];
 extern const struct unit_test kube_wire_tests[];
+extern const struct unit_test kube_token_tests[];
 
 #endif

@@ -54,7 +54,7 @@ reads one.
   verbs: [get, list, create, patch, delete]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch]
+  verbs: [get, watch]
 # exec for the activity check: a WebSocket GET, authorized as create
 # since Kubernetes 1.30 and as get before
 - apiGroups: [""]

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -22,7 +23,6 @@ const struct kube_req_def kube_requests[REQ_COUNT] = {
 	[REQ_PATCH_STS] = { "PATCH", { "patch", NULL }, "apps", "statefulsets", NULL, 1 },
 	[REQ_DELETE_STS] = { "DELETE", { "delete", NULL }, "apps", "statefulsets", NULL, 1 },
 	[REQ_GET_POD] = { "GET", { "get", NULL }, "", "pods", NULL, 1 },
-	[REQ_LIST_POD] = { "GET", { "list", NULL }, "", "pods", NULL, 0 },
 	[REQ_WATCH_POD] = { "GET", { "watch", NULL }, "", "pods", NULL, 0 },
 	/* a WebSocket exec is a GET: authorized as create since Kubernetes
 	 * 1.30, as get before */
@@ -32,6 +32,22 @@ const struct kube_req_def kube_requests[REQ_COUNT] = {
 	[REQ_LIST_PVC] = { "GET", { "list", NULL }, "", "persistentvolumeclaims", NULL, 0 },
 	[REQ_DELETE_PVC] = { "DELETE", { "delete", NULL }, "", "persistentvolumeclaims", NULL, 1 },
 };
+
+long long kube_now_ms(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long kube_left_ms(const struct kube *k, long long wanted) {
+	long long left;
+
+	if (k->deadline_ms == 0) {
+		return wanted;
+	}
+	left = k->deadline_ms - kube_now_ms();
+	return left < wanted ? left : wanted;
+}
 
 static int by_text(const void *a, const void *b) {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -98,6 +114,15 @@ int kube_read_token(struct kube *k, char *why, size_t whylen) {
 		free(text);
 		return -1;
 	}
+	/* a real one is hundreds of characters; a short one would also make
+	 * the redaction of error messages take away innocent text */
+	if (len < KUBE_TOKEN_MIN) {
+		snprintf(why, whylen, "the token in %s is too short to be a ServiceAccount token",
+			k->token_file);
+		explicit_bzero(text, len);
+		free(text);
+		return -1;
+	}
 	memcpy(k->token, text, len);
 	k->token[len] = '\0';
 	explicit_bzero(text, len);
@@ -125,9 +150,39 @@ static const char *reason_phrase(long status) {
 	}
 }
 
+/* message with every copy of the token as "***", and a cut-off start of
+ * it at the end too, into out (at most outlen - 1 characters: a token of
+ * any length, even "*", neither grows nor loops it). */
+static void redact(const char *message, const char *token, char *out, size_t outlen) {
+	size_t tl = token != NULL ? strlen(token) : 0, o = 0, n, i;
+	const char *p = message;
+
+	if (outlen == 0) {
+		return;
+	}
+	while (*p != '\0' && o + 1 < outlen) {
+		if (tl > 0 && strncmp(p, token, tl) == 0) {
+			for (i = 0; i < 3 && o + 1 < outlen; i++) {
+				out[o++] = '*';
+			}
+			p += tl;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+	/* the longest start of the token that ends the message (8 or more) */
+	for (n = tl > 0 ? tl - 1 : 0; n >= 8; n--) {
+		if (n <= o && memcmp(out + o - n, token, n) == 0) {
+			snprintf(out + o - n, outlen - (o - n), "***");
+			break;
+		}
+	}
+}
+
 void kube_error_text(char *out, size_t outlen, const char *method, const char *resource,
 		const char *name, long status, const char *body, size_t len, const char *token) {
-	char message[KUBE_MESSAGE_MAX + 1] = "";
+	char message[KUBE_MESSAGE_MAX + 1] = "", clean[KUBE_MESSAGE_MAX + 1] = "";
 	cJSON *st = body != NULL ? cJSON_ParseWithLength(body, len) : NULL;
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(st, "message");
 	size_t i;
@@ -141,25 +196,11 @@ void kube_error_text(char *out, size_t outlen, const char *method, const char *r
 		message[i] = '\0';
 		/* a server never should, but if one quotes the token back, it
 		 * goes no further */
-		if (token != NULL && token[0] != '\0') {
-			char *p;
-			size_t tl = strlen(token);
-			while ((p = strstr(message, token)) != NULL) {
-				memmove(p + 3, p + tl, strlen(p + tl) + 1);
-				memcpy(p, "***", 3);
-			}
-			/* and no cut-off start of it either */
-			for (i = 8; i < tl && i <= strlen(message); i++) {
-				if (memcmp(message + strlen(message) - i, token, i) == 0) {
-					strcpy(message + strlen(message) - i, "***");
-					break;
-				}
-			}
-		}
+		redact(message, token, clean, sizeof(clean));
 	}
 	cJSON_Delete(st);
 	snprintf(out, outlen, "%s %s%s%s: %ld %s%s%s", method, resource, name ? "/" : "",
-		name ? name : "", status, reason_phrase(status), message[0] ? ": " : "", message);
+		name ? name : "", status, reason_phrase(status), clean[0] ? ": " : "", clean);
 }
 
 void kube_fail_resp(const struct kube *k, enum kube_req req, const char *name,
@@ -354,9 +395,17 @@ int kube_call(struct kube *k, enum kube_req req, const char *name, const char *q
 		free(text);
 		return -1;
 	}
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
 	for (attempt = 0; attempt < 2; attempt++) {
+		/* its own 20 s, or what is left of the command's time */
+		long long left = kube_left_ms(k, 20000);
 		kube_resp_free(r);
+		if (left <= 0) {
+			snprintf(why, whylen, "no time left for it");
+			rc = -1;
+			break;
+		}
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)kube_left_ms(k, 5000));
 		if (kube_read_token(k, why, whylen) != 0) {
 			rc = -1;
 			break;
@@ -398,7 +447,13 @@ int kube_watch(struct kube *k, enum kube_req req, const char *query, unsigned in
 		return -1;
 	}
 	/* the server ends it at timeoutSeconds; this is for one that does not */
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	if (kube_left_ms(k, timeout_ms) <= 0) {
+		snprintf(why, whylen, "GET %s: no time left for it", d->resource);
+		curl_easy_cleanup(c);
+		return -1;
+	}
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)kube_left_ms(k, timeout_ms));
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)kube_left_ms(k, 5000));
 	for (attempt = 0; attempt < 2; attempt++) {
 		kube_resp_free(&r);
 		if (kube_read_token(k, why, whylen) != 0) {

@@ -243,16 +243,19 @@ static int attempt(struct kube *k, const char *pod, const char *path, struct str
 	char *req = NULL;
 	unsigned char *buf = NULL;
 	size_t have = 0, reqlen;
-	struct conn cn = { .deadline_ms = now_ms() + KUBE_EXEC_TIMEOUT_MS };
-	const char *h = k->api + strlen("https://"), *end;
+	struct conn cn = { .deadline_ms = now_ms() + kube_left_ms(k, KUBE_EXEC_TIMEOUT_MS) };
+	const char *h = k->api + strlen("https://"), *end, *base;
 	char *body;
 	long status = 0;
 	int rc = -1;
 	CURLcode e;
 
+	/* WS_KUBE_API may have a path (an API behind a proxy): the request's
+	 * target is that path and the request's own, as for every request */
 	snprintf(url, sizeof(url), "%s%s", k->api, path);
 	end = strchr(h, '/');
 	snprintf(host, sizeof(host), "%.*s", (int)(end ? (size_t)(end - h) : strlen(h)), h);
+	base = end ? end : "";
 	if (random_key(key, sizeof(key)) != 0 || ws_accept_for(key, want, sizeof(want)) != 0) {
 		snprintf(why, whylen, "no random bytes for the WebSocket key");
 		return -1;
@@ -263,7 +266,12 @@ static int attempt(struct kube *k, const char *pod, const char *path, struct str
 	curl_easy_setopt(cn.c, CURLOPT_CONNECT_ONLY, 1L);
 	/* an upgrade is HTTP/1.1's */
 	curl_easy_setopt(cn.c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(cn.c, CURLOPT_TIMEOUT_MS, (long)KUBE_EXEC_TIMEOUT_MS);
+	if (cn.deadline_ms <= now_ms()) {
+		snprintf(why, whylen, "GET pods/%s/exec: no time left for it", pod);
+		goto out;
+	}
+	curl_easy_setopt(cn.c, CURLOPT_TIMEOUT_MS, (long)(cn.deadline_ms - now_ms()));
+	curl_easy_setopt(cn.c, CURLOPT_CONNECTTIMEOUT_MS, (long)kube_left_ms(k, 5000));
 	if (k->proxy[0]) {
 		curl_easy_setopt(cn.c, CURLOPT_HTTPPROXYTUNNEL, 1L);
 	}
@@ -275,15 +283,16 @@ static int attempt(struct kube *k, const char *pod, const char *path, struct str
 	if (kube_read_token(k, why, whylen) != 0) {
 		goto out;
 	}
-	reqlen = strlen(path) + strlen(host) + strlen(k->token) + 512;
+	reqlen = strlen(base) + strlen(path) + strlen(host) + strlen(k->token) + 512;
 	if ((req = malloc(reqlen)) == NULL || (buf = malloc(FRAME_MAX + 32)) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		goto out;
 	}
-	reqlen = (size_t)snprintf(req, reqlen, "GET %s HTTP/1.1\r\nHost: %s\r\n"
+	reqlen = (size_t)snprintf(req, reqlen, "GET %s%s HTTP/1.1\r\nHost: %s\r\n"
 		"Authorization: Bearer %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n"
-		"Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n", path, host, k->token, key);
+		"Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n", base, path, host, k->token,
+		key);
 	rc = send_all(&cn, req, reqlen);
 	explicit_bzero(req, reqlen);
 	if (rc != 0) {
@@ -321,14 +330,14 @@ static int attempt(struct kube *k, const char *pod, const char *path, struct str
 		if (want_len == 0 || want_len > room) {
 			want_len = room;
 		}
-		while (status != 404 && status != 401 && blen < want_len
+		while (status != 401 && blen < want_len
 				&& (n = recv_some(&cn, (unsigned char *)body + blen, want_len - blen)) > 0) {
 			blen += (size_t)n;
 		}
+		/* the pod was there a moment ago (activity looked): a 404 is the
+		 * server's to explain */
 		if (status == 401) {
 			rc = 1;
-		} else if (status == 404) {
-			snprintf(why, whylen, "pod %s is not running", pod);
 		} else {
 			snprintf(exec_name, sizeof(exec_name), "%s/exec", pod);
 			kube_error_text(why, whylen, "GET", "pods", exec_name, status, body, blen,
@@ -390,11 +399,18 @@ int kube_exec_activity(struct kube *k, const char *object, char **out, size_t *l
 	if (rc != 0) {
 		goto out;
 	}
-	/* v4: the last word is a metav1.Status on channel 3 */
+	/* v4: the last word is a metav1.Status on channel 3; without it the
+	 * output may be cut short, and a partial answer could stop a
+	 * workspace in use */
+	if (s.statuslen == 0) {
+		snprintf(why, whylen, "exec in pod %s: the exec ended without a status", pod);
+		rc = -1;
+		goto out;
+	}
 	st = cJSON_ParseWithLength(s.status, s.statuslen);
 	status = cJSON_GetObjectItemCaseSensitive(st, "status");
 	message = cJSON_GetObjectItemCaseSensitive(st, "message");
-	if (s.statuslen > 0 && !(cJSON_IsString(status)
+	if (!(cJSON_IsString(status)
 			&& strcmp(status->valuestring, "Success") == 0)) {
 		char m[KUBE_MESSAGE_MAX + 1];
 		snprintf(m, sizeof(m), "%s", cJSON_IsString(message) ? message->valuestring

@@ -19,11 +19,12 @@
 #define KUBE_RESPONSE_MAX (4u * 1024 * 1024)
 #define KUBE_EVENT_MAX (1024u * 1024)  /* one watch event line */
 #define KUBE_TOKEN_MAX (64u * 1024)
+#define KUBE_TOKEN_MIN 16            /* a ServiceAccount token is far longer */
 #define KUBE_FILE_MAX (1024u * 1024)   /* a template, a keys or host key file */
 #define KUBE_MESSAGE_MAX 200           /* a Status message quoted in an error */
 #define KUBE_EXEC_OUTPUT_MAX (64u * 1024)
 #define KUBE_EXEC_TIMEOUT_MS 10000
-#define KUBE_LIST_LIMIT 500
+#define KUBE_LIST_LIMIT 100  /* a StatefulSet with managedFields: 8-11 KB */
 
 #define KUBE_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
 #define KUBE_LABEL_GATEWAY "ssh-workspace/gateway"
@@ -42,7 +43,16 @@ struct kube {
 	unsigned int ready_timeout;   /* seconds */
 	char proxy[512];        /* "" = none, whatever https_proxy says */
 	char token[KUBE_TOKEN_MAX]; /* the token of the request being made */
+	long long deadline_ms;  /* the whole command's end (kube_now_ms clock); 0: none */
 };
+/* The gateway kills a call at 30 s: a verb ends well before, with its reason. */
+#define KUBE_COMMAND_MS 25000
+/* start and create: WS_KUBE_READY_TIMEOUT and this much more */
+#define KUBE_READY_EXTRA_MS 10000
+/* A monotonic clock, in ms. */
+long long kube_now_ms(void);
+/* What is left of the command's time (ms; <= 0: none), wanted at most. */
+long long kube_left_ms(const struct kube *k, long long wanted);
 /* Reads and checks every WS_KUBE_* variable: 0, or -1 with why. */
 int kube_env_load(struct kube *k, char *why, size_t whylen);
 /* A Kubernetes label value: at most 63 of [A-Za-z0-9._-], alnum at both ends. */
@@ -69,12 +79,18 @@ int kube_set_labels(cJSON *metadata, const char *managed, const char *name);
 cJSON *kube_secret(const char *object, const char *suffix, const char *key,
 	const unsigned char *data, size_t len, const char *managed, const char *name,
 	const char *sts_uid);
+/* [the StatefulSet OBJECT of this uid] as ownerReferences: deleting it
+ * deletes them (not a controller, blocks nothing) */
+cJSON *kube_owner_refs(const char *object, const char *sts_uid);
 /* base64 of data (malloc, NUL-terminated) */
 char *kube_base64(const unsigned char *data, size_t len);
 /* The object's label ssh-workspace/gateway is managed. */
 int kube_is_ours(const cJSON *obj, const char *managed);
 /* metadata.NAME as a string, or NULL */
 const char *kube_meta_string(const cJSON *obj, const char *field);
+/* The pod is ours and the StatefulSet's of this uid (an owner reference
+ * to it): not one made by someone else under its name. */
+int kube_pod_is_ours(const cJSON *pod, const char *managed, const char *sts_uid);
 /* spec.replicas (1, Kubernetes' default, when absent) */
 int kube_replicas(const cJSON *sts);
 /* The port named ssh of container workspace in spec.template (2222 if none). */
@@ -95,7 +111,7 @@ void kube_patch_add(cJSON *patch, const char *op, const char *path, cJSON *value
 /* --- requests (api.c) --- */
 enum kube_req {
 	REQ_GET_STS, REQ_LIST_STS, REQ_CREATE_STS, REQ_PATCH_STS, REQ_DELETE_STS,
-	REQ_GET_POD, REQ_LIST_POD, REQ_WATCH_POD, REQ_EXEC_POD,
+	REQ_GET_POD, REQ_WATCH_POD, REQ_EXEC_POD,
 	REQ_CREATE_SECRET, REQ_PATCH_SECRET,
 	REQ_LIST_PVC, REQ_DELETE_PVC,
 	REQ_COUNT
@@ -140,6 +156,19 @@ void kube_fail_resp(const struct kube *k, enum kube_req req, const char *name,
 void *kube_easy(struct kube *k, const char *url, char *why, size_t whylen);
 /* Reads the token file into k->token: 0, or -1 with why. */
 int kube_read_token(struct kube *k, char *why, size_t whylen);
+
+/* --- list (list.c) --- */
+/* Prints `NAME running|stopped` for each workspace: 0, or -1 with why. */
+int kube_list(struct kube *k, char *why, size_t whylen);
+
+/* --- the Secrets (secrets.c) --- */
+/* Secret OBJECT-SUFFIX holds KEY = data, labelled, owned by the
+ * StatefulSet of sts_uid: made, or when it is there (ours) its data and
+ * owner replaced; post_first: try the POST before the PATCH.  0, or -1
+ * with why. */
+int kube_put_secret(struct kube *k, const char *object, const char *name, const char *sts_uid,
+	const char *suffix, const char *key, const char *data, size_t len, int post_first,
+	char *why, size_t whylen);
 
 /* --- the readiness wait (watch.c) --- */
 int kube_wait_ready(struct kube *k, const char *object, char *why, size_t whylen);

@@ -108,10 +108,34 @@ static cJSON *from_template(struct kube *k, const char *object, const char *name
 	return sts;
 }
 
+/* Pod OBJECT-0 of the StatefulSet sts, or NULL when there is none; one
+ * that is not this gateway's and that StatefulSet's is refused. */
+static cJSON *get_pod(struct kube *k, const char *object, const cJSON *sts) {
+	char pod_name[160];
+	struct kube_resp r;
+	cJSON *pod;
+
+	snprintf(pod_name, sizeof(pod_name), "%s-0", object);
+	call(k, REQ_GET_POD, pod_name, NULL, NULL, &r);
+	if (r.status == 404) {
+		kube_resp_free(&r);
+		return NULL;
+	}
+	if (r.status != 200) {
+		fail_resp(k, REQ_GET_POD, pod_name, &r);
+	}
+	pod = parse(&r, "GET pods");
+	kube_resp_free(&r);
+	if (!kube_pod_is_ours(pod, k->managed, uid_of(sts, object))) {
+		snprintf(why, sizeof(why), "pod %s is not this gateway's", pod_name);
+		die(why);
+	}
+	return pod;
+}
+
 static void status(struct kube *k, const char *object) {
 	cJSON *sts = get_statefulset(k, object), *pod;
-	struct kube_resp r;
-	char pod_name[160], ip[64];
+	char ip[64];
 
 	if (sts == NULL) {
 		printf("missing\n");
@@ -122,66 +146,38 @@ static void status(struct kube *k, const char *object) {
 		cJSON_Delete(sts);
 		return;
 	}
-	snprintf(pod_name, sizeof(pod_name), "%s-0", object);
-	call(k, REQ_GET_POD, pod_name, NULL, NULL, &r);
-	if (r.status == 404) {
-		printf("stopped\n");
-	} else if (r.status != 200) {
-		fail_resp(k, REQ_GET_POD, pod_name, &r);
+	pod = get_pod(k, object, sts);
+	if (pod != NULL && kube_pod_running(pod, ip, sizeof(ip))) {
+		printf("running %s %u\n", ip, kube_ssh_port(sts));
 	} else {
-		pod = parse(&r, "GET pods");
-		if (kube_pod_running(pod, ip, sizeof(ip))) {
-			printf("running %s %u\n", ip, kube_ssh_port(sts));
-		} else {
-			printf("stopped\n");
-		}
-		cJSON_Delete(pod);
+		printf("stopped\n");
 	}
-	kube_resp_free(&r);
+	cJSON_Delete(pod);
 	cJSON_Delete(sts);
 }
 
-/* Secret OBJECT-SUFFIX holds KEY = data: made, or its data replaced when it
- * is there (new_first: try the POST first). */
 static void put_secret(struct kube *k, const char *object, const char *name, const char *uid,
-		const char *suffix, const char *key, const char *data, size_t len, int new_first) {
-	char sname[160], ppath[64];
-	struct kube_resp r;
-	cJSON *secret, *patch;
-	char *b64;
-	int round;
-
-	snprintf(sname, sizeof(sname), "%s-%s", object, suffix);
-	snprintf(ppath, sizeof(ppath), "/data/%s", key);
-	for (round = 0; round < 2; round++) {
-		if (new_first == (round == 0)) {
-			secret = kube_secret(object, suffix, key, (const unsigned char *)data, len,
-				k->managed, name, uid);
-			call(k, REQ_CREATE_SECRET, NULL, NULL, secret, &r);
-			cJSON_Delete(secret);
-			if (r.status == 201 || r.status == 200) {
-				break;
-			}
-			if (r.status != 409 || round == 1) {
-				fail_resp(k, REQ_CREATE_SECRET, NULL, &r);
-			}
-		} else {
-			patch = kube_patch_new(k->managed);
-			b64 = kube_base64((const unsigned char *)data, len);
-			kube_patch_add(patch, "replace", ppath, cJSON_CreateString(b64 ? b64 : ""));
-			free(b64);
-			call(k, REQ_PATCH_SECRET, sname, NULL, patch, &r);
-			cJSON_Delete(patch);
-			if (r.status == 200) {
-				break;
-			}
-			if (r.status != 404 || round == 1) {
-				fail_resp(k, REQ_PATCH_SECRET, sname, &r);
-			}
-		}
-		kube_resp_free(&r);
+		const char *suffix, const char *key, const char *data, size_t len, int post_first) {
+	if (kube_put_secret(k, object, name, uid, suffix, key, data, len, post_first, why,
+			sizeof(why)) != 0) {
+		die(why);
 	}
-	kube_resp_free(&r);
+}
+
+/* STATE/DIR/NAME, the gateway's copy (a regular file, not empty), or die
+ * saying there is no WHAT. */
+static char *state_file(const char *state, const char *dir, const char *name, const char *what,
+		size_t *len) {
+	char path[1200], sub[WHY_MAX], *text = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", state, dir, name);
+	if (kube_read_file(path, KUBE_FILE_MAX, 1, &text, len, sub, sizeof(sub)) != 0
+			|| *len == 0) {
+		snprintf(why, sizeof(why), "no %s for workspace '%s' in the gateway's state", what,
+			name);
+		die(why);
+	}
+	return text;
 }
 
 static char *read_input(const char *path, int nofollow, size_t *len) {
@@ -192,36 +188,67 @@ static char *read_input(const char *path, int nofollow, size_t *len) {
 	return text;
 }
 
+/* spec.replicas = n: 0, or -1 with why. */
+static int set_replicas(struct kube *k, const char *object, int n, char *out, size_t outlen) {
+	cJSON *patch = kube_patch_new(k->managed);
+	struct kube_resp r;
+	int rc = 0;
+
+	kube_patch_add(patch, "replace", "/spec/replicas", cJSON_CreateNumber(n));
+	if (kube_call(k, REQ_PATCH_STS, object, NULL, patch, &r, out, outlen) != 0) {
+		cJSON_Delete(patch);
+		return -1;
+	}
+	cJSON_Delete(patch);
+	if (r.status != 200) {
+		kube_fail_resp(k, REQ_PATCH_STS, object, &r, out, outlen);
+		rc = -1;
+	}
+	kube_resp_free(&r);
+	return rc;
+}
+
+/* Pod OBJECT-0 is there and Ready. */
+static int pod_is_ready(struct kube *k, const char *object, const cJSON *sts) {
+	cJSON *pod = get_pod(k, object, sts);
+	char ip[64];
+	int ready = pod != NULL && kube_pod_running(pod, ip, sizeof(ip));
+
+	cJSON_Delete(pod);
+	return ready;
+}
+
 static void start(struct kube *k, const char *object, const char *name) {
 	const char *state = getenv("WS_GATEWAY_STATE");
-	char *keys = NULL, path[1200], sub[WHY_MAX];
-	size_t keys_len = 0;
+	char *keys = NULL, *hostkey = NULL, sub[WHY_MAX];
+	size_t keys_len = 0, host_len = 0;
 	cJSON *sts, *fresh, *patch;
 	struct kube_resp r;
 
 	/* the keys the gateway has for it now: a key taken from its owner no
-	 * longer opens it once it has been stopped */
+	 * longer opens it once it has been stopped; and its host key, as a
+	 * create that stopped half-way may not have made that Secret (the pod
+	 * would wait for it for ever) */
 	if (state != NULL && state[0] != '\0') {
-		snprintf(path, sizeof(path), "%s/keys/%s", state, name);
-		if (kube_read_file(path, KUBE_FILE_MAX, 1, &keys, &keys_len, sub, sizeof(sub)) != 0
-				|| keys_len == 0) {
-			snprintf(why, sizeof(why), "no keys for workspace '%s' in the gateway's state",
-				name);
-			die(why);
-		}
+		keys = state_file(state, "keys", name, "keys", &keys_len);
 	}
 	if ((sts = get_statefulset(k, object)) == NULL) {
 		snprintf(why, sizeof(why), "no workspace '%s'", name);
 		die(why);
 	}
 	if (keys != NULL) {
+		hostkey = state_file(state, "hostkeys", name, "host key", &host_len);
 		put_secret(k, object, name, uid_of(sts, object), "keys", "authorized_keys", keys,
 			keys_len, 0);
+		put_secret(k, object, name, uid_of(sts, object), "hostkey", "hostkey", hostkey,
+			host_len, 1);
 		free(keys);
+		free(hostkey);
 	}
 	/* a running pod is never restarted; a stopped one starts with the
-	 * template of now (image, limits) */
-	if (kube_replicas(sts) == 0) {
+	 * template of now (image, limits), and so does one started that never
+	 * got Ready: a fixed image must reach it */
+	if (kube_replicas(sts) == 0 || !pod_is_ready(k, object, sts)) {
 		fresh = from_template(k, object, name);
 		patch = kube_patch_new(k->managed);
 		kube_patch_add(patch, "replace", "/spec/template", cJSON_DetachItemFromObjectCaseSensitive(
@@ -237,27 +264,29 @@ static void start(struct kube *k, const char *object, const char *name) {
 	}
 	cJSON_Delete(sts);
 	if (kube_wait_ready(k, object, why, sizeof(why)) != 0) {
+		/* a pod left wanted and never Ready would hold its node's resources
+		 * for good: the keeper stops only what runs */
+		size_t used = strlen(why);
+		if (set_replicas(k, object, 0, sub, sizeof(sub)) == 0) {
+			snprintf(why + used, sizeof(why) - used, "; stopped it again");
+		} else {
+			snprintf(why + used, sizeof(why) - used, "; stopping it failed: %.200s", sub);
+		}
 		die(why);
 	}
 }
 
 static void stop(struct kube *k, const char *object, const char *name) {
-	cJSON *sts = get_statefulset(k, object), *patch;
-	struct kube_resp r;
+	cJSON *sts = get_statefulset(k, object);
 
 	if (sts == NULL) {
 		snprintf(why, sizeof(why), "no workspace '%s'", name);
 		die(why);
 	}
 	cJSON_Delete(sts);
-	patch = kube_patch_new(k->managed);
-	kube_patch_add(patch, "replace", "/spec/replicas", cJSON_CreateNumber(0));
-	call(k, REQ_PATCH_STS, object, NULL, patch, &r);
-	cJSON_Delete(patch);
-	if (r.status != 200) {
-		fail_resp(k, REQ_PATCH_STS, object, &r);
+	if (set_replicas(k, object, 0, why, sizeof(why)) != 0) {
+		die(why);
 	}
-	kube_resp_free(&r);
 }
 
 static void create(struct kube *k, const char *object, const char *name, const char *keys_file,
@@ -294,40 +323,59 @@ static void create(struct kube *k, const char *object, const char *name, const c
 	free(hostkey);
 }
 
-static cJSON *delete_options(const char *uid) {
+static cJSON *delete_options(const char *uid, const char *rv) {
 	cJSON *o = cJSON_CreateObject(), *pre;
 	cJSON_AddStringToObject(o, "apiVersion", "v1");
 	cJSON_AddStringToObject(o, "kind", "DeleteOptions");
 	cJSON_AddStringToObject(o, "propagationPolicy", "Background");
 	pre = cJSON_AddObjectToObject(o, "preconditions");
 	cJSON_AddStringToObject(pre, "uid", uid);
+	if (rv != NULL) {
+		cJSON_AddStringToObject(pre, "resourceVersion", rv);
+	}
 	return o;
 }
 
-/* DELETE one object by name, only the one with this uid; gone is fine. */
-static void delete_one(struct kube *k, enum kube_req req, const char *object, const char *uid) {
-	cJSON *opts = delete_options(uid);
+/* DELETE one object by name, only the one with this uid and at the
+ * resourceVersion whose labels were checked; gone is fine.  0, or the
+ * 409 answer in *conflict (the object changed, or is another: look again). */
+static int delete_one(struct kube *k, enum kube_req req, const char *object, const cJSON *obj,
+		struct kube_resp *conflict) {
+	cJSON *opts = delete_options(kube_meta_string(obj, "uid"),
+		kube_meta_string(obj, "resourceVersion"));
 	struct kube_resp r;
 
 	call(k, req, object, NULL, opts, &r);
 	cJSON_Delete(opts);
+	if (r.status == 409) {
+		*conflict = r;
+		return 1;
+	}
 	if (r.status != 200 && r.status != 202 && r.status != 404) {
 		fail_resp(k, req, object, &r);
 	}
 	kube_resp_free(&r);
+	return 0;
 }
 
-static void delete(struct kube *k, const char *object, const char *name) {
-	cJSON *sts = get_statefulset(k, object), *list;
+/* What changed under a DELETE (409): the object's name and uid, and the answer. */
+struct conflict {
+	char name[160];
+	char uid[128];
+	struct kube_resp r;
+};
+
+/* The workspace's claims by their labels, each deleted: 0, or 1 when one
+ * changed meanwhile (in *c).  A claim of the name that changed before (in
+ * *before) and of another uid is another claim: the old 409 is the answer. */
+static int delete_claims(struct kube *k, const char *name, struct conflict *before,
+		struct conflict *c) {
+	cJSON *list;
 	const cJSON *item;
 	struct kube_resp r;
 	char query[256];
+	int rc = 0;
 
-	if (sts != NULL) {
-		delete_one(k, REQ_DELETE_STS, object, uid_of(sts, object));
-		cJSON_Delete(sts);
-	}
-	/* its Secrets go with it (owner references); its home claims do not */
 	snprintf(query, sizeof(query), "labelSelector=ssh-workspace%%2Fgateway%%3D%s%%2C"
 		"ssh-workspace%%2Fworkspace%%3D%s", k->managed, name);
 	call(k, REQ_LIST_PVC, NULL, query, NULL, &r);
@@ -340,79 +388,97 @@ static void delete(struct kube *k, const char *object, const char *name) {
 		const char *pvc = kube_meta_string(item, "name"), *uid = kube_meta_string(item, "uid");
 		const cJSON *ws = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(item, "metadata"), "labels"), KUBE_LABEL_WORKSPACE);
-		if (pvc != NULL && uid != NULL && kube_is_ours(item, k->managed)
-				&& cJSON_IsString(ws) && strcmp(ws->valuestring, name) == 0) {
-			delete_one(k, REQ_DELETE_PVC, pvc, uid);
+		if (pvc == NULL || uid == NULL || !kube_is_ours(item, k->managed)
+				|| !cJSON_IsString(ws) || strcmp(ws->valuestring, name) != 0) {
+			continue;
+		}
+		if (before != NULL && strcmp(pvc, before->name) == 0 && strcmp(uid, before->uid) != 0) {
+			fail_resp(k, REQ_DELETE_PVC, pvc, &before->r);
+		}
+		if (delete_one(k, REQ_DELETE_PVC, pvc, item, &c->r)) {
+			snprintf(c->name, sizeof(c->name), "%s", pvc);
+			snprintf(c->uid, sizeof(c->uid), "%s", uid);
+			rc = 1;
+			break;
 		}
 	}
 	cJSON_Delete(list);
+	return rc;
 }
 
-static void print_item(void *arg, const char *name, int running) {
-	(void)arg;
-	printf("%s %s\n", name, running ? "running" : "stopped");
-}
-
-/* A continue token in a query (the server's, opaque). */
-static int escape(const char *in, char *out, size_t outlen) {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (; *in; in++) {
-		unsigned char c = (unsigned char)*in;
-		if (o + 4 > outlen) {
-			return -1;
-		}
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-				|| c == '-' || c == '_' || c == '.' || c == '~') {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-static void list(struct kube *k) {
-	char query[1400], cont[1024] = "";
+/* GET A/OBJECT whoever's it is: NULL on 404. */
+static cJSON *get_any_statefulset(struct kube *k, const char *object) {
 	struct kube_resp r;
-	cJSON *doc;
-	int page;
+	cJSON *sts;
 
-	for (page = 0; page < 1000; page++) {
-		const cJSON *meta, *next;
-		snprintf(query, sizeof(query), "labelSelector=ssh-workspace%%2Fgateway%%3D%s&limit=%d%s%s",
-			k->managed, KUBE_LIST_LIMIT, cont[0] ? "&continue=" : "", cont);
-		call(k, REQ_LIST_STS, NULL, query, NULL, &r);
-		if (r.status != 200) {
-			fail_resp(k, REQ_LIST_STS, NULL, &r);
-		}
-		doc = parse(&r, "GET statefulsets");
+	call(k, REQ_GET_STS, object, NULL, NULL, &r);
+	if (r.status == 404) {
 		kube_resp_free(&r);
-		if (kube_list_items(doc, k->prefix, k->managed, print_item, NULL) < 0) {
-			die("GET statefulsets: the answer is not a list");
-		}
-		meta = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
-		next = cJSON_GetObjectItemCaseSensitive(meta, "continue");
-		if (!cJSON_IsString(next) || next->valuestring[0] == '\0') {
-			cJSON_Delete(doc);
-			return;
-		}
-		if (escape(next->valuestring, cont, sizeof(cont)) != 0) {
-			die("GET statefulsets: the continue token is too long");
-		}
-		cJSON_Delete(doc);
+		return NULL;
 	}
-	die("GET statefulsets: more than 1000 pages");
+	if (r.status != 200) {
+		fail_resp(k, REQ_GET_STS, object, &r);
+	}
+	sts = parse(&r, "GET statefulsets");
+	kube_resp_free(&r);
+	return sts;
 }
 
-static void activity(struct kube *k, const char *object) {
-	char *out = NULL;
+/* A 409 on a DELETE: the object changed since it was read (it is deleted
+ * only at the version whose labels were checked), or it is another of that
+ * name.  The same one, still ours, is tried again (three times in all);
+ * another, or one no longer ours, is left alone with the 409 as the answer. */
+static void delete(struct kube *k, const char *object, const char *name) {
+	cJSON *sts = get_statefulset(k, object);
+	struct conflict c[2];
+	int round, n;
+
+	for (round = 0; sts != NULL; round++) {
+		const char *u;
+		int changed;
+		snprintf(c[0].uid, sizeof(c[0].uid), "%s", uid_of(sts, object));
+		changed = delete_one(k, REQ_DELETE_STS, object, sts, &c[0].r);
+		cJSON_Delete(sts);
+		if (!changed || (sts = get_any_statefulset(k, object)) == NULL) {
+			break;
+		}
+		u = kube_meta_string(sts, "uid");
+		if (round == 2 || u == NULL || strcmp(u, c[0].uid) != 0
+				|| !kube_is_ours(sts, k->managed)) {
+			fail_resp(k, REQ_DELETE_STS, object, &c[0].r);
+		}
+		kube_resp_free(&c[0].r);
+	}
+	/* its Secrets go with it (owner references); its home claims do not */
+	for (round = 0, n = 0; delete_claims(k, name, round ? &c[n ^ 1] : NULL, &c[n]); round++) {
+		if (round == 2) {
+			fail_resp(k, REQ_DELETE_PVC, c[n].name, &c[n].r);
+		}
+		if (round > 0) {
+			kube_resp_free(&c[n ^ 1].r);
+		}
+		n ^= 1;
+	}
+}
+
+static void activity(struct kube *k, const char *object, const char *name) {
+	char *out = NULL, ip[64];
 	size_t len = 0;
 	struct timespec ts;
+	cJSON *sts = get_statefulset(k, object), *pod;
 
+	if (sts == NULL) {
+		snprintf(why, sizeof(why), "no workspace '%s'", name);
+		die(why);
+	}
+	/* what runs in a pod of someone else's says nothing of this workspace */
+	pod = get_pod(k, object, sts);
+	if (pod == NULL || !kube_pod_running(pod, ip, sizeof(ip))) {
+		snprintf(why, sizeof(why), "pod %s-0 is not running", object);
+		die(why);
+	}
+	cJSON_Delete(pod);
+	cJSON_Delete(sts);
 	if (kube_exec_activity(k, object, &out, &len, why, sizeof(why)) != 0) {
 		die(why);
 	}
@@ -461,6 +527,9 @@ int main(int argc, char **argv) {
 			sizeof(why)) != 0) {
 		die(why);
 	}
+	/* the gateway kills a call at its time limit: answer before, with the reason */
+	k->deadline_ms = kube_now_ms() + (strcmp(verb, "start") == 0 || strcmp(verb, "create") == 0
+		? (long long)k->ready_timeout * 1000 + KUBE_READY_EXTRA_MS : KUBE_COMMAND_MS);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		die("cannot start libcurl");
 	}
@@ -475,9 +544,11 @@ int main(int argc, char **argv) {
 	} else if (strcmp(verb, "delete") == 0) {
 		delete(k, object, name);
 	} else if (strcmp(verb, "list") == 0) {
-		list(k);
+		if (kube_list(k, why, sizeof(why)) != 0) {
+			die(why);
+		}
 	} else {
-		activity(k, object);
+		activity(k, object, name);
 	}
 	curl_global_cleanup();
 	free(k);

@@ -170,10 +170,28 @@ char *kube_base64(const unsigned char *data, size_t len) {
 	return out;
 }
 
+cJSON *kube_owner_refs(const char *object, const char *sts_uid) {
+	cJSON *owners = cJSON_CreateArray(), *owner = cJSON_CreateObject();
+
+	if (owners == NULL || owner == NULL) {
+		cJSON_Delete(owners);
+		cJSON_Delete(owner);
+		return NULL;
+	}
+	cJSON_AddItemToArray(owners, owner);
+	cJSON_AddStringToObject(owner, "apiVersion", "apps/v1");
+	cJSON_AddStringToObject(owner, "kind", "StatefulSet");
+	cJSON_AddStringToObject(owner, "name", object);
+	cJSON_AddStringToObject(owner, "uid", sts_uid);
+	cJSON_AddFalseToObject(owner, "controller");
+	cJSON_AddFalseToObject(owner, "blockOwnerDeletion");
+	return owners;
+}
+
 cJSON *kube_secret(const char *object, const char *suffix, const char *key,
 		const unsigned char *data, size_t len, const char *managed, const char *name,
 		const char *sts_uid) {
-	cJSON *s = cJSON_CreateObject(), *meta, *owners, *owner, *d;
+	cJSON *s = cJSON_CreateObject(), *meta, *owners, *d;
 	char sname[128], *b64 = kube_base64(data, len);
 
 	snprintf(sname, sizeof(sname), "%s-%s", object, suffix);
@@ -191,19 +209,10 @@ cJSON *kube_secret(const char *object, const char *suffix, const char *key,
 		goto fail;
 	}
 	/* deleting the StatefulSet deletes them: the backend never deletes a Secret */
-	owners = cJSON_AddArrayToObject(meta, "ownerReferences");
-	owner = cJSON_CreateObject();
-	if (owners == NULL || owner == NULL) {
-		cJSON_Delete(owner);
+	if ((owners = kube_owner_refs(object, sts_uid)) == NULL) {
 		goto fail;
 	}
-	cJSON_AddItemToArray(owners, owner);
-	cJSON_AddStringToObject(owner, "apiVersion", "apps/v1");
-	cJSON_AddStringToObject(owner, "kind", "StatefulSet");
-	cJSON_AddStringToObject(owner, "name", object);
-	cJSON_AddStringToObject(owner, "uid", sts_uid);
-	cJSON_AddFalseToObject(owner, "controller");
-	cJSON_AddFalseToObject(owner, "blockOwnerDeletion");
+	cJSON_AddItemToObject(meta, "ownerReferences", owners);
 	cJSON_AddStringToObject(s, "type", "Opaque");
 	d = cJSON_AddObjectToObject(s, "data");
 	if (d == NULL || cJSON_AddStringToObject(d, key, b64) == NULL) {
@@ -234,6 +243,22 @@ static const char *label(const cJSON *obj, const char *key) {
 int kube_is_ours(const cJSON *obj, const char *managed) {
 	const char *v = label(obj, KUBE_LABEL_GATEWAY);
 	return v != NULL && strcmp(v, managed) == 0;
+}
+
+int kube_pod_is_ours(const cJSON *pod, const char *managed, const char *sts_uid) {
+	const cJSON *ref;
+
+	if (!kube_is_ours(pod, managed)) {
+		return 0;
+	}
+	cJSON_ArrayForEach(ref, at(at(pod, "metadata"), "ownerReferences")) {
+		const cJSON *kind = at(ref, "kind"), *uid = at(ref, "uid");
+		if (cJSON_IsString(kind) && strcmp(kind->valuestring, "StatefulSet") == 0
+				&& cJSON_IsString(uid) && strcmp(uid->valuestring, sts_uid) == 0) {
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int kube_replicas(const cJSON *sts) {
