@@ -191,6 +191,18 @@ class Kube:
         self.ok("create", name, keys_file, hostkey_file)
         return keys, hostkey
 
+    def started_with_claims_of_its_own(self, name):
+        """NAME created and started from a template whose claims are not
+        owned by the StatefulSet (no whenDeleted: Delete, or a cluster
+        before persistentVolumeClaimRetentionPolicy): `delete` must remove
+        them itself."""
+        template = self.template()
+        del template["spec"]["persistentVolumeClaimRetentionPolicy"]
+        self.write_template(template)
+        self.create(name)
+        self.keys(name)
+        self.ok("start", name)
+
     def get(self, resource, name):
         return self.api.store.get(resource, name)
 

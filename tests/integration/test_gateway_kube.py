@@ -272,14 +272,7 @@ def test_delete_removes_the_statefulset_its_secrets_and_its_home(kube):
 
 
 def test_delete_finishes_a_half_done_delete(kube):
-    # a claim not owned by the StatefulSet (no whenDeleted: Delete, or a
-    # cluster before persistentVolumeClaimRetentionPolicy)
-    template = kube.template()
-    del template["spec"]["persistentVolumeClaimRetentionPolicy"]
-    kube.write_template(template)
-    kube.create("alice")
-    kube.keys("alice")
-    kube.ok("start", "alice")
+    kube.started_with_claims_of_its_own("alice")
     kube.api.fail("delete", "persistentvolumeclaims", 500, times=1)
     line = kube.refused("delete", "alice")
     assert "DELETE persistentvolumeclaims/home-ws-alice-0: 500" in line

@@ -276,12 +276,7 @@ def test_a_statefulset_changed_but_still_ours_is_deleted_on_a_second_try(kube):
 
 
 def test_a_claim_relabelled_between_list_and_delete_is_not_deleted(kube):
-    template = kube.template()
-    del template["spec"]["persistentVolumeClaimRetentionPolicy"]
-    kube.write_template(template)
-    kube.create("alice")
-    kube.keys("alice")
-    kube.ok("start", "alice")
+    kube.started_with_claims_of_its_own("alice")
     kube.api.before[("delete", "persistentvolumeclaims")] = lambda: relabel(
         kube, "persistentvolumeclaims", "home-ws-alice-0", {"app": "theirs"})
     kube.ok("delete", "alice")

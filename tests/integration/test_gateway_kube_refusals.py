@@ -76,12 +76,7 @@ def test_a_statefulset_made_again_between_get_and_delete_is_not_deleted(kube):
 
 
 def test_a_claim_made_again_between_list_and_delete_is_not_deleted(kube):
-    template = kube.template()
-    del template["spec"]["persistentVolumeClaimRetentionPolicy"]
-    kube.write_template(template)
-    kube.create("alice")
-    kube.keys("alice")
-    kube.ok("start", "alice")
+    kube.started_with_claims_of_its_own("alice")
     made = {}
     kube.api.before[("delete", "persistentvolumeclaims")] = lambda: made.update(
         replace_object(kube, "persistentvolumeclaims", "home-ws-alice-0"))

@@ -50,8 +50,8 @@ static cJSON *parse(struct kube_resp *r, const char *what) {
 	return doc;
 }
 
-/* The workspace's StatefulSet, ours, or NULL when there is none. */
-static cJSON *get_statefulset(struct kube *k, const char *object) {
+/* GET A/OBJECT whoever's it is: NULL on 404. */
+static cJSON *get_any_statefulset(struct kube *k, const char *object) {
 	struct kube_resp r;
 	cJSON *sts;
 
@@ -65,7 +65,14 @@ static cJSON *get_statefulset(struct kube *k, const char *object) {
 	}
 	sts = parse(&r, "GET statefulsets");
 	kube_resp_free(&r);
-	if (!kube_is_ours(sts, k->managed)) {
+	return sts;
+}
+
+/* The workspace's StatefulSet, ours, or NULL when there is none. */
+static cJSON *get_statefulset(struct kube *k, const char *object) {
+	cJSON *sts = get_any_statefulset(k, object);
+
+	if (sts != NULL && !kube_is_ours(sts, k->managed)) {
 		snprintf(why, sizeof(why), "StatefulSet %s exists and is not managed by this gateway",
 			object);
 		die(why);
@@ -404,24 +411,6 @@ static int delete_claims(struct kube *k, const char *name, struct conflict *befo
 	}
 	cJSON_Delete(list);
 	return rc;
-}
-
-/* GET A/OBJECT whoever's it is: NULL on 404. */
-static cJSON *get_any_statefulset(struct kube *k, const char *object) {
-	struct kube_resp r;
-	cJSON *sts;
-
-	call(k, REQ_GET_STS, object, NULL, NULL, &r);
-	if (r.status == 404) {
-		kube_resp_free(&r);
-		return NULL;
-	}
-	if (r.status != 200) {
-		fail_resp(k, REQ_GET_STS, object, &r);
-	}
-	sts = parse(&r, "GET statefulsets");
-	kube_resp_free(&r);
-	return sts;
 }
 
 /* A 409 on a DELETE: the object changed since it was read (it is deleted
