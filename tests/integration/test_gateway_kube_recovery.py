@@ -317,3 +317,22 @@ def test_a_start_before_the_pod_exists_watches_without_a_list(kube):
     assert kube.api.calls("list", "pods") == []
     [get, watch] = [r for r in kube.api.requests if r["resource"] == "pods"][:2]
     assert get["code"] == 404 and "resourceVersion" not in watch["query"]
+
+
+def test_a_start_never_takes_a_pod_of_that_name_that_is_not_its_statefulsets(kube):
+    # someone else's Ready pod named ws-alice-0, there before the
+    # StatefulSet's own could be made: the jump must not be handed to it
+    kube.create("alice")
+    kube.keys("alice")
+    kube.api.controller.pod_delay = 3600
+    kube.env["WS_KUBE_READY_TIMEOUT"] = "3"
+    kube.api.store.create("pods", {
+        "metadata": {"name": "ws-alice-0", "labels": kube.sts("alice")["spec"]["template"]
+                     ["metadata"]["labels"]},
+        "spec": {"containers": [{"name": "workspace", "image": "theirs"}]},
+        "status": {"phase": "Running", "podIP": "127.0.0.9",
+                   "conditions": [{"type": "Ready", "status": "True"}]}})
+    line = kube.refused("start", "alice")
+    assert line.startswith("pod ws-alice-0 not Ready after 3 s"), line
+    assert line.endswith("; stopped it again"), line
+    assert kube.sts("alice")["spec"]["replicas"] == 0

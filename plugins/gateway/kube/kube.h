@@ -171,7 +171,10 @@ int kube_put_secret(struct kube *k, const char *object, const char *name, const 
 	char *why, size_t whylen);
 
 /* --- the readiness wait (watch.c) --- */
-int kube_wait_ready(struct kube *k, const char *object, char *why, size_t whylen);
+/* Until pod OBJECT-0, this gateway's and a pod of the StatefulSet with
+ * sts_uid, is Ready (0), or -1 with why. */
+int kube_wait_ready(struct kube *k, const char *object, const char *sts_uid, char *why,
+	size_t whylen);
 
 /* --- exec over WebSocket (wsframe.c: pure, exec.c: the connection) --- */
 struct ws_frame {

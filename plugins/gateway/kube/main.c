@@ -231,6 +231,7 @@ static void start(struct kube *k, const char *object, const char *name) {
 	size_t keys_len = 0, host_len = 0;
 	cJSON *sts, *fresh, *patch;
 	struct kube_resp r;
+	char sts_uid[128];
 
 	/* the keys the gateway has for it now: a key taken from its owner no
 	 * longer opens it once it has been stopped; and its host key, as a
@@ -269,8 +270,9 @@ static void start(struct kube *k, const char *object, const char *name) {
 		}
 		kube_resp_free(&r);
 	}
+	snprintf(sts_uid, sizeof(sts_uid), "%s", uid_of(sts, object));
 	cJSON_Delete(sts);
-	if (kube_wait_ready(k, object, why, sizeof(why)) != 0) {
+	if (kube_wait_ready(k, object, sts_uid, why, sizeof(why)) != 0) {
 		/* a pod left wanted and never Ready would hold its node's resources
 		 * for good: the keeper stops only what runs */
 		size_t used = strlen(why);

@@ -40,13 +40,17 @@ static void sleep_s(double s) {
 struct waiter {
 	cJSON *pod;     /* the pod as last seen (NULL: none), for the timeout's why */
 	int ready;
+	const char *managed, *sts_uid; /* whose pod counts */
 };
 
+/* A pod of that name that is not ours (made meanwhile by someone else)
+ * never counts as Ready: the gateway would hand it a user's jump. */
 static void seen(struct waiter *w, cJSON *pod) {
 	char ip[64];
 	cJSON_Delete(w->pod);
 	w->pod = pod;
-	w->ready = pod != NULL && kube_pod_running(pod, ip, sizeof(ip));
+	w->ready = pod != NULL && kube_pod_is_ours(pod, w->managed, w->sts_uid)
+		&& kube_pod_running(pod, ip, sizeof(ip));
 }
 
 /* One event of the watch: {"type": ..., "object": ...} on a line. */
@@ -114,9 +118,10 @@ static int look(struct kube *k, const char *pod_name, struct waiter *w, char *rv
 	return 0;
 }
 
-int kube_wait_ready(struct kube *k, const char *object, char *why, size_t whylen) {
+int kube_wait_ready(struct kube *k, const char *object, const char *sts_uid, char *why,
+		size_t whylen) {
 	char pod_name[160], selector[256], query[400], rv[64];
-	struct waiter w = { NULL, 0 };
+	struct waiter w = { NULL, 0, k->managed, sts_uid };
 	double deadline = now_s() + k->ready_timeout, last_watch = 0, end;
 	long long command_end = k->deadline_ms;
 	int rc, last_look = 0;
