@@ -82,6 +82,15 @@ static void test_statefulset_from_template_is_named_labelled_and_stopped(void) {
 static void test_a_template_that_is_not_a_statefulset_is_refused(void) {
 	char why[256] = "";
 
+	/* a repeated key: cJSON would read the first, the API server the last */
+	CHECK(kube_statefulset("{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"a\","
+		"\"name\":\"b\"},\"spec\":{\"template\":{\"metadata\":{}}}}", "ws-a", "a", "g",
+		why, sizeof(why)) == NULL);
+	CHECK_STR(why, "the template repeats the key 'name'");
+	CHECK(kube_statefulset("{\"kind\":\"StatefulSet\",\"metadata\":{},\"spec\":{\"template\":"
+		"{\"metadata\":{}},\"volumeClaimTemplates\":[{\"spec\":{\"x\":1,\"x\":2}}]}}",
+		"ws-a", "a", "g", why, sizeof(why)) == NULL);
+	CHECK_STR(why, "the template repeats the key 'x'");
 	CHECK(kube_statefulset("[1,2]", "ws-a", "a", "g", why, sizeof(why)) == NULL);
 	CHECK_CONTAINS(why, "not a JSON object");
 	CHECK(kube_statefulset("{\"kind\":\"Pod\",\"metadata\":{}}", "ws-a", "a", "g", why,

@@ -67,8 +67,16 @@ static cJSON *object_at(cJSON *parent, const char *key) {
 	return cJSON_IsObject(c) ? c : NULL;
 }
 
+/* Every member called key: JSON lets a text repeat a key, cJSON reads the
+ * first and the API server (Go) the last, so none may stay behind. */
+static void delete_all(cJSON *obj, const char *key) {
+	while (cJSON_GetObjectItemCaseSensitive(obj, key) != NULL) {
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	}
+}
+
 static int set_string(cJSON *obj, const char *key, const char *value) {
-	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	delete_all(obj, key);
 	return cJSON_AddStringToObject(obj, key, value) != NULL ? 0 : -1;
 }
 
@@ -81,6 +89,32 @@ int kube_set_labels(cJSON *metadata, const char *managed, const char *name) {
 	return set_string(labels, KUBE_LABEL_MANAGED_BY, KUBE_MANAGED_BY) == 0
 		&& set_string(labels, KUBE_LABEL_GATEWAY, managed) == 0
 		&& set_string(labels, KUBE_LABEL_WORKSPACE, name) == 0 ? 0 : -1;
+}
+
+/* The first key an object repeats, anywhere in node, or NULL.  Such a
+ * text means two things: cJSON reads the first value, the API server the
+ * last, so labels set here could be what the server never sees. */
+static const char *repeated_key(const cJSON *node) {
+	const cJSON *c, *d;
+	const char *found;
+
+	/* the check is quadratic in an object's size: no template needs more */
+	if (cJSON_IsObject(node) && cJSON_GetArraySize(node) > 1024) {
+		return "(one of more than 1024 in one object)";
+	}
+	cJSON_ArrayForEach(c, node) {
+		if (cJSON_IsObject(node)) {
+			for (d = c->next; d != NULL; d = d->next) {
+				if (strcmp(c->string, d->string) == 0) {
+					return c->string;
+				}
+			}
+		}
+		if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && (found = repeated_key(c)) != NULL) {
+			return found;
+		}
+	}
+	return NULL;
 }
 
 cJSON *kube_statefulset(const char *template_text, const char *object, const char *name,
@@ -96,6 +130,11 @@ cJSON *kube_statefulset(const char *template_text, const char *object, const cha
 	free(text);
 	if (!cJSON_IsObject(sts)) {
 		snprintf(why, whylen, "the template is not a JSON object");
+		cJSON_Delete(sts);
+		return NULL;
+	}
+	if (repeated_key(sts) != NULL) {
+		snprintf(why, whylen, "the template repeats the key '%.60s'", repeated_key(sts));
 		cJSON_Delete(sts);
 		return NULL;
 	}
@@ -115,11 +154,11 @@ cJSON *kube_statefulset(const char *template_text, const char *object, const cha
 		return NULL;
 	}
 	/* what identifies an existing object is the server's, never a template's */
-	cJSON_DeleteItemFromObjectCaseSensitive(meta, "namespace");
-	cJSON_DeleteItemFromObjectCaseSensitive(meta, "resourceVersion");
-	cJSON_DeleteItemFromObjectCaseSensitive(meta, "uid");
+	delete_all(meta, "namespace");
+	delete_all(meta, "resourceVersion");
+	delete_all(meta, "uid");
 	set_string(meta, "name", object);
-	cJSON_DeleteItemFromObjectCaseSensitive(spec, "replicas");
+	delete_all(spec, "replicas");
 	cJSON_AddNumberToObject(spec, "replicas", 0);
 	/* the pods and the home claim carry the labels too: delete finds the
 	 * claim by them, and a pod says whose it is */
