@@ -7,8 +7,9 @@
 
 #include "config.h"
 
-/* Parses text; returns the error message ("" on success). */
-static const char *parse(struct ws_config *cfg, const char *text) {
+/* Parses text; returns the error message ("" on success).  Shared by the
+ * suites that test config keys (unit.h). */
+const char *unit_parse_config(struct ws_config *cfg, const char *text) {
 	static char err[512];
 	err[0] = '\0';
 	ws_config_init(cfg);
@@ -22,7 +23,7 @@ static const char *parse(struct ws_config *cfg, const char *text) {
 
 static void defaults(void) {
 	struct ws_config cfg;
-	CHECK_STR(parse(&cfg, ""), "");
+	CHECK_STR(unit_parse_config(&cfg, ""), "");
 	CHECK(cfg.event_log == WS_EVENT_LOG_STDERR);
 	CHECK(cfg.log_commands == 1);
 	CHECK(cfg.event_log_path == NULL);
@@ -33,11 +34,12 @@ static void defaults(void) {
 
 static void activity_settings(void) {
 	struct ws_config cfg;
-	CHECK_STR(parse(&cfg, "activity_dir = /run/ws/activity\nactivity_interval = 3600\n"), "");
+	CHECK_STR(unit_parse_config(&cfg, "activity_dir = /run/ws/activity\nactivity_interval = 3600\n"),
+		"");
 	CHECK_STR(cfg.activity_dir, "/run/ws/activity");
 	CHECK(cfg.activity_interval == 3600);
 	ws_config_free(&cfg);
-	CHECK_STR(parse(&cfg, "activity_dir = off\nactivity_interval = 1\n"), "");
+	CHECK_STR(unit_parse_config(&cfg, "activity_dir = off\nactivity_interval = 1\n"), "");
 	CHECK(cfg.activity_dir == NULL);
 	CHECK(cfg.activity_interval == 1);
 	ws_config_free(&cfg);
@@ -45,7 +47,7 @@ static void activity_settings(void) {
 
 static void full_file_with_comments_quotes_and_crlf(void) {
 	struct ws_config cfg;
-	CHECK_STR(parse(&cfg,
+	CHECK_STR(unit_parse_config(&cfg,
 		"# a comment\n"
 		"\n"
 		"   event_log   =   \"/var/log/ws \\\"events\\\".log\"   # trailing comment\r\n"
@@ -58,7 +60,7 @@ static void full_file_with_comments_quotes_and_crlf(void) {
 
 static void bare_value_keeps_inner_hash_and_drops_comment(void) {
 	struct ws_config cfg;
-	CHECK_STR(parse(&cfg, "event_log = /tmp/a#b # comment"), "");
+	CHECK_STR(unit_parse_config(&cfg, "event_log = /tmp/a#b # comment"), "");
 	CHECK_STR(cfg.event_log_path, "/tmp/a#b");
 	ws_config_free(&cfg);
 }
@@ -71,13 +73,13 @@ static void booleans(void) {
 	size_t i;
 	for (i = 0; i < 4; i++) {
 		snprintf(line, sizeof(line), "log_commands = %s\n", no[i]);
-		CHECK_STR(parse(&cfg, line), "");
+		CHECK_STR(unit_parse_config(&cfg, line), "");
 		CHECK(cfg.log_commands == 0);
 		snprintf(line, sizeof(line), "log_commands = %s\n", yes[i]);
-		CHECK_STR(parse(&cfg, line), "");
+		CHECK_STR(unit_parse_config(&cfg, line), "");
 		CHECK(cfg.log_commands == 1);
 	}
-	CHECK_STR(parse(&cfg, "log_commands = maybe"),
+	CHECK_STR(unit_parse_config(&cfg, "log_commands = maybe"),
 		"hooks.conf:1: log_commands: expected yes or no");
 }
 
@@ -108,13 +110,13 @@ static void errors_name_file_line_and_reason(void) {
 	struct ws_config cfg;
 	size_t i;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		CHECK_STR(parse(&cfg, cases[i].text), cases[i].error);
+		CHECK_STR(unit_parse_config(&cfg, cases[i].text), cases[i].error);
 	}
 }
 
 static void an_error_leaves_the_defaults(void) {
 	struct ws_config cfg;
-	CHECK(parse(&cfg, "event_log = /tmp/x\nlog_commands = no\nbogus = 1\n")[0] != '\0');
+	CHECK(unit_parse_config(&cfg, "event_log = /tmp/x\nlog_commands = no\nbogus = 1\n")[0] != '\0');
 	CHECK(cfg.event_log == WS_EVENT_LOG_STDERR);
 	CHECK(cfg.event_log_path == NULL);
 	CHECK(cfg.log_commands == 1);
@@ -128,7 +130,7 @@ static void limits_on_size_lines_and_nul(void) {
 
 	memset(big, '#', n);
 	big[n] = '\0';
-	CHECK_STR(parse(&cfg, big), "hooks.conf:1: line longer than 4096 bytes");
+	CHECK_STR(unit_parse_config(&cfg, big), "hooks.conf:1: line longer than 4096 bytes");
 	memset(big, '\n', WS_CONFIG_MAX_BYTES + 1);
 	ws_config_init(&cfg);
 	CHECK(ws_config_parse(&cfg, "big", big, WS_CONFIG_MAX_BYTES + 1, err, sizeof(err)) == -1);

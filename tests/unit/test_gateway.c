@@ -131,32 +131,22 @@ static void keys_text_is_checked(void) {
 	CHECK_STR(why, "line 1: control character");
 }
 
-/* Parses text; returns the error message ("" on success). */
-static const char *parse(struct ws_config *cfg, const char *text) {
-	static char err[512];
-	ws_config_init(cfg);
-	if (ws_config_parse(cfg, "hooks.conf", text, strlen(text), err, sizeof(err)) == 0) {
-		err[0] = '\0';
-	}
-	return err;
-}
-
 #define GW_MIN "role = gateway\ngateway_users_dir = /etc/gw/users\n" \
 	"gateway_backend = /usr/bin/ws-gateway-podman\ngateway_state_dir = /var/lib/gw\n"
 
 static void config_keys(void) {
 	struct ws_config cfg;
 
-	CHECK_STR(parse(&cfg, ""), "");
+	CHECK_STR(unit_parse_config(&cfg, ""), "");
 	CHECK(!cfg.gateway.enabled && cfg.gateway.max_per_user == 5
 		&& cfg.gateway.wake_timeout == 120 && cfg.gateway.idle_stop == 0);
-	CHECK_STR(parse(&cfg, "role = workspace\n"), "");
-	CHECK_STR(parse(&cfg, GW_MIN), "");
+	CHECK_STR(unit_parse_config(&cfg, "role = workspace\n"), "");
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN), "");
 	CHECK(cfg.gateway.enabled && cfg.gateway.create == 0 && cfg.gateway.suffix == NULL);
 	CHECK_STR(cfg.gateway.users_dir, "/etc/gw/users");
 	CHECK_STR(ws_gw_program(&cfg), "/usr/bin/ws-gateway");
 	ws_config_free(&cfg);
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_suffix = .dev.example\ngateway_create = on\n"
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_suffix = .dev.example\ngateway_create = on\n"
 		"gateway_max_per_user = 2\ngateway_idle_stop = 30m\ngateway_wake_timeout = 2m\n"
 		"gateway_grants = /etc/gw/grants\ngateway_program = /opt/ws-gateway\n"
 		"gateway_host = gw.example.com:2200\n"), "");
@@ -168,12 +158,13 @@ static void config_keys(void) {
 	CHECK_STR(cfg.gateway.host, "gw.example.com:2200");
 	CHECK_STR(ws_gw_workspace_user(&cfg), "developer");
 	ws_config_free(&cfg);
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_workspace_user = dev_1\n"), "");
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_workspace_user = dev_1\n"), "");
 	CHECK_STR(ws_gw_workspace_user(&cfg), "dev_1");
 	ws_config_free(&cfg);
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_workspace_user = Dev\n"), "hooks.conf:5: "
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_workspace_user = Dev\n"), "hooks.conf:5: "
 		"gateway_workspace_user: expected a user name: a-z or _, then a-z, 0-9, _ or -, at most 32");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_idle_stop = 90\ngateway_wake_timeout = 5s\n"), "");
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_idle_stop = 90\ngateway_wake_timeout = 5s\n"),
+		"");
 	CHECK(cfg.gateway.idle_stop == 90 && cfg.gateway.wake_timeout == 5);
 	ws_config_free(&cfg);
 }
@@ -181,37 +172,38 @@ static void config_keys(void) {
 static void config_mistakes(void) {
 	struct ws_config cfg;
 
-	CHECK_STR(parse(&cfg, "role = gw\n"), "hooks.conf:1: role: expected workspace or gateway");
-	CHECK_STR(parse(&cfg, "gateway_create = on\n"),
+	CHECK_STR(unit_parse_config(&cfg, "role = gw\n"),
+		"hooks.conf:1: role: expected workspace or gateway");
+	CHECK_STR(unit_parse_config(&cfg, "gateway_create = on\n"),
 		"hooks.conf: gateway_* keys need role = gateway");
 #define ONE_SOURCE "hooks.conf: role = gateway needs one of gateway_users_dir, " \
 	"gateway_keys_command and gateway_keys_socket"
-	CHECK_STR(parse(&cfg, "role = gateway\n"), ONE_SOURCE);
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_keys_command = /usr/bin/keys\n"), ONE_SOURCE);
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_keys_socket = /run/keys.sock\n"), ONE_SOURCE);
-	CHECK_STR(parse(&cfg, "role = gateway\ngateway_users_dir = /u\n"),
+	CHECK_STR(unit_parse_config(&cfg, "role = gateway\n"), ONE_SOURCE);
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_keys_command = /usr/bin/keys\n"), ONE_SOURCE);
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_keys_socket = /run/keys.sock\n"), ONE_SOURCE);
+	CHECK_STR(unit_parse_config(&cfg, "role = gateway\ngateway_users_dir = /u\n"),
 		"hooks.conf: role = gateway needs gateway_backend and gateway_state_dir");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_suffix = ws\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_suffix = ws\n"),
 		"hooks.conf:5: gateway_suffix: expected a dot and a domain name, such as .ws");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_suffix = .Ws\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_suffix = .Ws\n"),
 		"hooks.conf:5: gateway_suffix: 'Ws' is not a lower-case DNS label");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_suffix = .ws.\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_suffix = .ws.\n"),
 		"hooks.conf:5: gateway_suffix: expected a dot and a domain name, such as .ws");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_idle_stop = 5\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_idle_stop = 5\n"),
 		"hooks.conf:5: gateway_idle_stop: 5 is out of range (10 to 604800 seconds)");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_idle_stop = 1d\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_idle_stop = 1d\n"),
 		"hooks.conf:5: gateway_idle_stop: expected seconds, such as 90, 90s, 30m or 2h");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_wake_timeout = 0\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_wake_timeout = 0\n"),
 		"hooks.conf:5: gateway_wake_timeout: 0 is out of range (1 to 3600 seconds)");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_max_per_user = 0\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_max_per_user = 0\n"),
 		"hooks.conf:5: gateway_max_per_user: 0 is out of range (1 to 1000)");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_backend = podman\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_backend = podman\n"),
 		"hooks.conf:5: 'gateway_backend' is already set on line 3");
-	CHECK_STR(parse(&cfg, "role = gateway\ngateway_state_dir = state\n"),
+	CHECK_STR(unit_parse_config(&cfg, "role = gateway\ngateway_state_dir = state\n"),
 		"hooks.conf:2: gateway_state_dir: expected an absolute path");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_grants = grants\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_grants = grants\n"),
 		"hooks.conf:5: gateway_grants: expected off or an absolute path");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_host = \"gw;rm\"\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_host = \"gw;rm\"\n"),
 		"hooks.conf:5: gateway_host: ';' cannot be part of a host name");
 }
 
@@ -220,7 +212,7 @@ static void gw_config(struct ws_config *cfg, const char *extra) {
 	char text[2048];
 	snprintf(text, sizeof(text), "role = gateway\ngateway_backend = /bin/true\n"
 		"gateway_state_dir = %s\n%s", unit_tmpdir(), extra);
-	CHECK_STR(parse(cfg, text), "");
+	CHECK_STR(unit_parse_config(cfg, text), "");
 }
 
 static void keys_from_the_users_dir(void) {

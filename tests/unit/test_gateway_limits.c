@@ -13,32 +13,23 @@
 #define GW_MIN "role = gateway\ngateway_users_dir = /etc/gw/users\n" \
 	"gateway_backend = /bin/true\ngateway_state_dir = /var/lib/gw\n"
 
-static const char *parse(struct ws_config *cfg, const char *text) {
-	static char err[512];
-	ws_config_init(cfg);
-	if (ws_config_parse(cfg, "hooks.conf", text, strlen(text), err, sizeof(err)) == 0) {
-		err[0] = '\0';
-	}
-	return err;
-}
-
 static void create_takes_own(void) {
 	struct ws_config cfg;
 
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_create = own\n"), "");
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_create = own\n"), "");
 	CHECK(cfg.gateway.create == WS_GW_CREATE_OWN);
 	ws_config_free(&cfg);
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_create = yes\n"), "");
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_create = yes\n"), "");
 	CHECK(cfg.gateway.create == WS_GW_CREATE_ON);
 	ws_config_free(&cfg);
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_create = off\n"), "");
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_create = off\n"), "");
 	CHECK(cfg.gateway.create == WS_GW_CREATE_OFF);
 	ws_config_free(&cfg);
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_create = mine\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_create = mine\n"),
 		"hooks.conf:5: gateway_create: expected yes, no or own");
-	CHECK_STR(parse(&cfg, "gateway_user_limits = /etc/limits\n"),
+	CHECK_STR(unit_parse_config(&cfg, "gateway_user_limits = /etc/limits\n"),
 		"hooks.conf: gateway_* keys need role = gateway");
-	CHECK_STR(parse(&cfg, GW_MIN "gateway_user_limits = limits\n"),
+	CHECK_STR(unit_parse_config(&cfg, GW_MIN "gateway_user_limits = limits\n"),
 		"hooks.conf:5: gateway_user_limits: expected off or an absolute path");
 }
 
@@ -105,7 +96,7 @@ static void limits_file_is_read_at_each_call(void) {
 	path = unit_write_file("limits", "alice create=no\n", 0644);
 	snprintf(text, sizeof(text), GW_MIN "gateway_create = yes\ngateway_max_per_user = 4\n"
 		"gateway_user_limits = %s\n", path);
-	CHECK_STR(parse(&cfg, text), "");
+	CHECK_STR(unit_parse_config(&cfg, text), "");
 	CHECK(ws_gw_user_limits(&cfg, "alice", &create, &max, why, sizeof(why)) == 0);
 	CHECK(create == WS_GW_CREATE_OFF && max == 4);
 	CHECK(ws_gw_user_limits(&cfg, "bob", &create, &max, why, sizeof(why)) == 0);
