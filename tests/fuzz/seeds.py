@@ -152,6 +152,10 @@ EMPTY=
           b'"spec":{"replicas":3,"template":{"metadata":{},"spec":{"containers":[{"name":'
           b'"workspace","ports":[{"name":"ssh","containerPort":2022}]}]}},'
           b'"volumeClaimTemplates":[{"metadata":{"name":"home"}}]}}')
+    # a key repeated: the backend must refuse it (the API server reads the last)
+    write("fuzz_kube", "template-repeated-key", b"\3" + b'{"kind":"StatefulSet",'
+          b'"metadata":{"name":"a","name":"b","labels":{"x":"1","x":"2"}},'
+          b'"spec":{"replicas":1,"replicas":2,"template":{"metadata":{}}}}')
     write("fuzz_kube", "status", b"\4" + b'{"kind":"Status","status":"Failure","message":'
           b'"pods \\"ws-a-0\\" is forbidden: tok3n-Secret\\n","code":403}')
     write("fuzz_kube", "activity", b"\5" + b'{"last_activity_ms":1700000000123}\n'
