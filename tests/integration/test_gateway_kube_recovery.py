@@ -311,11 +311,10 @@ def test_a_start_before_the_pod_exists_watches_without_a_list(kube):
         wait_for(lambda: kube.get("pods", "ws-alice-0") and
                  kube.get("pods", "ws-alice-0")["status"].get("podIP"), timeout=10)
     kube.api.before[("watch", "pods")] = ready_before_the_watch
-    started = time.monotonic()
     kube.ok("start", "alice")
-    assert time.monotonic() - started < 8
     assert kube.api.calls("list", "pods") == []
-    [get, watch] = [r for r in kube.api.requests if r["resource"] == "pods"][:2]
+    # the first watch saw the pod Ready: no second look after it ran out
+    [get, watch] = [r for r in kube.api.requests if r["resource"] == "pods"]
     assert get["code"] == 404 and "resourceVersion" not in watch["query"]
 
 
