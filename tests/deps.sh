@@ -39,10 +39,13 @@ helm_tests="python3-yaml openssl docker-registry"
 # Dropbear's own test suite (tests/upstream): asyncssh, psutil for test_aslr,
 # rerunfailures for its timing-bound tests (tests/upstream/retry.txt)
 upstream="python3-asyncssh python3-psutil python3-pytest-rerunfailures iproute2"
+# pytest-timeout: every pytest suite of check stops a test that hangs
+# (tests/run-all.sh), so that one hang is one failure with its stack, not
+# a run that never ends;
 # tmux and git: run by the integration tests (an agent kept across
 # reconnects in tmux; git ls-files, and git over ssh in test_git.py);
 # autoconf: test_build.py checks the committed ./configure against it
-check="$run python3 python3-pytest tmux git autoconf $interop $image $helm_tests $upstream"
+check="$run python3 python3-pytest python3-pytest-timeout tmux git autoconf $interop $image $helm_tests $upstream"
 # The fuzz targets (tests/fuzz, make fuzz): clang and libFuzzer.  The
 # runtime, libclang_rt.fuzzer, is in libclang-rt-N-dev (Debian 12:
 # libclang-rt-14-dev), which libclang-rt-dev pulls in for the default clang.

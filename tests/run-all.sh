@@ -57,11 +57,17 @@ done
 	> "$out/fuzz-smoke.log" 2>&1
 counted fuzz-smoke $?
 
+# Every pytest run stops a test (setup, call and teardown) that takes longer
+# than WS_TEST_TIMEOUT seconds: it fails with the stacks of its threads and
+# the suite goes on.  The slowest tests take under 30 s on an idle machine.
+test_timeout="--timeout=${WS_TEST_TIMEOUT:-300} --timeout-method=signal"
+
 # pytest SUITE DIR: runs the pytest suite in DIR and adds the counts from its
 # JUnit report.
 pytest_suite() {
 	rm -f "$out/$1.xml"
-	WS_BUILD=$build "$python" -m pytest -p no:cacheprovider -q -rfEs \
+	# shellcheck disable=SC2086
+	WS_BUILD=$build "$python" -m pytest -p no:cacheprovider -q -rfEs $test_timeout \
 		--junitxml="$out/$1.xml" "$2"
 	junit_counts "$1" $?
 }
@@ -93,7 +99,8 @@ pytest_suite integration "$top/tests/integration"
 # Dropbear's own test suite (build/dropbear-*/test) against our server with
 # the hook library loaded; skips and their reasons: tests/upstream/skip.txt
 rm -f "$out/upstream.xml"
-WS_BUILD=$build "$python" "$top/tests/upstream/run.py" --junitxml="$out/upstream.xml"
+# shellcheck disable=SC2086
+WS_BUILD=$build "$python" "$top/tests/upstream/run.py" --junitxml="$out/upstream.xml" $test_timeout
 junit_counts upstream $?
 
 if [ "${WS_IMAGE_TESTS:-1}" != 0 ]; then
@@ -101,7 +108,8 @@ if [ "${WS_IMAGE_TESTS:-1}" != 0 ]; then
 	export WS_IMAGE
 	echo "building the image $WS_IMAGE (log: $out/image-build.log)"
 	start=$(date +%s)
-	if "$top/container-image/build.sh" "$WS_IMAGE" "${WS_IMAGE_VERSION:-0.0.0}" > "$out/image-build.log" 2>&1; then
+	# at most 45 minutes (an idle machine takes about 10)
+	if timeout 2700 "$top/container-image/build.sh" "$WS_IMAGE" "${WS_IMAGE_VERSION:-0.0.0}" > "$out/image-build.log" 2>&1; then
 		echo "image built in $(( $(date +%s) - start ))s"
 		pytest_suite image "$top/tests/image"
 	else

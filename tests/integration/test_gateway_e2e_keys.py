@@ -5,7 +5,7 @@ start.  Real servers and the OpenSSH client (gateway_e2e.py)."""
 import os
 import subprocess
 
-from conftest import keygen
+from conftest import keygen, listening, wait_for
 from gateway_e2e import TIMEOUT
 
 
@@ -14,6 +14,9 @@ def direct_ssh(gateway, name, key, command):
     key opens there is the workspace's own decision."""
     with open(gateway.workspace_dir(name, "port")) as f:
         port = f.read().strip()
+    # the backend's start returns once the server runs, maybe before it
+    # listens; the gateway waits for that, a client going past it must too
+    assert wait_for(lambda: listening(int(port)), timeout=TIMEOUT), f"{name} is not listening"
     return subprocess.run(
         ["ssh", "-F", "/dev/null", "-p", port, "-i", key, "-o", "IdentitiesOnly=yes",
          "-o", "IdentityAgent=none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
