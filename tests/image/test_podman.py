@@ -63,6 +63,10 @@ def test_podman_build_fails_under_the_default_profile(workspace, base_tarball):
     profile allows only with CAP_SYS_CHROOT (and the pod has none)."""
     start_with_base_image(workspace, base_tarball, seccomp=None)
     r = workspace.ssh(BUILD, input=CONTAINERFILE, timeout=300)
+    if r.returncode != 0 and "copier subprocess: EOF" in text(r):
+        # on a busy machine buildah can lose its chroot helper's error and
+        # say only this; the second build is asked for the reason again
+        r = workspace.ssh(BUILD, input=CONTAINERFILE, timeout=300)
     assert r.returncode != 0
     assert "chroot" in text(r) and "operation not permitted" in text(r), text(r)
 
