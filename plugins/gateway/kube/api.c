@@ -208,6 +208,16 @@ void kube_fail_resp(const struct kube *k, enum kube_req req, const char *name,
 	const struct kube_req_def *d = &kube_requests[req];
 	char full[200];
 
+	/* every PATCH's first op tests the gateway label: when that fails (a
+	 * missing label fails it too), the object was taken over after the
+	 * look that found it ours, and the API server's message names the
+	 * label's path */
+	if (strcmp(d->method, "PATCH") == 0 && r->status == 422 && r->body != NULL
+			&& strstr(r->body, "ssh-workspace~1gateway") != NULL) {
+		snprintf(why, whylen, "%s %s exists and is not managed by this gateway",
+			strcmp(d->resource, "secrets") == 0 ? "Secret" : "StatefulSet", name);
+		return;
+	}
 	snprintf(full, sizeof(full), "%s%s%s", name ? name : "", d->subresource ? "/" : "",
 		d->subresource ? d->subresource : "");
 	kube_error_text(why, whylen, d->method, d->resource, d->named ? full : NULL, r->status,

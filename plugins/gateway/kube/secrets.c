@@ -58,15 +58,12 @@ static int patch(struct kube *k, const char *object, const char *sname, const ch
  * URL does not). */
 static void refused(const struct kube *k, const char *sname, int posting,
 		const struct kube_resp *r, char *why, size_t whylen) {
-	/* the first op, the label test, failed (a missing label is a failed
-	 * test too): the API server names its path */
-	if (!posting && r->status == 422 && r->body != NULL
-			&& strstr(r->body, "ssh-workspace~1gateway") != NULL) {
-		snprintf(why, whylen, "Secret %s exists and is not managed by this gateway", sname);
+	if (!posting) {
+		kube_fail_resp(k, REQ_PATCH_SECRET, sname, r, why, whylen);
 		return;
 	}
-	kube_error_text(why, whylen, posting ? "POST" : "PATCH", "secrets", sname, r->status,
-		r->body, r->len, k->token);
+	kube_error_text(why, whylen, "POST", "secrets", sname, r->status, r->body, r->len,
+		k->token);
 }
 
 int kube_put_secret(struct kube *k, const char *object, const char *name, const char *sts_uid,
