@@ -12,6 +12,7 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${WS_BUILD:-$top/build}
+export WS_BUILD="$build"  # the test suites find the build here
 out=$build/tests
 mkdir -p "$out"
 # make check passes the Python ./configure found (Makefile: PYTHON); run
@@ -60,16 +61,34 @@ counted fuzz-smoke $?
 # Every pytest run stops a test (setup, call and teardown) that takes longer
 # than WS_TEST_TIMEOUT seconds: it fails with the stacks of its threads and
 # the suite goes on.  The slowest tests take under 30 s on an idle machine.
+# Should a teardown hang after that (pytest-timeout stops one phase), the
+# stacks of every thread go to stderr 120 s later (faulthandler_timeout),
+# and the suite's own limit ends it.
 test_timeout="--timeout=${WS_TEST_TIMEOUT:-300} --timeout-method=signal"
+test_timeout="$test_timeout -o faulthandler_timeout=$(( ${WS_TEST_TIMEOUT:-300} + 120 ))"
 
-# pytest SUITE DIR: runs the pytest suite in DIR and adds the counts from its
-# JUnit report.
+# bounded LIMIT SUITE COMMAND...: runs the command for at most LIMIT
+# seconds, then adds the counts of SUITE from its JUnit report (none when
+# the limit stopped it: one runner problem, named).
+bounded() {
+	limit=$1 suite=$2
+	shift 2
+	rm -f "$out/$suite.xml"
+	timeout --kill-after=30 "$limit" "$@"
+	rc=$?
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		broken="$broken $suite(stopped after ${limit}s)"
+		return
+	fi
+	junit_counts "$suite" "$rc"
+}
+
+# pytest SUITE DIR LIMIT: runs the pytest suite in DIR (at most LIMIT
+# seconds) and adds the counts from its JUnit report.
 pytest_suite() {
-	rm -f "$out/$1.xml"
 	# shellcheck disable=SC2086
-	WS_BUILD=$build "$python" -m pytest -p no:cacheprovider -q -rfEs $test_timeout \
-		--junitxml="$out/$1.xml" "$2"
-	junit_counts "$1" $?
+	bounded "$3" "$1" "$python" -m pytest -p no:cacheprovider -q -rfEs \
+		$test_timeout --junitxml="$out/$1.xml" "$2"
 }
 
 # junit_counts SUITE RC: adds the counts from $out/SUITE.xml; a missing report,
@@ -94,14 +113,14 @@ PY
 	[ "$py_rc" -eq 0 ] || [ "$3" -gt 0 ] || broken="$broken $1(rc=$py_rc)"
 }
 
-pytest_suite integration "$top/tests/integration"
+# about 11 minutes on an idle machine
+pytest_suite integration "$top/tests/integration" 2400
 
 # Dropbear's own test suite (build/dropbear-*/test) against our server with
 # the hook library loaded; skips and their reasons: tests/upstream/skip.txt
-rm -f "$out/upstream.xml"
 # shellcheck disable=SC2086
-WS_BUILD=$build "$python" "$top/tests/upstream/run.py" --junitxml="$out/upstream.xml" $test_timeout
-junit_counts upstream $?
+bounded 900 upstream "$python" "$top/tests/upstream/run.py" \
+	--junitxml="$out/upstream.xml" $test_timeout
 
 if [ "${WS_IMAGE_TESTS:-1}" != 0 ]; then
 	WS_IMAGE=${WS_IMAGE:-localhost/ssh-workspace:test}
@@ -111,7 +130,7 @@ if [ "${WS_IMAGE_TESTS:-1}" != 0 ]; then
 	# at most 45 minutes (an idle machine takes about 10)
 	if timeout 2700 "$top/container-image/build.sh" "$WS_IMAGE" "${WS_IMAGE_VERSION:-0.0.0}" > "$out/image-build.log" 2>&1; then
 		echo "image built in $(( $(date +%s) - start ))s"
-		pytest_suite image "$top/tests/image"
+		pytest_suite image "$top/tests/image" 1500
 	else
 		tail -n 30 "$out/image-build.log"
 		broken="$broken image-build"
@@ -121,7 +140,7 @@ fi
 # The Helm chart (tests/helm): lint, render, schemas, "restricted", package
 # (through a registry on 127.0.0.1); with the image (WS_IMAGE_TESTS != 0),
 # also `podman kube play` end to end and `make release` to that registry.
-pytest_suite helm "$top/tests/helm"
+pytest_suite helm "$top/tests/helm" 1500
 
 if [ -n "$broken" ]; then
 	echo "test runner problems:$broken"

@@ -94,7 +94,7 @@ def nss_wrapper():
 
 def keygen(path):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", path],
-                   check=True)
+                   check=True, timeout=30)
     return path
 
 
@@ -135,11 +135,11 @@ class Workspace:
         os.chmod(self.home, 0o700)
         self.hostkey = self.path("hostkey")
         subprocess.run([DROPBEARKEY, "-t", "ed25519", "-f", self.hostkey],
-                       check=True, capture_output=True)
+                       check=True, capture_output=True, timeout=30)
         self.key = keygen(self.path("id_ed25519"))
         self.authorize(self.key + ".pub")
         hostpub = subprocess.run([DROPBEARKEY, "-y", "-f", self.hostkey], check=True,
-                                 capture_output=True, text=True).stdout
+                                 capture_output=True, text=True, timeout=30).stdout
         self.hostpub = next(line for line in hostpub.splitlines() if line.startswith("ssh-"))
         # "other" exists but has another uid: the server must refuse it
         with open(self.path("passwd"), "w") as f:
@@ -339,6 +339,38 @@ def kill_session_leftovers(server):
                 pass
 
 
+def kill_processes_naming(directory, timeout=10):
+    """SIGKILLs every process whose command line or environment names a
+    path under directory, until none is left (at most timeout seconds):
+    all that a test started there, however detached (a setsid session, a
+    double fork), as each has its paths in its arguments or inherits them
+    (HOME, XDG_RUNTIME_DIR, a backend's settings).  The number killed."""
+    want = os.path.join(directory, "").encode()
+    killed = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    named = want in f.read()
+                if not named:
+                    with open(f"/proc/{entry}/environ", "rb") as f:
+                        named = want in f.read()
+                if named:
+                    os.kill(int(entry), signal.SIGKILL)
+                    found += 1
+            except (OSError, ValueError):
+                pass  # gone, or not ours to read
+        if not found:
+            return killed
+        killed += found
+        time.sleep(0.1)
+    return killed
+
+
 def stop_process(proc):
     """SIGTERM, then SIGKILL after 10 s."""
     if proc.poll() is None:
@@ -347,7 +379,7 @@ def stop_process(proc):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            proc.wait(timeout=10)  # raises rather than wait for ever
 
 
 def serve_with(start_server, workspace, config):
@@ -405,8 +437,11 @@ def gateway_factory(workspace, start_server):
         return g
     yield make
     for g in made:
-        g.server.stop()  # first: no wake starts a workspace after this
+        g.server.stop()  # first: no new login wakes a workspace after this
         g.stop_all()
+    # what the server started and outlives it (a control session or a wake
+    # still running after a failed test) would start a workspace later
+    kill_processes_naming(workspace.root)
 
 
 @pytest.fixture

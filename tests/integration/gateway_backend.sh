@@ -25,7 +25,16 @@ d=${GW_TEST_DIR:?}
 verb=${1:-}
 name=${2:-}
 
-running() { [ -f "$d/$name/pid" ] && kill -0 "$(cat "$d/$name/pid")" 2>/dev/null; }
+# a process runs: it exists and is not a zombie (one whose parent is gone
+# waits for init to collect it, which can take a while; signal 0 still
+# reaches it)
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
+running() { [ -f "$d/$name/pid" ] && alive "$(cat "$d/$name/pid")"; }
 
 # stops a running workspace (with the hook library: its whole session)
 halt() {
@@ -34,7 +43,7 @@ halt() {
 	if [ -n "${HOOK_LIB:-}" ]; then kill -- "-$pid"; else kill "$pid"; fi
 	# gone (its port free) before the answer, for at most 5 s
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		kill -0 "$pid" 2>/dev/null || return 0
+		alive "$pid" || return 0
 		sleep 0.5
 	done
 }

@@ -134,12 +134,7 @@ class Gateway(BackendFiles):
         return os.path.join(self.backend_dir, name, *parts)
 
     def running(self, name):
-        pid = self.workspace_dir(name, "pid")
-        try:
-            os.kill(int(open(pid).read()), 0)
-            return True
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            return False
+        return pid_alive(self.workspace_dir(name, "pid"))
 
     def stop_behind_its_back(self, name):
         """Stopped as the engine would stop it (not by the gateway: no
@@ -147,7 +142,7 @@ class Gateway(BackendFiles):
         r = subprocess.run([self.backend, "stop", name], capture_output=True, text=True,
                            timeout=TIMEOUT, env=dict(os.environ, WS_GATEWAY_STATE=self.state))
         assert r.returncode == 0, r.stderr
-        assert wait_for(lambda: not listening_pid(self.workspace_dir(name, "dropbear.pid")),
+        assert wait_for(lambda: not pid_alive(self.workspace_dir(name, "dropbear.pid")),
                         timeout=10)
 
     def workspace_events(self, name, event=None):
@@ -166,11 +161,16 @@ class Gateway(BackendFiles):
                     pass
 
 
-def listening_pid(pidfile):
+def pid_alive(pidfile):
+    """The process pidfile names runs: it exists and is not a zombie (one
+    whose parent is gone waits for init to collect it, which can take a
+    while; signal 0 still reaches it)."""
     try:
-        os.kill(int(open(pidfile).read()), 0)
-        return True
-    except (FileNotFoundError, ProcessLookupError, ValueError):
+        with open(pidfile) as f:
+            pid = int(f.read())
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
         return False
 
 
