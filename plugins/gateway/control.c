@@ -9,6 +9,7 @@
  */
 #include "gw.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct listing {
 	const char *user;
 	int count;
 	int known_hosts; /* config: print known_hosts lines instead */
+	int own_listed;  /* the workspace named as the user is among them */
 };
 
 static const char *suffix(struct gw *g) {
@@ -39,6 +41,7 @@ static void list_cb(void *arg, const char *name, const char *state) {
 		return;
 	}
 	l->count++;
+	l->own_listed |= strcmp(name, l->user) == 0;
 	if (l->known_hosts) {
 		gw_host_public_key(l->g, name, key, sizeof(key));
 		if (key[0] != '\0') {
@@ -53,7 +56,7 @@ static void list_cb(void *arg, const char *name, const char *state) {
 }
 
 static int cmd_list(struct gw *g, const char *user) {
-	struct listing l = { g, user, 0, 0 };
+	struct listing l = { g, user, 0, 0, 0 };
 	char detail[512];
 
 	if (gw_backend_list(g, list_cb, &l, detail, sizeof(detail)) != 0) {
@@ -80,8 +83,34 @@ static int cmd_list(struct gw *g, const char *user) {
 	return 0;
 }
 
+/* The user's first workspace, named as the user, is made on first use:
+ * its host key is made now, under the workspace's lock, and create takes
+ * it, so that the first connection is checked against a known key like
+ * every later one rather than trusted on first use. */
+static void first_host_key(struct gw *g, const char *user) {
+	char detail[512], path[PATH_MAX], key[1200];
+	unsigned int max;
+	int mode, lock;
+
+	if (ws_gw_user_limits(&g->cfg, user, &mode, &max, detail, sizeof(detail)) != 0
+			|| !ws_gw_may_create(mode, user, user)) {
+		return;
+	}
+	if ((lock = gw_lock(g, user, 0)) < 0) {
+		fprintf(stderr, "cannot lock '%s'\n", user);
+		return;
+	}
+	if (gw_make_host_key(g, user, path, sizeof(path), detail, sizeof(detail)) != 0) {
+		fprintf(stderr, "the host key of '%s': %s\n", user, detail);
+	} else {
+		gw_host_public_key(g, user, key, sizeof(key));
+		printf("%s%s %s\n", user, suffix(g), key);
+	}
+	gw_unlock(g, user, lock, 0);
+}
+
 static int cmd_config(struct gw *g, const char *user) {
-	struct listing l = { g, user, 0, 1 };
+	struct listing l = { g, user, 0, 1, 0 };
 	char detail[512];
 
 	printf("Host *%s\n    ProxyJump %s@%s\n    User %s\n\n", suffix(g), user, g->host,
@@ -90,6 +119,9 @@ static int cmd_config(struct gw *g, const char *user) {
 	if (gw_backend_list(g, list_cb, &l, detail, sizeof(detail)) != 0) {
 		fprintf(stderr, "cannot list workspaces: %s\n", detail);
 		return 1;
+	}
+	if (!l.own_listed) {
+		first_host_key(g, user);
 	}
 	return 0;
 }

@@ -75,6 +75,10 @@ int gw_write_keys(struct gw *g, const char *name, char *keys_path, size_t pathle
  * grants file lets in.  0 with *text (free() it, wiped), or -1 with why. */
 int gw_workspace_keys(struct gw *g, const char *name, char **text, size_t *len,
 	char *why, size_t whylen);
+/* Makes STATE/hostkeys/NAME and NAME.pub if missing (what create then
+ * uses); its path in hostkey_path.  0, or -1 with why. */
+int gw_make_host_key(struct gw *g, const char *name, char *hostkey_path, size_t pathlen,
+	char *why, size_t whylen);
 void gw_remove_files(struct gw *g, const char *name);
 /* STATE/hostkeys/NAME.pub's "TYPE BASE64", or "" */
 void gw_host_public_key(struct gw *g, const char *name, char *out, size_t outlen);

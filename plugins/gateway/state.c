@@ -292,16 +292,21 @@ int gw_write_keys(struct gw *g, const char *name, char *keys_path, size_t pathle
 	return ret;
 }
 
-int gw_prepare_files(struct gw *g, const char *name, char *keys_path,
-		char *hostkey_path, size_t pathlen, char *why, size_t whylen) {
+int gw_make_host_key(struct gw *g, const char *name, char *hostkey_path, size_t pathlen,
+		char *why, size_t whylen) {
 	if (state_path(g, "hostkeys", name, NULL, hostkey_path, pathlen) != 0) {
 		snprintf(why, whylen, "gateway_state_dir %s: cannot use it", g->cfg.gateway.state_dir);
 		return -1;
 	}
+	return make_host_key(hostkey_path, why, whylen);
+}
+
+int gw_prepare_files(struct gw *g, const char *name, char *keys_path,
+		char *hostkey_path, size_t pathlen, char *why, size_t whylen) {
 	if (gw_write_keys(g, name, keys_path, pathlen, why, whylen) != 0) {
 		return -1;
 	}
-	return make_host_key(hostkey_path, why, whylen);
+	return gw_make_host_key(g, name, hostkey_path, pathlen, why, whylen);
 }
 
 void gw_remove_files(struct gw *g, const char *name) {

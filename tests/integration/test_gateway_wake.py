@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 
-from conftest import wait_for
+from conftest import DROPBEARKEY, wait_for
 from test_gateway import BACKEND, GATEWAY, banner, gw  # noqa: F401  (gw: the fixture)
 
 
@@ -239,3 +239,31 @@ def test_config_names_the_workspaces_user(gw):
     assert "    User developer\n" in gw.control("alice", "config").stdout
     gw.write_config(gateway_workspace_user="dev")
     assert "    User dev\n" in gw.control("alice", "config").stdout
+
+
+def known_lines(gw, user):
+    """The known_hosts lines `config` prints for user."""
+    out = gw.control(user, "config").stdout.partition("# known_hosts lines")[2]
+    return [line for line in out.splitlines()[1:] if line.strip()]
+
+
+def test_config_names_the_host_key_of_a_first_workspace_before_it_exists(gw):
+    # bob may create his own workspace: its key is made now, and kept
+    [line] = known_lines(gw, "bob")
+    assert line.startswith("bob.ws ssh-ed25519 "), line
+    assert not os.path.exists(os.path.join(gw.backend_dir, "bob"))
+    assert known_lines(gw, "bob") == [line]
+    # the create takes it: the server of the workspace has that key
+    sock, refused, _ = gw.wake("bob", "bob")
+    assert refused is None, refused
+    sock.close()
+    shown = subprocess.run([DROPBEARKEY, "-y", "-f", os.path.join(gw.backend_dir, "bob",
+                                                                  "hostkey")],
+                           capture_output=True, text=True, timeout=30, check=True)
+    public = next(x for x in shown.stdout.splitlines() if x.startswith("ssh-")).split()[:2]
+    assert line == "bob.ws " + " ".join(public)
+    assert known_lines(gw, "bob") == [line]  # listed once, now as a workspace
+    # no key for a name that is not made on first use
+    gw.write_config(gateway_create="off")
+    assert known_lines(gw, "alice") == []
+    assert not os.path.exists(os.path.join(gw.state, "hostkeys", "alice"))
