@@ -64,8 +64,13 @@ counted fuzz-smoke $?
 # Should a teardown hang after that (pytest-timeout stops one phase), the
 # stacks of every thread go to stderr 120 s later (faulthandler_timeout),
 # and the suite's own limit ends it.
-test_timeout="--timeout=${WS_TEST_TIMEOUT:-300} --timeout-method=signal"
-test_timeout="$test_timeout -o faulthandler_timeout=$(( ${WS_TEST_TIMEOUT:-300} + 120 ))"
+case ${WS_TEST_TIMEOUT:=300} in
+'' | *[!0-9]*) echo "WS_TEST_TIMEOUT=$WS_TEST_TIMEOUT: a number of seconds (0: no limit)" >&2; exit 2 ;;
+esac
+test_timeout="--timeout=$WS_TEST_TIMEOUT --timeout-method=signal"
+if [ "$WS_TEST_TIMEOUT" -gt 0 ]; then
+	test_timeout="$test_timeout -o faulthandler_timeout=$((WS_TEST_TIMEOUT + 120))"
+fi
 
 # bounded LIMIT SUITE COMMAND...: runs the command for at most LIMIT
 # seconds, then adds the counts of SUITE from its JUnit report (none when
@@ -74,7 +79,8 @@ bounded() {
 	limit=$1 suite=$2
 	shift 2
 	rm -f "$out/$suite.xml"
-	timeout --kill-after=30 "$limit" "$@"
+	# --foreground: an interrupt from the terminal still reaches the suite
+	timeout --foreground --kill-after=30 "$limit" "$@"
 	rc=$?
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		broken="$broken $suite(stopped after ${limit}s)"

@@ -27,6 +27,7 @@ struct listing {
 	int count;
 	int known_hosts; /* config: print known_hosts lines instead */
 	int own_listed;  /* the workspace named as the user is among them */
+	int owned;       /* how many of them the user owns */
 };
 
 static const char *suffix(struct gw *g) {
@@ -42,6 +43,7 @@ static void list_cb(void *arg, const char *name, const char *state) {
 	}
 	l->count++;
 	l->own_listed |= strcmp(name, l->user) == 0;
+	l->owned += ws_gw_owns(l->user, name);
 	if (l->known_hosts) {
 		gw_host_public_key(l->g, name, key, sizeof(key));
 		if (key[0] != '\0') {
@@ -56,7 +58,7 @@ static void list_cb(void *arg, const char *name, const char *state) {
 }
 
 static int cmd_list(struct gw *g, const char *user) {
-	struct listing l = { g, user, 0, 0, 0 };
+	struct listing l = { g, user, 0, 0, 0, 0 };
 	char detail[512];
 
 	if (gw_backend_list(g, list_cb, &l, detail, sizeof(detail)) != 0) {
@@ -86,31 +88,41 @@ static int cmd_list(struct gw *g, const char *user) {
 /* The user's first workspace, named as the user, is made on first use:
  * its host key is made now, under the workspace's lock, and create takes
  * it, so that the first connection is checked against a known key like
- * every later one rather than trusted on first use. */
-static void first_host_key(struct gw *g, const char *user) {
+ * every later one rather than trusted on first use.  Nothing when the
+ * user may not create it (the rules, or the most workspaces reached).
+ * 0, or -1 when the line is owed but could not be made. */
+static int first_host_key(struct gw *g, const char *user, int owned) {
 	char detail[512], path[PATH_MAX], key[1200];
 	unsigned int max;
 	int mode, lock;
 
-	if (ws_gw_user_limits(&g->cfg, user, &mode, &max, detail, sizeof(detail)) != 0
-			|| !ws_gw_may_create(mode, user, user)) {
-		return;
+	if (ws_gw_user_limits(&g->cfg, user, &mode, &max, detail, sizeof(detail)) != 0) {
+		gw_event(g, "gateway_problem", user, user, "reason", detail, NULL, 0);
+		return 0; /* a create is refused too, and says so */
+	}
+	if (!ws_gw_may_create(mode, user, user) || (unsigned int)owned >= max) {
+		return 0;
 	}
 	if ((lock = gw_lock(g, user, 0)) < 0) {
 		fprintf(stderr, "cannot lock '%s'\n", user);
-		return;
+		return -1;
 	}
+	key[0] = '\0';
 	if (gw_make_host_key(g, user, path, sizeof(path), detail, sizeof(detail)) != 0) {
 		fprintf(stderr, "the host key of '%s': %s\n", user, detail);
 	} else {
 		gw_host_public_key(g, user, key, sizeof(key));
-		printf("%s%s %s\n", user, suffix(g), key);
+		if (key[0] != '\0') {
+			printf("%s%s %s\n", user, suffix(g), key);
+		}
 	}
-	gw_unlock(g, user, lock, 0);
+	/* no lock file left for a name that does not exist (yet) */
+	gw_unlock(g, user, lock, 1);
+	return key[0] != '\0' ? 0 : -1;
 }
 
 static int cmd_config(struct gw *g, const char *user) {
-	struct listing l = { g, user, 0, 1, 0 };
+	struct listing l = { g, user, 0, 1, 0, 0 };
 	char detail[512];
 
 	printf("Host *%s\n    ProxyJump %s@%s\n    User %s\n\n", suffix(g), user, g->host,
@@ -120,8 +132,8 @@ static int cmd_config(struct gw *g, const char *user) {
 		fprintf(stderr, "cannot list workspaces: %s\n", detail);
 		return 1;
 	}
-	if (!l.own_listed) {
-		first_host_key(g, user);
+	if (!l.own_listed && first_host_key(g, user, l.owned) != 0) {
+		return 1;
 	}
 	return 0;
 }

@@ -436,12 +436,14 @@ def gateway_factory(workspace, start_server):
         made.append(g)
         return g
     yield make
-    for g in made:
-        g.server.stop()  # first: no new login wakes a workspace after this
-        g.stop_all()
-    # what the server started and outlives it (a control session or a wake
-    # still running after a failed test) would start a workspace later
-    kill_processes_naming(workspace.root)
+    try:
+        for g in made:
+            g.server.stop()  # first: no new login wakes a workspace after this
+            g.stop_all()
+    finally:
+        # what the server started and outlives it (a control session or a
+        # wake still running after a failed test) would start a workspace later
+        kill_processes_naming(workspace.root)
 
 
 @pytest.fixture

@@ -253,6 +253,7 @@ def test_config_names_the_host_key_of_a_first_workspace_before_it_exists(gw):
     assert line.startswith("bob.ws ssh-ed25519 "), line
     assert not os.path.exists(os.path.join(gw.backend_dir, "bob"))
     assert known_lines(gw, "bob") == [line]
+    assert not os.path.exists(os.path.join(gw.state, "locks", "bob"))  # only the key stays
     # the create takes it: the server of the workspace has that key
     sock, refused, _ = gw.wake("bob", "bob")
     assert refused is None, refused
@@ -263,7 +264,16 @@ def test_config_names_the_host_key_of_a_first_workspace_before_it_exists(gw):
     public = next(x for x in shown.stdout.splitlines() if x.startswith("ssh-")).split()[:2]
     assert line == "bob.ws " + " ".join(public)
     assert known_lines(gw, "bob") == [line]  # listed once, now as a workspace
-    # no key for a name that is not made on first use
+    # none for a first workspace the user could not create: at the most
+    # workspaces, or not made on first use
+    sock, refused, _ = gw.wake("alice", "alice-dev")
+    assert refused is None, refused
+    sock.close()
+    limits = os.path.join(gw.root, "limits")
+    with open(limits, "w") as f:
+        f.write("alice max=1\n")
+    gw.write_config(gateway_user_limits=limits)
+    assert [line.split()[0] for line in known_lines(gw, "alice")] == ["alice-dev.ws"]
     gw.write_config(gateway_create="off")
-    assert known_lines(gw, "alice") == []
+    assert [line.split()[0] for line in known_lines(gw, "alice")] == ["alice-dev.ws"]
     assert not os.path.exists(os.path.join(gw.state, "hostkeys", "alice"))

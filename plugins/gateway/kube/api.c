@@ -215,7 +215,9 @@ void kube_fail_resp(const struct kube *k, enum kube_req req, const char *name,
 	if (strcmp(d->method, "PATCH") == 0 && r->status == 422 && r->body != NULL
 			&& strstr(r->body, "ssh-workspace~1gateway") != NULL) {
 		snprintf(why, whylen, "%s %s exists and is not managed by this gateway",
-			strcmp(d->resource, "secrets") == 0 ? "Secret" : "StatefulSet", name);
+			strcmp(d->resource, "secrets") == 0 ? "Secret"
+			: strcmp(d->resource, "statefulsets") == 0 ? "StatefulSet" : d->resource,
+			name);
 		return;
 	}
 	snprintf(full, sizeof(full), "%s%s%s", name ? name : "", d->subresource ? "/" : "",
