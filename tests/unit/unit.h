@@ -16,12 +16,12 @@ struct unit_test {
 void unit_fail(const char *file, int line, const char *what);
 /* A fresh private directory for the running test (removed afterwards). */
 const char *unit_tmpdir(void);
-/* Writes text to unit_tmpdir()/name with the given mode; returns the path
- * (a static buffer, valid until the next call). */
 /* Parses hook config text into cfg (after ws_config_init); returns the
  * error message, "" on success (test_config.c). */
 struct ws_config;
 const char *unit_parse_config(struct ws_config *cfg, const char *text);
+/* Writes text to unit_tmpdir()/name with the given mode; returns the path
+ * (a static buffer, valid until the next call). */
 const char *unit_write_file(const char *name, const char *text, unsigned int mode);
 /* Reads a whole small file into a static buffer ("" if it cannot). */
 const char *unit_read_file(const char *path);

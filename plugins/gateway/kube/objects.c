@@ -67,16 +67,10 @@ static cJSON *object_at(cJSON *parent, const char *key) {
 	return cJSON_IsObject(c) ? c : NULL;
 }
 
-/* Every member called key: JSON lets a text repeat a key, cJSON reads the
- * first and the API server (Go) the last, so none may stay behind. */
-static void delete_all(cJSON *obj, const char *key) {
-	while (cJSON_GetObjectItemCaseSensitive(obj, key) != NULL) {
-		cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
-	}
-}
-
 static int set_string(cJSON *obj, const char *key, const char *value) {
-	delete_all(obj, key);
+	/* one member at most: kube_statefulset refuses a template that repeats
+	 * a key, and the backend's own objects never do */
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
 	return cJSON_AddStringToObject(obj, key, value) != NULL ? 0 : -1;
 }
 
@@ -121,6 +115,7 @@ cJSON *kube_statefulset(const char *template_text, const char *object, const cha
 		const char *managed, char *why, size_t whylen) {
 	char *text = kube_substitute(template_text, object, name);
 	cJSON *sts, *meta, *spec, *tmpl, *claims, *claim;
+	const char *repeated;
 
 	if (text == NULL) {
 		snprintf(why, whylen, "out of memory");
@@ -133,8 +128,8 @@ cJSON *kube_statefulset(const char *template_text, const char *object, const cha
 		cJSON_Delete(sts);
 		return NULL;
 	}
-	if (repeated_key(sts) != NULL) {
-		snprintf(why, whylen, "the template repeats the key '%.60s'", repeated_key(sts));
+	if ((repeated = repeated_key(sts)) != NULL) {
+		snprintf(why, whylen, "the template repeats the key '%.60s'", repeated);
 		cJSON_Delete(sts);
 		return NULL;
 	}
@@ -154,11 +149,11 @@ cJSON *kube_statefulset(const char *template_text, const char *object, const cha
 		return NULL;
 	}
 	/* what identifies an existing object is the server's, never a template's */
-	delete_all(meta, "namespace");
-	delete_all(meta, "resourceVersion");
-	delete_all(meta, "uid");
+	cJSON_DeleteItemFromObjectCaseSensitive(meta, "namespace");
+	cJSON_DeleteItemFromObjectCaseSensitive(meta, "resourceVersion");
+	cJSON_DeleteItemFromObjectCaseSensitive(meta, "uid");
 	set_string(meta, "name", object);
-	delete_all(spec, "replicas");
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "replicas");
 	cJSON_AddNumberToObject(spec, "replicas", 0);
 	/* the pods and the home claim carry the labels too: delete finds the
 	 * claim by them, and a pod says whose it is */
